@@ -1,0 +1,146 @@
+from django.contrib import admin
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from catalog.models import Category, Product, ProductImage, Stock, Variant
+from catalog.services import product_catalogue_sync
+from shop.money import format_money
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "parent", "slug", "position", "is_active"]
+    list_filter = ["is_active", "parent"]
+    list_editable = ["position", "is_active"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["parent"]
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    fields = ["sku", "options", "price", "currency", "is_active", "position", "stock_available"]
+    readonly_fields = ["stock_available"]
+    show_change_link = True
+
+    @admin.display(description="Available")
+    def stock_available(self, variant: Variant) -> str:
+        stock = getattr(variant, "stock", None)
+        return "—" if stock is None else f"{stock.available} of {stock.on_hand}"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Variant]:
+        return super().get_queryset(request).select_related("stock")
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    extra = 0
+    fields = ["preview", "image", "alt_text", "position"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description="Preview")
+    def preview(self, image: ProductImage) -> str:
+        if not image.pk or not image.image:
+            return ""
+        return format_html('<img src="{}" alt="" width="64" height="64">', image.image.url)
+
+
+class PriceRangeFilter(admin.SimpleListFilter):
+    title = "price"
+    parameter_name = "price"
+    RANGES = {"under-25": (0, 2499), "25-100": (2500, 9999), "100-plus": (10000, None)}
+
+    def lookups(self, request, model_admin):
+        return [("under-25", "Under 25"), ("25-100", "25 to 100"), ("100-plus", "100 and over")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in self.RANGES:
+            return queryset
+        low, high = self.RANGES[self.value()]
+        queryset = queryset.filter(price_from__gte=low)
+        return queryset if high is None else queryset.filter(price_from__lte=high)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["title", "category", "price", "is_active", "is_featured", "created_at"]
+    list_filter = ["is_active", "is_featured", PriceRangeFilter, "category"]
+    list_select_related = ["category"]
+    search_fields = ["title", "slug", "description", "variants__sku"]
+    prepopulated_fields = {"slug": ["title"]}
+    readonly_fields = ["price_from", "created_at", "updated_at"]
+    autocomplete_fields = ["category"]
+    inlines = [VariantInline, ProductImageInline]
+    list_per_page = 50
+
+    @admin.display(description="Price from", ordering="price_from")
+    def price(self, product: Product) -> str:
+        return format_money(product.price_from, product.currency)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        product_catalogue_sync(product_id=form.instance.pk)
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    title = "stock level"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [("out", "Out of stock"), ("low", "Low stock"), ("ok", "In stock")]
+
+    def queryset(self, request, queryset):
+        available = F("on_hand") - F("allocated")
+        queryset = queryset.alias(available_units=available)
+        if self.value() == "out":
+            return queryset.filter(available_units__lte=0)
+        if self.value() == "low":
+            return queryset.filter(available_units__gt=0, available_units__lte=F("low_stock_threshold"))
+        if self.value() == "ok":
+            return queryset.filter(available_units__gt=F("low_stock_threshold"))
+        return queryset
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    list_display = ["sku", "product", "on_hand", "allocated", "available", "low_stock_threshold"]
+    list_editable = ["on_hand", "low_stock_threshold"]
+    list_filter = [StockLevelFilter, "variant__product__category"]
+    list_select_related = ["variant__product"]
+    search_fields = ["variant__sku", "variant__product__title"]
+    readonly_fields = ["variant", "allocated", "updated_at"]
+    ordering = ["variant__sku"]
+
+    @admin.display(description="SKU", ordering="variant__sku")
+    def sku(self, stock: Stock) -> str:
+        return stock.variant.sku
+
+    @admin.display(description="Product", ordering="variant__product__title")
+    def product(self, stock: Stock) -> str:
+        return stock.variant.product.title
+
+    @admin.display(description="Available")
+    def available(self, stock: Stock) -> int:
+        return stock.available
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Variant)
+class VariantAdmin(admin.ModelAdmin):
+    list_display = ["sku", "product", "label", "price_display", "is_active"]
+    list_filter = ["is_active", "product__category"]
+    list_select_related = ["product"]
+    search_fields = ["sku", "product__title"]
+    autocomplete_fields = ["product"]
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, variant: Variant) -> str:
+        return format_money(variant.price, variant.currency)
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        product_catalogue_sync(product_id=obj.product_id)

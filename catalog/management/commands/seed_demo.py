@@ -1,0 +1,132 @@
+"""Load the demo catalogue. Idempotent: running it again adds only what is missing."""
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from catalog.demo import CATEGORIES, demo_image, image_name, product_spec
+from catalog.models import Category, Product, ProductImage, Stock, Variant
+
+BATCH_SIZE = 500
+
+
+class Command(BaseCommand):
+    help = "Create the demo catalogue: categories, products, variants, stock and images."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--products", type=int, default=240, help="How many products the catalogue should have (default 240)."
+        )
+
+    def handle(self, *args: object, products: int, verbosity: int, **options: object) -> None:
+        if products < 0 or products > 1_000_000:
+            self.stderr.write("--products must be between 0 and 1,000,000.")
+            raise SystemExit(2)
+        categories = self._categories()
+        specs = [product_spec(index) for index in range(products)]
+        slugs = self._unique_slugs(specs)
+        existing = set(Product.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        missing = [(spec, slug) for spec, slug in zip(specs, slugs, strict=True) if slug not in existing]
+        now = timezone.now()
+        created_products = created_variants = 0
+        with tqdm(
+            total=len(missing), desc="Products", unit="product", disable=verbosity == 0 or None
+        ) as progress:
+            for start in range(0, len(missing), BATCH_SIZE):
+                batch = missing[start : start + BATCH_SIZE]
+                variant_count = self._create_batch(batch, categories, now)
+                created_products += len(batch)
+                created_variants += variant_count
+                progress.update(len(batch))
+        if verbosity:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo catalogue ready: {len(categories)} categories, {products} products "
+                    f"({created_products} new, {created_variants} new variants)."
+                )
+            )
+
+    def _categories(self) -> dict[str, Category]:
+        categories: dict[str, Category] = {}
+        for position, (slug, name, description, parent_slug) in enumerate(CATEGORIES):
+            category, _ = Category.objects.get_or_create(
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "description": description,
+                    "parent": categories.get(parent_slug) if parent_slug else None,
+                    "position": position,
+                },
+            )
+            categories[slug] = category
+        return categories
+
+    @staticmethod
+    def _unique_slugs(specs: list) -> list[str]:
+        seen: dict[str, int] = {}
+        slugs = []
+        for spec in specs:
+            count = seen.get(spec.base_slug, 0) + 1
+            seen[spec.base_slug] = count
+            slugs.append(spec.base_slug if count == 1 else f"{spec.base_slug}-{count}")
+        return slugs
+
+    def _create_batch(self, batch: list, categories: dict[str, Category], now) -> int:
+        images_needed = {variant.image_key for spec, _ in batch for variant in spec.variants}
+        for noun, shade in images_needed:
+            name = image_name(noun, shade)
+            if not default_storage.exists(name):
+                default_storage.save(name, ContentFile(demo_image(noun, shade)))
+        with transaction.atomic():
+            products = Product.objects.bulk_create(
+                [
+                    Product(
+                        category=categories[spec.category_slug],
+                        title=spec.title,
+                        slug=slug,
+                        description=spec.description,
+                        is_featured=spec.is_featured,
+                        price_from=min(variant.price for variant in spec.variants),
+                        # Older indexes look older, so "newest" has a meaningful order.
+                        created_at=now - timezone.timedelta(minutes=spec.index),
+                    )
+                    for spec, slug in batch
+                ]
+            )
+            variants = Variant.objects.bulk_create(
+                [
+                    Variant(
+                        product=product,
+                        sku=variant.sku,
+                        options=variant.options,
+                        price=variant.price,
+                        position=position,
+                    )
+                    for product, (spec, _) in zip(products, batch, strict=True)
+                    for position, variant in enumerate(spec.variants)
+                ]
+            )
+            specs_flat = [variant for spec, _ in batch for variant in spec.variants]
+            Stock.objects.bulk_create(
+                [
+                    Stock(variant=variant, on_hand=spec.on_hand)
+                    for variant, spec in zip(variants, specs_flat, strict=True)
+                ]
+            )
+            images = []
+            for product, (spec, _) in zip(products, batch, strict=True):
+                keys = list(dict.fromkeys(variant.image_key for variant in spec.variants))
+                for position, (noun, shade) in enumerate(keys):
+                    images.append(
+                        ProductImage(
+                            product=product,
+                            image=image_name(noun, shade),
+                            alt_text=f"{spec.title} in {shade}",
+                            position=position,
+                        )
+                    )
+            ProductImage.objects.bulk_create(images)
+        return len(variants)

@@ -1,0 +1,363 @@
+"""Reads for the storefront. Every function here is async and returns plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+
+from catalog.models import Category, Product, ProductImage, Stock, Variant
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "price_asc": ("price_from", "id"),
+    "price_desc": ("-price_from", "-id"),
+    "name": ("title", "id"),
+}
+SORT_LABELS = {
+    "relevance": "Best match",
+    "newest": "Newest",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "name": "Name A–Z",
+}
+
+
+@dataclass
+class CategoryNode:
+    id: int
+    name: str
+    slug: str
+    description: str
+    parent_id: int | None
+    children: list[CategoryNode] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"/category/{self.slug}/"
+
+
+@dataclass(frozen=True)
+class CategoryTree:
+    """The visible categories: active ones whose every ancestor is active too."""
+
+    roots: list[CategoryNode]
+    by_id: dict[int, CategoryNode]
+    by_slug: dict[str, CategoryNode]
+
+    def ancestors(self, node: CategoryNode) -> list[CategoryNode]:
+        """Return the chain from the root down to `node`'s parent."""
+        chain: list[CategoryNode] = []
+        parent_id = node.parent_id
+        while parent_id is not None and parent_id in self.by_id:
+            parent = self.by_id[parent_id]
+            chain.append(parent)
+            parent_id = parent.parent_id
+        return list(reversed(chain))
+
+    def descendant_ids(self, node: CategoryNode) -> list[int]:
+        """Return the ids of `node` and every category below it."""
+        ids, stack = [], [node]
+        while stack:
+            current = stack.pop()
+            ids.append(current.id)
+            stack.extend(current.children)
+        return ids
+
+    @property
+    def visible_ids(self) -> list[int]:
+        return list(self.by_id)
+
+
+async def category_tree() -> CategoryTree:
+    """Return the tree of visible categories, read in one query."""
+    rows = [
+        row
+        async for row in Category.objects.filter(is_active=True)
+        .order_by("position", "name")
+        .values_list("id", "name", "slug", "description", "parent_id")
+    ]
+    nodes = {row[0]: CategoryNode(*row) for row in rows}
+    roots: list[CategoryNode] = []
+    for node in nodes.values():
+        if node.parent_id is None:
+            roots.append(node)
+        elif node.parent_id in nodes:
+            nodes[node.parent_id].children.append(node)
+    # Keep only nodes reachable from a root: a child of an inactive parent is hidden.
+    visible: dict[int, CategoryNode] = {}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        visible[node.id] = node
+        stack.extend(node.children)
+    return CategoryTree(
+        roots=roots, by_id=visible, by_slug={node.slug: node for node in visible.values()}
+    )
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    title: str
+    slug: str
+    price_from: int
+    currency: str
+    image_url: str | None
+    is_in_stock: bool
+    has_price_range: bool
+
+    @property
+    def url(self) -> str:
+        return f"/products/{self.slug}/"
+
+
+@dataclass(frozen=True)
+class ListingFilters:
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool = False
+    # Option name to accepted values: OR within a name, AND across names, on one variant.
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sort: str = "newest"
+
+
+def _image_url(name: str | None) -> str | None:
+    return default_storage.url(name) if name else None
+
+
+def _visible_products(tree: CategoryTree) -> QuerySet[Product]:
+    return Product.objects.filter(is_active=True, category_id__in=tree.visible_ids)
+
+
+def _in_stock_subquery() -> Exists:
+    return Exists(
+        Stock.objects.filter(
+            variant__product=OuterRef("pk"), variant__is_active=True, on_hand__gt=F("allocated")
+        )
+    )
+
+
+def product_cards_queryset(products: QuerySet[Product]) -> QuerySet[Product]:
+    """Return `products` annotated with what a product card shows, in one query."""
+    first_image = ProductImage.objects.filter(product=OuterRef("pk")).order_by("position", "id")
+    higher_price = Variant.objects.filter(
+        product=OuterRef("pk"), is_active=True, price__gt=OuterRef("price_from")
+    )
+    return products.only("id", "title", "slug", "price_from", "currency").annotate(
+        first_image=Subquery(first_image.values("image")[:1]),
+        is_in_stock=_in_stock_subquery(),
+        has_price_range=Exists(higher_price),
+    )
+
+
+async def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
+    """Return the cards for an already-sliced, annotated queryset."""
+    return [
+        ProductCard(
+            title=product.title,
+            slug=product.slug,
+            price_from=product.price_from,
+            currency=product.currency,
+            image_url=_image_url(product.first_image),
+            is_in_stock=product.is_in_stock,
+            has_price_range=product.has_price_range,
+        )
+        async for product in products
+    ]
+
+
+def product_listing(
+    *, tree: CategoryTree, filters: ListingFilters, category: CategoryNode | None = None
+) -> QuerySet[Product]:
+    """Return the ordered, filtered product queryset for a listing page (not yet evaluated)."""
+    products = _visible_products(tree)
+    if category is not None:
+        products = products.filter(category_id__in=tree.descendant_ids(category))
+    products = _apply_filters(products, filters)
+    return product_cards_queryset(products).order_by(*SORTS.get(filters.sort, SORTS["newest"]))
+
+
+def _apply_filters(products: QuerySet[Product], filters: ListingFilters) -> QuerySet[Product]:
+    if filters.min_price is not None:
+        products = products.filter(price_from__gte=filters.min_price)
+    if filters.max_price is not None:
+        products = products.filter(price_from__lte=filters.max_price)
+    if filters.in_stock:
+        products = products.filter(_in_stock_subquery())
+    if filters.options:
+        matching_variant = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
+        for name, values in filters.options.items():
+            any_value = Q()
+            for value in values:
+                any_value |= Q(options__contains={name: value})
+            matching_variant = matching_variant.filter(any_value)
+        products = products.filter(Exists(matching_variant))
+    return products
+
+
+def product_search(*, tree: CategoryTree, query: str, filters: ListingFilters) -> QuerySet[Product]:
+    """Return products matching `query`, best first.
+
+    Full-text search (English stemming, title weighted above description) finds
+    the words; trigram word similarity on the title catches typos ("jakcet").
+    """
+    search_query = SearchQuery(query, search_type="websearch", config="english")
+    products = (
+        _visible_products(tree)
+        .annotate(
+            rank=SearchRank(F("search_vector"), search_query),
+            similarity=TrigramWordSimilarity(query, "title"),
+        )
+        .filter(Q(search_vector=search_query) | Q(title__trigram_word_similar=query))
+    )
+    products = product_cards_queryset(_apply_filters(products, filters))
+    if filters.sort in SORTS:
+        return products.order_by(*SORTS[filters.sort])
+    return products.order_by(F("rank").desc(), F("similarity").desc(), "-id")
+
+
+@dataclass(frozen=True)
+class OptionFacet:
+    name: str
+    values: list[tuple[str, int]]  # (value, number of products)
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+def _option_facets_sync(category_ids: list[int]) -> list[OptionFacet]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT option.key, option.value, COUNT(DISTINCT variant.product_id)
+            FROM catalog_variant AS variant
+            JOIN catalog_product AS product ON product.id = variant.product_id
+            CROSS JOIN LATERAL jsonb_each_text(variant.options) AS option
+            WHERE variant.is_active AND product.is_active AND product.category_id = ANY(%s)
+            GROUP BY option.key, option.value
+            ORDER BY option.key, option.value
+            """,
+            [category_ids],
+        )
+        rows = cursor.fetchall()
+    facets: dict[str, list[tuple[str, int]]] = {}
+    for name, value, count in rows:
+        facets.setdefault(name, []).append((value, count))
+    return [OptionFacet(name=name, values=values) for name, values in facets.items()]
+
+
+async def option_facets(*, tree: CategoryTree, category: CategoryNode) -> list[OptionFacet]:
+    """Return the option values (size, colour, …) offered in a category, with product counts."""
+    return await sync_to_async(_option_facets_sync)(tree.descendant_ids(category))
+
+
+async def featured_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
+    """Return featured products for the home page, newest first."""
+    products = product_cards_queryset(_visible_products(tree).filter(is_featured=True))
+    return await product_cards(products.order_by("-created_at", "-id")[:limit])
+
+
+async def newest_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
+    """Return the newest products."""
+    products = product_cards_queryset(_visible_products(tree))
+    return await product_cards(products.order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class VariantChoice:
+    id: int
+    sku: str
+    label: str
+    options: dict[str, str]
+    price: int
+    currency: str
+    available: int
+
+    @property
+    def is_in_stock(self) -> bool:
+        return self.available > 0
+
+
+@dataclass(frozen=True)
+class ProductDetail:
+    id: int
+    title: str
+    slug: str
+    description: str
+    category_id: int
+    currency: str
+    price_from: int
+    variants: list[VariantChoice]
+    image_urls: list[tuple[str, str]]  # (url, alt text)
+
+    @property
+    def url(self) -> str:
+        return f"/products/{self.slug}/"
+
+    @property
+    def available(self) -> int:
+        return sum(variant.available for variant in self.variants)
+
+    @property
+    def option_names(self) -> list[str]:
+        names: list[str] = []
+        for variant in self.variants:
+            for name in variant.options:
+                if name not in names:
+                    names.append(name)
+        return names
+
+    @property
+    def has_price_range(self) -> bool:
+        return len({variant.price for variant in self.variants}) > 1
+
+
+async def product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | None:
+    """Return the visible product with this slug, its active variants and images, or None."""
+    product = await (
+        _visible_products(tree)
+        .filter(slug=slug)
+        .prefetch_related(
+            Prefetch(
+                "variants",
+                queryset=Variant.objects.filter(is_active=True).select_related("stock"),
+            ),
+            "images",
+        )
+        .afirst()
+    )
+    if product is None:
+        return None
+    variants = []
+    for variant in product.variants.all():
+        stock = getattr(variant, "stock", None)
+        variants.append(
+            VariantChoice(
+                id=variant.id,
+                sku=variant.sku,
+                label=variant.label,
+                options={str(k): str(v) for k, v in variant.options.items()},
+                price=variant.price,
+                currency=variant.currency,
+                available=stock.available if stock else 0,
+            )
+        )
+    return ProductDetail(
+        id=product.id,
+        title=product.title,
+        slug=product.slug,
+        description=product.description,
+        category_id=product.category_id,
+        currency=product.currency,
+        price_from=product.price_from,
+        variants=variants,
+        image_urls=[
+            (default_storage.url(image.image.name), image.alt_text or product.title)
+            for image in product.images.all()
+        ],
+    )

@@ -1,0 +1,111 @@
+"""Storefront catalogue pages. Thin async views: parse, read through selectors, render."""
+
+from django.conf import settings
+from django.core.paginator import AsyncPaginator, InvalidPage
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from catalog import selectors
+from catalog.forms import ListingForm
+from shop.context_processors import MAX_QUERY_LENGTH
+
+
+async def _paginate(request: HttpRequest, products) -> tuple[object, list, object]:
+    """Return (page, cards, paginator) for the requested page; 404 for a bad page number."""
+    paginator = AsyncPaginator(products, settings.PRODUCTS_PER_PAGE)
+    raw_number = request.GET.get("page", "1")
+    if not raw_number.isdigit() or len(raw_number) > 6:
+        raise Http404("That page number is not valid.")
+    try:
+        page = await paginator.apage(int(raw_number))
+    except InvalidPage as error:
+        raise Http404("That page does not exist.") from error
+    cards = await selectors.product_cards(page.object_list)
+    page.object_list = cards
+    return page, cards, paginator
+
+
+def _canonical(request: HttpRequest, path: str, page_number: int = 1) -> str:
+    suffix = f"?page={page_number}" if page_number > 1 else ""
+    return request.build_absolute_uri(path + suffix)
+
+
+async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    tree = await selectors.category_tree()
+    category = tree.by_slug.get(slug)
+    if category is None:
+        raise Http404("No such category.")
+    facets = await selectors.option_facets(tree=tree, category=category)
+    form = ListingForm(request.GET)
+    filters = form.filters(facets)
+    products = selectors.product_listing(tree=tree, filters=filters, category=category)
+    page, cards, paginator = await _paginate(request, products)
+    return render(
+        request,
+        "catalog/category_detail.html",
+        {
+            "tree": tree,
+            "category": category,
+            "breadcrumbs": tree.ancestors(category),
+            "facets": facets,
+            "filters": filters,
+            "form": form,
+            "page": page,
+            "products": cards,
+            "total": await paginator.acount(),
+            "num_pages": await paginator.anum_pages(),
+            "canonical_url": _canonical(request, category.url, page.number),
+            "meta_description": (category.description or f"Shop {category.name}.")[:160],
+        },
+    )
+
+
+async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    tree = await selectors.category_tree()
+    product = await selectors.product_detail(tree=tree, slug=slug)
+    if product is None:
+        raise Http404("No such product.")
+    category = tree.by_id[product.category_id]
+    return render(
+        request,
+        "catalog/product_detail.html",
+        {
+            "tree": tree,
+            "product": product,
+            "category": category,
+            "breadcrumbs": [*tree.ancestors(category), category],
+            "canonical_url": _canonical(request, product.url),
+            "meta_description": " ".join(product.description.split())[:160],
+        },
+    )
+
+
+async def search(request: HttpRequest) -> HttpResponse:
+    tree = await selectors.category_tree()
+    raw_query = request.GET.get("q", "")
+    query = " ".join(raw_query.split())[:MAX_QUERY_LENGTH]
+    form = ListingForm(request.GET, allow_relevance=True)
+    filters = form.filters()
+    context: dict[str, object] = {
+        "tree": tree,
+        "query": query,
+        "query_was_truncated": len(" ".join(raw_query.split())) > MAX_QUERY_LENGTH,
+        "form": form,
+        "filters": filters,
+        "products": [],
+        "total": 0,
+        "suggestions": [],
+    }
+    if query:
+        products = selectors.product_search(tree=tree, query=query, filters=filters)
+        page, cards, paginator = await _paginate(request, products)
+        context.update(
+            page=page,
+            products=cards,
+            total=await paginator.acount(),
+            num_pages=await paginator.anum_pages(),
+        )
+    if not context["products"]:
+        context["suggestions"] = await selectors.featured_products(tree=tree, limit=4)
+    response = render(request, "catalog/search.html", context)
+    return response

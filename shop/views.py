@@ -1,0 +1,61 @@
+"""The site shell: home page, health check and error pages."""
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template import loader
+
+from catalog import selectors
+
+logger = logging.getLogger(__name__)
+
+HEALTH_CHECK_TIMEOUT = 3.0
+
+
+async def home(request: HttpRequest) -> HttpResponse:
+    tree = await selectors.category_tree()
+    featured = await selectors.featured_products(tree=tree)
+    newest = await selectors.newest_products(tree=tree)
+    return render(
+        request,
+        "shop/home.html",
+        {
+            "tree": tree,
+            "featured": featured,
+            "newest": newest,
+            "canonical_url": request.build_absolute_uri("/"),
+        },
+    )
+
+
+def _database_ping() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """Return 200 when the database answers, 503 when it does not."""
+    try:
+        await asyncio.wait_for(sync_to_async(_database_ping)(), HEALTH_CHECK_TIMEOUT)
+    except (DatabaseError, TimeoutError) as error:
+        logger.warning("health check failed: %s", error.__class__.__name__)
+        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    return JsonResponse({"status": "ok", "database": "up"})
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Render the shop's 404 page. Never touches the database."""
+    return HttpResponse(
+        loader.render_to_string("404.html", {"request_path": request.path}, request),
+        status=404,
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Render a minimal 500 page without any context processors."""
+    return HttpResponse(loader.render_to_string("500.html"), status=500)

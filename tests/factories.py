@@ -1,0 +1,71 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from catalog.models import Category, Product, ProductImage, Stock, Variant
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    category = factory.SubFactory(CategoryFactory)
+    title = factory.Sequence(lambda n: f"Product {n}")
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    description = "A useful thing."
+    price_from = 1000
+    currency = "GBP"
+
+
+class VariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Variant
+
+    product = factory.SubFactory(ProductFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    options = factory.LazyFunction(dict)
+    price = 1000
+    currency = "GBP"
+
+
+class StockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Stock
+
+    variant = factory.SubFactory(VariantFactory)
+    on_hand = 10
+
+
+class ProductImageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductImage
+
+    product = factory.SubFactory(ProductFactory)
+    image = factory.Sequence(lambda n: f"products/test-{n}.jpg")
+    alt_text = "A picture"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    password = factory.django.Password("correct horse battery")
+
+
+def product_with_stock(
+    *, title: str = "Product", price: int = 1000, on_hand: int = 10, options: dict | None = None, **product_fields
+) -> Product:
+    """Return a product with one variant and its stock; price_from matches the variant."""
+    product = ProductFactory(title=title, price_from=price, **product_fields)
+    variant = VariantFactory(product=product, price=price, options=options or {})
+    StockFactory(variant=variant, on_hand=on_hand)
+    return product

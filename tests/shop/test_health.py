@@ -1,0 +1,65 @@
+"""The health check answers for the database, up or down."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "up"}
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_healthz_is_503_when_the_database_is_down():
+    """Run the real server against a database address where nothing listens."""
+    port = _closed_port()
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.test_settings",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{_closed_port()}/shop",
+        DATABASE_POOL="true",
+        DATABASE_POOL_TIMEOUT="1",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "off"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        status, body = None, b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+                    status, body = response.status, response.read()
+            except urllib.error.HTTPError as error:
+                status, body = error.code, error.read()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            break
+        assert status == 503
+        assert b'"database": "down"' in body
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
