@@ -248,7 +248,25 @@ def _option_facets_sync(category_ids: list[int]) -> list[OptionFacet]:
     facets: dict[str, list[tuple[str, int]]] = {}
     for name, value, count in rows:
         facets.setdefault(name, []).append((value, count))
-    return [OptionFacet(name=name, values=values) for name, values in facets.items()]
+    return [
+        OptionFacet(name=name, values=sorted(values, key=lambda item: _option_sort_key(item[0])))
+        for name, values in facets.items()
+    ]
+
+
+_SIZE_ORDER = {size: index for index, size in enumerate(
+    ["XXS", "XS", "S", "M", "L", "XL", "XXL", "3XL", "Single", "Double", "King", "Super King"]
+)}
+
+
+def _option_sort_key(value: str) -> tuple[int, float, str]:
+    """Sort sizes in wearing order, numbers numerically, anything else alphabetically."""
+    if value in _SIZE_ORDER:
+        return (0, _SIZE_ORDER[value], "")
+    try:
+        return (1, float(value), "")
+    except ValueError:
+        return (2, 0.0, value.lower())
 
 
 async def option_facets(*, tree: CategoryTree, category: CategoryNode) -> list[OptionFacet]:

@@ -363,6 +363,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     RUN_DIR.mkdir(exist_ok=True)
+    (ROOT / "staticfiles").mkdir(exist_ok=True)  # WhiteNoise warns when STATIC_ROOT is missing
     command, rest = argv[0], argv[1:]
     if command == "install":
         return 0

@@ -291,3 +291,11 @@ def test_text_from_the_catalogue_is_escaped_everywhere(client):
         assert "<img src=x" not in body, url
         assert "<i>red</i>" not in body, url
         assert "<b>Cat</b>" not in body, url
+
+
+def test_size_facets_are_in_wearing_order(client, clothing):
+    for size in ["XL", "S", "M", "XS", "L"]:
+        product_with_stock(title=f"Tee {size}", category=clothing[0], options={"size": size})
+    body = client.get("/category/clothing/").content.decode()
+    positions = [body.index(f'value="{size}"') for size in ["XS", "S", "M", "L", "XL"]]
+    assert positions == sorted(positions)
