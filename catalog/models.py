@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -141,3 +143,51 @@ class Stock(models.Model):
     @property
     def available(self) -> int:
         return self.on_hand - self.allocated
+
+
+class Reservation(models.Model):
+    """Stock held for a reference (e.g. an order) until committed, released or expired."""
+
+    class Status(models.TextChoices):
+        HELD = "held"
+        COMMITTED = "committed"
+        RELEASED = "released"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(max_length=100, db_index=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    # SHA-256 of the request body, to refuse a key reused for a different request.
+    request_fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.HELD)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], name="reservation_held_expiry", condition=Q(status="held")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.status})"
+
+
+class ReservationLine(models.Model):
+    reservation = models.ForeignKey(Reservation, related_name="lines", on_delete=models.CASCADE)
+    variant = models.ForeignKey(Variant, related_name="+", on_delete=models.PROTECT)
+    sku = models.CharField("SKU", max_length=64)
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.UniqueConstraint(fields=["reservation", "variant"], name="reservation_line_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_line_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} × {self.quantity}"

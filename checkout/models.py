@@ -1,0 +1,236 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from catalog.models import Variant
+
+COUNTRY_CHOICES = [
+    ("GB", "United Kingdom"),
+    ("IE", "Ireland"),
+    ("FR", "France"),
+    ("DE", "Germany"),
+    ("NL", "Netherlands"),
+    ("BE", "Belgium"),
+    ("ES", "Spain"),
+    ("IT", "Italy"),
+    ("SE", "Sweden"),
+    ("DK", "Denmark"),
+    ("US", "United States"),
+    ("CA", "Canada"),
+]
+
+
+def _default_currency() -> str:
+    return settings.SHOP_CURRENCY
+
+
+class Cart(models.Model):
+    """A shopper's cart: a guest's is found through the session, a signed-in shopper's by user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="cart", on_delete=models.CASCADE
+    )
+    # Bumped on every change, so a checkout form can tell the cart changed under it.
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Cart {self.pk}"
+
+
+class CartLine(models.Model):
+    cart = models.ForeignKey(Cart, related_name="lines", on_delete=models.CASCADE)
+    variant = models.ForeignKey(Variant, related_name="+", on_delete=models.CASCADE)
+    quantity = models.PositiveIntegerField()
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "variant"], name="cart_line_unique_variant"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="cart_line_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variant_id} × {self.quantity}"
+
+
+class Address(models.Model):
+    """A saved shipping address of a signed-in shopper."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="addresses", on_delete=models.CASCADE)
+    full_name = models.CharField(max_length=120)
+    line1 = models.CharField("address line 1", max_length=120)
+    line2 = models.CharField("address line 2", max_length=120, blank=True)
+    city = models.CharField(max_length=80)
+    postcode = models.CharField(max_length=16)
+    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES, default="GB")
+    phone = models.CharField(max_length=30, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at"]
+        verbose_name_plural = "addresses"
+
+    def __str__(self) -> str:
+        return f"{self.full_name}, {self.line1}, {self.city} {self.postcode}"
+
+
+class ShippingMethod(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    description = models.CharField(max_length=200, blank=True)
+    price = models.PositiveBigIntegerField(help_text="In minor units.")
+    currency = models.CharField(max_length=3, default=_default_currency)
+    # Orders whose subtotal reaches this ship free with this method (blank: never).
+    free_over = models.PositiveBigIntegerField(null=True, blank=True, help_text="In minor units.")
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "price"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaxRate(models.Model):
+    """Sales tax (e.g. VAT) for deliveries to a country, added on top of prices."""
+
+    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES, unique=True)
+    name = models.CharField(max_length=40, default="VAT")
+    rate = models.DecimalField(max_digits=5, decimal_places=4, help_text="e.g. 0.2000 for 20%")
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gte=0) & Q(rate__lt=1), name="tax_rate_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.country} {self.rate:.2%}"
+
+
+def _public_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "Awaiting payment"
+        PAID = "paid", "Paid"
+        FULFILLED = "fulfilled", "Shipped"
+        CANCELED = "canceled", "Canceled"
+        REFUNDED = "refunded", "Refunded"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+
+    number = models.CharField(max_length=20, unique=True)
+    # The unguessable part of a guest's link to the order.
+    public_token = models.CharField(max_length=64, unique=True, default=_public_token, editable=False)
+    # One order per submitted cart state: a double submit finds the same order.
+    checkout_key = models.CharField(max_length=100, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="orders", on_delete=models.SET_NULL
+    )
+    email = models.EmailField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    # Shipping address, as given at checkout.
+    full_name = models.CharField(max_length=120)
+    line1 = models.CharField(max_length=120)
+    line2 = models.CharField(max_length=120, blank=True)
+    city = models.CharField(max_length=80)
+    postcode = models.CharField(max_length=16)
+    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
+    phone = models.CharField(max_length=30, blank=True)
+    # Shipping method and totals, as computed by the server at placement.
+    shipping_method_code = models.CharField(max_length=40)
+    shipping_method_name = models.CharField(max_length=80)
+    currency = models.CharField(max_length=3)
+    subtotal = models.PositiveBigIntegerField()
+    shipping_total = models.PositiveBigIntegerField()
+    tax_name = models.CharField(max_length=40, blank=True)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)
+    tax_total = models.PositiveBigIntegerField()
+    total = models.PositiveBigIntegerField()
+    reservation_id = models.CharField(max_length=64, blank=True)
+    reservation_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="order_status_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total=models.F("subtotal") + models.F("shipping_total") + models.F("tax_total")),
+                name="order_total_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("checkout:order-detail", kwargs={"token": self.public_token})
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status == self.Status.PENDING_PAYMENT
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    variant = models.ForeignKey(Variant, null=True, related_name="+", on_delete=models.SET_NULL)
+    sku = models.CharField("SKU", max_length=64)
+    product_title = models.CharField(max_length=200)
+    variant_label = models.CharField(max_length=200, blank=True)
+    unit_price = models.PositiveBigIntegerField()
+    quantity = models.PositiveIntegerField()
+    line_total = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_positive"),
+            models.CheckConstraint(
+                condition=Q(line_total=models.F("unit_price") * models.F("quantity")),
+                name="order_line_total_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} × {self.quantity}"
+
+
+class Payment(models.Model):
+    """One Stripe PaymentIntent for an order."""
+
+    class Status(models.TextChoices):
+        REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+        REQUIRES_CONFIRMATION = "requires_confirmation"
+        REQUIRES_ACTION = "requires_action"
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        CANCELED = "canceled"
+
+    order = models.OneToOneField(Order, related_name="payment", on_delete=models.PROTECT)
+    payment_intent_id = models.CharField(max_length=255, unique=True)
+    customer_id = models.CharField(max_length=255, blank=True)
+    setup_intent_id = models.CharField(max_length=255, blank=True)
+    amount = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.payment_intent_id

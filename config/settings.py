@@ -171,6 +171,31 @@ SHOP_NAME = env.str("SHOP_NAME", default="Northwind Supply")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="GBP")
 PRODUCTS_PER_PAGE = env.int("PRODUCTS_PER_PAGE", default=24)
 
+# Inventory API: served by `catalog` under /inventory/v1/, called by checkout over HTTP.
+# By default the checkout reaches this same process; point it at any service
+# that speaks the contract (docs/inventory-openapi.yaml).
+INVENTORY_API_URL = env.str("INVENTORY_API_URL", default="http://127.0.0.1:8000/inventory/v1")
+_DEVELOPMENT_INVENTORY_TOKEN = "development-inventory-token"
+INVENTORY_API_TOKEN = env.str("INVENTORY_API_TOKEN", default=_DEVELOPMENT_INVENTORY_TOKEN if DEBUG else "")
+if not DEBUG and (not INVENTORY_API_TOKEN or INVENTORY_API_TOKEN == _DEVELOPMENT_INVENTORY_TOKEN):
+    raise ImproperlyConfigured("INVENTORY_API_TOKEN must be set to a secret value when DEBUG is off.")
+INVENTORY_API_TIMEOUT = env.float("INVENTORY_API_TIMEOUT", default=5.0)
+RESERVATION_TTL = env.int("RESERVATION_TTL", default=15 * 60)  # seconds
+
+# Stripe. STRIPE_API_BASE empty means real Stripe; development and tests point
+# it at a local stand-in (localstripe) and load its Stripe.js from STRIPE_JS_URL.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_development" if DEBUG else "")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_development" if DEBUG else "")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_development" if DEBUG else "")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_JS_URL = env.str("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+STRIPE_TIMEOUT = env.float("STRIPE_TIMEOUT", default=10.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
+if not DEBUG and not (STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET must be set when DEBUG is off."
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,10 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
 # Tests share one connection per thread; a pool would hide connection leaks.
 os.environ.setdefault("DATABASE_POOL", "false")
+os.environ.setdefault("INVENTORY_API_TOKEN", "test-inventory-token")
+os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_suite")
+os.environ.setdefault("STRIPE_PUBLISHABLE_KEY", "pk_test_suite")
+os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_test_suite")
 
 from config.settings import *  # noqa: E402,F403
 from config.settings import BASE_DIR  # noqa: E402

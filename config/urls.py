@@ -6,6 +6,9 @@ from django.views.static import serve
 urlpatterns = [
     path("", include("shop.urls")),
     path("", include("catalog.urls")),
+    path("inventory/v1/", include("catalog.api_urls")),
+    path("account/", include("shop.account_urls")),
+    path("", include("checkout.urls")),
     path("admin/", admin.site.urls),
 ]
 

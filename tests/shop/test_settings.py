@@ -7,13 +7,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the test settings set for the suite; production must be judged without them.
-REMOVED = {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "SECURE_COOKIES", "DATABASE_POOL"}
+REMOVED = {
+    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "SECURE_COOKIES", "DATABASE_POOL",
+    "INVENTORY_API_TOKEN", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET",
+}
+PRODUCTION_SECRETS = {
+    "INVENTORY_API_TOKEN": "inv-" + "s" * 40,
+    "STRIPE_SECRET_KEY": "sk_live_x",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_x",
+    "STRIPE_WEBHOOK_SECRET": "whsec_x",
+}
 STRONG_KEY = "k" * 10 + "Q7v!x2@pL9#mZ4$wR8^tY1&uI6*oP3(aS5)dF0" + "z" * 10
 
 
 def run_python(code: str, **env_overrides: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in REMOVED}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    env.update(PRODUCTION_SECRETS)
     env.update(env_overrides)
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
 
