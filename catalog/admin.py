@@ -3,7 +3,7 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from catalog.models import Category, Product, ProductImage, Stock, Variant
+from catalog.models import Category, Product, ProductImage, Reservation, ReservationLine, Stock, Variant
 from catalog.services import product_catalogue_sync
 from shop.money import format_money
 
@@ -144,3 +144,39 @@ class VariantAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         product_catalogue_sync(product_id=obj.product_id)
+
+
+class ReservationLineInline(admin.TabularInline):
+    model = ReservationLine
+    extra = 0
+    fields = ["sku", "quantity", "variant"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    """Read-only: reservations change only through the inventory services (commit, release, expire)."""
+
+    list_display = ["reference", "status", "expires_at", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["reference", "id", "idempotency_key"]
+    date_hierarchy = "created_at"
+    inlines = [ReservationLineInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Reservation | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Reservation | None = None) -> bool:
+        return False

@@ -219,3 +219,19 @@ def demo_image(noun: str, shade: str) -> bytes:
 
 def image_name(noun: str, shade: str) -> str:
     return f"products/demo-{slugify(noun)}-{slugify(shade)}.jpg"
+
+
+# (code, name, description, price in minor units, free over, position)
+SHIPPING_METHODS = [
+    ("standard", "Standard delivery", "3–5 working days.", 495, 7500, 0),
+    ("express", "Express delivery", "Next working day if ordered by 2pm.", 995, None, 1),
+]
+# (country, name, rate)
+TAX_RATES = [
+    ("GB", "VAT", "0.2000"),
+    ("IE", "VAT", "0.2300"),
+    ("FR", "TVA", "0.2000"),
+    ("DE", "MwSt", "0.1900"),
+    ("NL", "BTW", "0.2100"),
+    ("US", "Sales tax", "0.0000"),
+]

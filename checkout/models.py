@@ -160,6 +160,10 @@ class Order(models.Model):
     total = models.PositiveBigIntegerField()
     reservation_id = models.CharField(max_length=64, blank=True)
     reservation_expires_at = models.DateTimeField(null=True, blank=True)
+    stock_committed_at = models.DateTimeField(null=True, blank=True)
+    # Set when something needs a person: an amount mismatch, paid without stock, a dispute.
+    is_flagged = models.BooleanField(default=False)
+    flag_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -167,7 +171,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"], name="order_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="order_status_created"),
+            models.Index(fields=["created_at"], name="order_flagged", condition=Q(is_flagged=True)),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(total=models.F("subtotal") + models.F("shipping_total") + models.F("tax_total")),

@@ -1,2 +1,17 @@
+from django.urls import path
+
+from checkout import views
+
 app_name = "checkout"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("cart/", views.cart_detail, name="cart"),
+    path("cart/add/", views.cart_add, name="cart-add"),
+    path("cart/update/", views.cart_update, name="cart-update"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("order/<str:token>/", views.order_detail, name="order-detail"),
+    path("order/<str:token>/pay/", views.order_pay, name="order-pay"),
+    path("order/<str:token>/pay/setup/", views.order_pay_setup, name="order-pay-setup"),
+    path("order/<str:token>/pay/confirm/", views.order_pay_confirm, name="order-pay-confirm"),
+    path("order/<str:token>/return/", views.order_return, name="order-return"),
+]

@@ -180,6 +180,7 @@ INVENTORY_API_TOKEN = env.str("INVENTORY_API_TOKEN", default=_DEVELOPMENT_INVENT
 if not DEBUG and (not INVENTORY_API_TOKEN or INVENTORY_API_TOKEN == _DEVELOPMENT_INVENTORY_TOKEN):
     raise ImproperlyConfigured("INVENTORY_API_TOKEN must be set to a secret value when DEBUG is off.")
 INVENTORY_API_TIMEOUT = env.float("INVENTORY_API_TIMEOUT", default=5.0)
+INVENTORY_API_MAX_CONNECTIONS = env.int("INVENTORY_API_MAX_CONNECTIONS", default=50)
 RESERVATION_TTL = env.int("RESERVATION_TTL", default=15 * 60)  # seconds
 
 # Stripe. STRIPE_API_BASE empty means real Stripe; development and tests point
@@ -202,5 +203,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }

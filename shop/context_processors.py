@@ -10,4 +10,11 @@ def shop(request: HttpRequest) -> dict[str, object]:
         "shop_name": settings.SHOP_NAME,
         "shop_currency": settings.SHOP_CURRENCY,
         "header_search_query": request.GET.get("q", "")[:MAX_QUERY_LENGTH],
+        "cart_count": _cart_count(request),
     }
+
+
+def _cart_count(request: HttpRequest) -> int:
+    """Return the item count the cart views left in a cookie (display only, never trusted)."""
+    raw = request.COOKIES.get("cart_count", "")
+    return min(int(raw), 999) if raw.isdigit() and len(raw) < 6 else 0

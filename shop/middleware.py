@@ -3,6 +3,7 @@
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.contrib.auth import get_user
 from django.http import HttpRequest, HttpResponse
 
 
@@ -25,6 +26,9 @@ def resolve_user_middleware(
         return middleware
 
     def sync_middleware(request: HttpRequest) -> HttpResponse:
+        # Under WSGI an async view still runs in an event loop, where the lazy
+        # user could not load itself either.
+        request.user = get_user(request)
         return get_response(request)  # type: ignore[return-value]
 
     return sync_middleware

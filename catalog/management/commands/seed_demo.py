@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.demo import CATEGORIES, demo_image, image_name, product_spec
+from catalog.demo import CATEGORIES, SHIPPING_METHODS, TAX_RATES, demo_image, image_name, product_spec
 from catalog.models import Category, Product, ProductImage, Stock, Variant
+from checkout.models import ShippingMethod, TaxRate
 
 BATCH_SIZE = 500
 
@@ -26,6 +27,7 @@ class Command(BaseCommand):
             self.stderr.write("--products must be between 0 and 1,000,000.")
             raise SystemExit(2)
         categories = self._categories()
+        self._checkout_settings()
         specs = [product_spec(index) for index in range(products)]
         slugs = self._unique_slugs(specs)
         existing = set(Product.objects.filter(slug__in=slugs).values_list("slug", flat=True))
@@ -48,6 +50,19 @@ class Command(BaseCommand):
                     f"({created_products} new, {created_variants} new variants)."
                 )
             )
+
+    @staticmethod
+    def _checkout_settings() -> None:
+        for code, name, description, price, free_over, position in SHIPPING_METHODS:
+            ShippingMethod.objects.get_or_create(
+                code=code,
+                defaults={
+                    "name": name, "description": description, "price": price,
+                    "free_over": free_over, "position": position,
+                },
+            )
+        for country, name, rate in TAX_RATES:
+            TaxRate.objects.get_or_create(country=country, defaults={"name": name, "rate": rate})
 
     def _categories(self) -> dict[str, Category]:
         categories: dict[str, Category] = {}

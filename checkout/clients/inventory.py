@@ -1,0 +1,144 @@
+"""HTTP client for the inventory API (docs/inventory-openapi.yaml).
+
+Every call has a timeout and, where it changes state, an idempotency key; every
+failure becomes one of our errors: OutOfStock / UnknownItems (final),
+InventoryUnavailable (retryable).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from django.conf import settings
+
+from checkout.clients import shared_for_loop
+from checkout.exceptions import InventoryUnavailable, OutOfStock, ReservationNotHeld, ShortLine, UnknownItems
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    status: str
+    expires_at: datetime | None
+
+
+def _client() -> httpx.AsyncClient:
+    base_url = settings.INVENTORY_API_URL.rstrip("/") + "/"
+    config = (base_url, settings.INVENTORY_API_TOKEN, settings.INVENTORY_API_TIMEOUT,
+              settings.INVENTORY_API_MAX_CONNECTIONS)
+    return shared_for_loop(
+        ("inventory", config),
+        lambda: httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(settings.INVENTORY_API_TIMEOUT),
+            # Bounded to what the inventory service is sized for; callers queue beyond it.
+            limits=httpx.Limits(
+                max_connections=settings.INVENTORY_API_MAX_CONNECTIONS, max_keepalive_connections=20
+            ),
+            headers={"Authorization": f"Bearer {settings.INVENTORY_API_TOKEN}"},
+        ),
+    )
+
+
+async def _request(method: str, path: str, **kwargs: object) -> httpx.Response:
+    try:
+        response = await _client().request(method, path, **kwargs)  # type: ignore[arg-type]
+    except httpx.TimeoutException as error:
+        logger.warning("inventory %s %s timed out", method, path)
+        raise InventoryUnavailable() from error
+    except httpx.HTTPError as error:
+        logger.warning("inventory %s %s failed: %s", method, path, error.__class__.__name__)
+        raise InventoryUnavailable() from error
+    if response.status_code >= 500 or response.status_code in (401, 403, 429):
+        logger.error("inventory %s %s answered %s", method, path, response.status_code)
+        raise InventoryUnavailable()
+    return response
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError as error:
+        logger.error("inventory answered %s with a body that is not JSON", response.status_code)
+        raise InventoryUnavailable() from error
+    if not isinstance(body, dict):
+        raise InventoryUnavailable()
+    return body
+
+
+def _reservation(body: dict) -> Reservation:
+    try:
+        expires = body.get("expires_at")
+        return Reservation(
+            id=str(body["id"]),
+            status=str(body["status"]),
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        logger.error("inventory answered a reservation we cannot read")
+        raise InventoryUnavailable() from error
+
+
+def _raise_for_conflict(body: dict) -> None:
+    error = body.get("error")
+    lines = body.get("lines") if isinstance(body.get("lines"), list) else []
+    if error == "insufficient_stock":
+        raise OutOfStock(
+            [
+                ShortLine(sku=str(line["sku"]), requested=int(line["requested"]), available=int(line["available"]))
+                for line in lines
+                if isinstance(line, dict) and {"sku", "requested", "available"} <= line.keys()
+            ]
+        )
+    if error == "unknown_sku":
+        raise UnknownItems([str(line.get("sku")) for line in lines if isinstance(line, dict)])
+
+
+async def reservation_create(
+    *, reference: str, lines: list[tuple[str, int]], ttl_seconds: int, idempotency_key: str
+) -> Reservation:
+    """Hold stock for every line, all or nothing. Return the held reservation."""
+    response = await _request(
+        "POST",
+        "reservations",
+        json={
+            "reference": reference,
+            "lines": [{"sku": sku, "quantity": quantity} for sku, quantity in lines],
+            "ttl_seconds": ttl_seconds,
+        },
+        headers={"Idempotency-Key": idempotency_key},
+    )
+    body = _json(response)
+    if response.status_code in (200, 201):
+        return _reservation(body)
+    _raise_for_conflict(body)
+    logger.error("inventory refused a reservation: %s %s", response.status_code, body.get("error"))
+    raise InventoryUnavailable()
+
+
+async def reservation_commit(*, reservation_id: str) -> Reservation:
+    """Turn held stock into sold stock. Idempotent."""
+    response = await _request("POST", f"reservations/{reservation_id}/commit")
+    body = _json(response)
+    if response.status_code == 200:
+        return _reservation(body)
+    _raise_for_conflict(body)
+    if response.status_code in (404, 409):
+        raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
+    raise InventoryUnavailable()
+
+
+async def reservation_release(*, reservation_id: str) -> Reservation:
+    """Give held stock back. Idempotent."""
+    response = await _request("POST", f"reservations/{reservation_id}/release")
+    body = _json(response)
+    if response.status_code == 200:
+        return _reservation(body)
+    if response.status_code in (404, 409):
+        raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
+    raise InventoryUnavailable()

@@ -1,0 +1,196 @@
+"""Stripe through the official SDK's async methods, as our own small dataclasses.
+
+`STRIPE_API_BASE` points the SDK at a stand-in (localstripe) in development and
+tests; empty means real Stripe, with no code change.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import stripe
+from django.conf import settings
+
+from checkout.clients import shared_for_loop
+from checkout.exceptions import PaymentDeclined, PaymentGatewayUnavailable, PaymentRejected
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    client_secret: str
+    metadata: dict[str, str]
+    decline_message: str = ""
+
+
+@dataclass(frozen=True)
+class SetupIntent:
+    id: str
+    status: str
+    client_secret: str
+    payment_method: str | None
+
+
+def client() -> stripe.StripeClient:
+    def make() -> stripe.StripeClient:
+        options: dict = {}
+        if settings.STRIPE_API_BASE:
+            options["base_addresses"] = {"api": settings.STRIPE_API_BASE}
+        return stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            http_client=stripe.HTTPXClient(timeout=settings.STRIPE_TIMEOUT, allow_sync_methods=False),
+            max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+            **options,
+        )
+
+    config = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_TIMEOUT,
+              settings.STRIPE_MAX_NETWORK_RETRIES)
+    return shared_for_loop(("stripe", config), make)
+
+
+def _payment_intent(obj: stripe.PaymentIntent) -> PaymentIntent:
+    data = obj.to_dict()
+    error = data.get("last_payment_error") or {}
+    return PaymentIntent(
+        id=data["id"],
+        status=data["status"],
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        client_secret=data.get("client_secret") or "",
+        metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+        decline_message=(error.get("message") if isinstance(error, dict) else "") or "",
+    )
+
+
+def _setup_intent(obj: stripe.SetupIntent) -> SetupIntent:
+    data = obj.to_dict()
+    payment_method = data.get("payment_method")
+    if isinstance(payment_method, dict):
+        payment_method = payment_method.get("id")
+    return SetupIntent(
+        id=data["id"],
+        status=data["status"],
+        client_secret=data.get("client_secret") or "",
+        payment_method=payment_method,
+    )
+
+
+def _translate(error: stripe.StripeError, action: str) -> Exception:
+    """Return our error for a Stripe SDK error: declines, gateway faults and refusals kept apart."""
+    if isinstance(error, stripe.CardError):
+        return PaymentDeclined(decline_text(error.user_message or str(error.code or "")))
+    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
+        logger.warning("stripe %s: %s", action, error.__class__.__name__)
+        return PaymentGatewayUnavailable()
+    if isinstance(error, stripe.APIError) or (error.http_status or 0) >= 500:
+        logger.warning("stripe %s: server error %s", action, error.http_status)
+        return PaymentGatewayUnavailable()
+    logger.error("stripe %s refused: %s %s", action, error.http_status, error.code)
+    return PaymentRejected()
+
+
+def decline_text(message: str) -> str:
+    """Return what the shopper reads when a card is refused, with the bank's reason if given."""
+    message = (message or "").strip().rstrip(".")
+    if not message:
+        return PaymentDeclined.user_message
+    if message.lower().startswith("your card"):
+        return f"{message}. Please try another card."
+    return f"Your card was declined: {message}. Please try another card."
+
+
+async def payment_intent_create(
+    *, amount: int, currency: str, order_number: str, idempotency_key: str
+) -> PaymentIntent:
+    """Create the order's PaymentIntent (not yet confirmed: the card comes later)."""
+    try:
+        obj = await client().v1.payment_intents.create_async(
+            {
+                "amount": amount,
+                "currency": currency.lower(),
+                "payment_method_types": ["card"],
+                "metadata": {"order_number": order_number},
+            },
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as error:
+        raise _translate(error, "payment_intent.create") from error
+    return _payment_intent(obj)
+
+
+async def payment_intent_retrieve(*, payment_intent_id: str) -> PaymentIntent:
+    try:
+        obj = await client().v1.payment_intents.retrieve_async(payment_intent_id)
+    except stripe.StripeError as error:
+        raise _translate(error, "payment_intent.retrieve") from error
+    return _payment_intent(obj)
+
+
+async def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> PaymentIntent:
+    try:
+        obj = await client().v1.payment_intents.cancel_async(
+            payment_intent_id, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.StripeError as error:
+        raise _translate(error, "payment_intent.cancel") from error
+    return _payment_intent(obj)
+
+
+async def payment_intent_pay(
+    *, payment_intent_id: str, customer_id: str, payment_method_id: str, idempotency_key: str
+) -> PaymentIntent:
+    """Attach the card to the PaymentIntent and confirm it.
+
+    Return the PaymentIntent, which may need a 3-D Secure step (`requires_action`);
+    raise PaymentDeclined when the card is refused.
+    """
+    try:
+        await client().v1.payment_intents.update_async(
+            payment_intent_id,
+            {"customer": customer_id, "payment_method": payment_method_id},
+            {"idempotency_key": f"{idempotency_key}-update"},
+        )
+        obj = await client().v1.payment_intents.confirm_async(
+            payment_intent_id, options={"idempotency_key": f"{idempotency_key}-confirm"}
+        )
+    except stripe.StripeError as error:
+        raise _translate(error, "payment_intent.confirm") from error
+    return _payment_intent(obj)
+
+
+async def customer_create(*, email: str, order_number: str, idempotency_key: str) -> str:
+    """Create a Customer for the order's card and return its id."""
+    try:
+        obj = await client().v1.customers.create_async(
+            {"email": email, "metadata": {"order_number": order_number}},
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as error:
+        raise _translate(error, "customer.create") from error
+    return obj["id"]
+
+
+async def setup_intent_create(*, customer_id: str, idempotency_key: str) -> SetupIntent:
+    """Create a SetupIntent through which the browser collects the card (and any 3-D Secure)."""
+    try:
+        obj = await client().v1.setup_intents.create_async(
+            {"customer": customer_id, "payment_method_types": ["card"], "usage": "on_session"},
+            {"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as error:
+        raise _translate(error, "setup_intent.create") from error
+    return _setup_intent(obj)
+
+
+async def setup_intent_retrieve(*, setup_intent_id: str) -> SetupIntent:
+    try:
+        obj = await client().v1.setup_intents.retrieve_async(setup_intent_id)
+    except stripe.StripeError as error:
+        raise _translate(error, "setup_intent.retrieve") from error
+    return _setup_intent(obj)

@@ -1,0 +1,80 @@
+"""Errors of the checkout. Retryable failures (timeouts, 5xx) are kept apart from final ones."""
+
+from dataclasses import dataclass
+
+from shop.exceptions import ShopError
+
+
+@dataclass(frozen=True)
+class ShortLine:
+    sku: str
+    requested: int
+    available: int
+
+
+class OutOfStock(ShopError):
+    """The inventory cannot hold what was asked for (final until stock changes)."""
+
+    user_message = "Some items are no longer available in the quantity you asked for."
+
+    def __init__(self, lines: list[ShortLine]) -> None:
+        super().__init__()
+        self.lines = lines
+
+
+class UnknownItems(ShopError):
+    """The inventory does not know (or no longer sells) some SKUs."""
+
+    user_message = "Some items in your cart are no longer sold."
+
+    def __init__(self, skus: list[str]) -> None:
+        super().__init__()
+        self.skus = skus
+
+
+class InventoryUnavailable(ShopError):
+    """The inventory API did not answer usefully (retryable)."""
+
+    user_message = "We couldn't check our stock just now. Nothing was charged — please try again in a minute."
+
+
+class ReservationNotHeld(ShopError):
+    """A reservation could not be committed because its stock is gone."""
+
+
+class PaymentGatewayUnavailable(ShopError):
+    """Stripe did not answer usefully (retryable)."""
+
+    user_message = (
+        "Our payment provider is not answering just now. Nothing was charged — please try again in a minute."
+    )
+
+
+class PaymentDeclined(ShopError):
+    """The card was declined or its authentication failed (the shopper can try another card)."""
+
+    user_message = "Your card was declined. Please try another card."
+
+
+class PaymentRejected(ShopError):
+    """Stripe refused the request itself (a bug or a misconfiguration, not the shopper's doing)."""
+
+    user_message = "We couldn't start the payment. Nothing was charged — please try again or contact us."
+
+
+class CartError(ShopError):
+    """A cart change that cannot be made as asked."""
+
+
+class QuantityUnavailable(CartError):
+    def __init__(self, *, title: str, available: int, in_cart: int = 0) -> None:
+        self.available = available
+        if available <= 0:
+            message = f"Sorry, {title} is out of stock."
+        elif in_cart:
+            message = (
+                f"Sorry, only {available} of {title} left and you already have {in_cart} in your cart."
+            )
+        else:
+            message = f"Sorry, only {available} of {title} left."
+        super().__init__(message)

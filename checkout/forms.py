@@ -1,0 +1,55 @@
+from django import forms
+
+from checkout.models import ShippingMethod
+from checkout.services import MAX_LINE_QUANTITY
+from shop.forms import ShippingAddressForm
+
+
+class CartLineForm(forms.Form):
+    variant = forms.IntegerField(min_value=1, max_value=2**62, error_messages={"required": "Choose an option."})
+    quantity = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_LINE_QUANTITY,
+        error_messages={
+            "min_value": "The quantity cannot be negative.",
+            "max_value": f"You can buy at most {MAX_LINE_QUANTITY} of one item.",
+            "invalid": "Enter the quantity as a whole number.",
+        },
+    )
+
+
+class CartAddForm(CartLineForm):
+    quantity = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_LINE_QUANTITY,
+        initial=1,
+        error_messages={
+            "min_value": "Choose at least 1.",
+            "max_value": f"You can buy at most {MAX_LINE_QUANTITY} of one item.",
+            "invalid": "Enter the quantity as a whole number.",
+        },
+    )
+
+
+class CheckoutForm(ShippingAddressForm):
+    """E-mail, delivery address and method. Prices are never taken from the browser."""
+
+    email = forms.EmailField(max_length=254, label="E-mail")
+    shipping_method = forms.ChoiceField(widget=forms.RadioSelect, label="Delivery")
+    cart_version = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=2**31 - 1,
+        error_messages={
+            key: "This checkout page is out of date. Please check your order and submit it again."
+            for key in ("required", "invalid", "min_value", "max_value")
+        },
+    )
+
+    field_order = ["email", "full_name", "line1", "line2", "city", "postcode", "country", "phone"]
+
+    def __init__(self, *args, methods: list[ShippingMethod], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["shipping_method"].choices = [(method.code, method.name) for method in methods]
+        if methods and not self.initial.get("shipping_method"):
+            self.initial["shipping_method"] = methods[0].code

@@ -1,0 +1,150 @@
+"""Reads for the cart, checkout and order pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db.models import OuterRef, Subquery
+
+from catalog.models import ProductImage
+from checkout.models import Address, Cart, CartLine, Order, ShippingMethod, TaxRate
+from checkout.pricing import Totals, totals_compute
+
+
+@dataclass(frozen=True)
+class CartLineView:
+    variant_id: int
+    sku: str
+    product_title: str
+    product_slug: str
+    variant_label: str
+    image_url: str | None
+    unit_price: int
+    currency: str
+    quantity: int
+    available: int
+    is_sold: bool  # false when the variant or product was withdrawn
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity
+
+    @property
+    def title(self) -> str:
+        if self.variant_label and self.variant_label != "Standard":
+            return f"{self.product_title} ({self.variant_label})"
+        return self.product_title
+
+    @property
+    def exceeds_stock(self) -> bool:
+        return self.quantity > self.available
+
+
+@dataclass(frozen=True)
+class CartSummary:
+    cart_id: int | None
+    version: int
+    lines: list[CartLineView]
+    currency: str
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.line_total for line in self.lines if line.is_sold)
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    @property
+    def problems(self) -> list[str]:
+        """Return what must be fixed before this cart can be ordered."""
+        messages = []
+        for line in self.lines:
+            if not line.is_sold:
+                messages.append(f"{line.title} is no longer sold. Please remove it.")
+            elif line.available <= 0:
+                messages.append(f"{line.title} is out of stock. Please remove it.")
+            elif line.exceeds_stock:
+                messages.append(f"Only {line.available} of {line.title} left. Please lower the quantity.")
+        return messages
+
+
+def empty_cart_summary() -> CartSummary:
+    return CartSummary(cart_id=None, version=0, lines=[], currency=settings.SHOP_CURRENCY)
+
+
+async def cart_summary(*, cart: Cart | None) -> CartSummary:
+    """Return the cart's lines with live prices and stock, in one query."""
+    if cart is None:
+        return empty_cart_summary()
+    first_image = ProductImage.objects.filter(product=OuterRef("variant__product")).order_by("position", "id")
+    lines = []
+    async for line in (
+        CartLine.objects.filter(cart=cart)
+        .select_related("variant__product", "variant__stock")
+        .annotate(first_image=Subquery(first_image.values("image")[:1]))
+        .order_by("added_at", "id")
+    ):
+        variant = line.variant
+        stock = getattr(variant, "stock", None)
+        lines.append(
+            CartLineView(
+                variant_id=variant.id,
+                sku=variant.sku,
+                product_title=variant.product.title,
+                product_slug=variant.product.slug,
+                variant_label=variant.label,
+                image_url=default_storage.url(line.first_image) if line.first_image else None,
+                unit_price=variant.price,
+                currency=variant.currency,
+                quantity=line.quantity,
+                available=stock.available if stock else 0,
+                is_sold=variant.is_active and variant.product.is_active,
+            )
+        )
+    return CartSummary(cart_id=cart.id, version=cart.version, lines=lines, currency=settings.SHOP_CURRENCY)
+
+
+async def shipping_methods() -> list[ShippingMethod]:
+    return [method async for method in ShippingMethod.objects.filter(is_active=True).order_by("position", "price")]
+
+
+async def tax_rates() -> dict[str, TaxRate]:
+    return {rate.country: rate async for rate in TaxRate.objects.all()}
+
+
+def checkout_totals(
+    *, summary: CartSummary, method: ShippingMethod | None, rates: dict[str, TaxRate], country: str
+) -> Totals:
+    """Return the totals the checkout page shows and the order will be charged."""
+    rate = rates.get(country)
+    return totals_compute(
+        currency=summary.currency,
+        subtotal=summary.subtotal,
+        shipping_price=method.price if method else 0,
+        free_over=method.free_over if method else None,
+        tax_name=rate.name if rate else "Tax",
+        tax_rate=rate.rate if rate else Decimal(0),
+    )
+
+
+async def saved_addresses(*, user) -> list[Address]:
+    if not user.is_authenticated:
+        return []
+    return [address async for address in Address.objects.filter(user=user).order_by("-is_default", "-created_at")]
+
+
+async def order_by_token(*, token: str) -> Order | None:
+    """Return the order with this public token, with its lines and payment, or None."""
+    if not token or len(token) > 64:
+        return None
+    return await (
+        Order.objects.filter(public_token=token).select_related("payment").prefetch_related("lines").afirst()
+    )

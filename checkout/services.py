@@ -1,0 +1,578 @@
+"""Writes and business rules for carts, orders and payments.
+
+Anything that needs a transaction is a sync function with an async twin beside it
+(`a<name>`), because Django cannot enter `atomic()` from async code. Outside calls
+(Stripe, the inventory API) are never made inside a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.models import Variant
+from checkout.clients import arelease_database_connection, inventory
+from checkout.clients import stripe as stripe_api
+from checkout.exceptions import (
+    CartError,
+    InventoryUnavailable,
+    OutOfStock,
+    PaymentDeclined,
+    PaymentGatewayUnavailable,
+    PaymentRejected,
+    QuantityUnavailable,
+    ReservationNotHeld,
+    UnknownItems,
+)
+from checkout.models import Cart, CartLine, Order, OrderLine, Payment, ShippingMethod, TaxRate
+from checkout.pricing import totals_compute
+from shop.exceptions import ShopError
+
+logger = logging.getLogger(__name__)
+
+CART_SESSION_KEY = "cart_id"
+MAX_LINE_QUANTITY = 20
+
+
+# Carts ---------------------------------------------------------------------
+
+
+def _variant_for_sale(variant_id: int) -> Variant:
+    variant = (
+        Variant.objects.select_related("product", "stock")
+        .filter(pk=variant_id, is_active=True, product__is_active=True, product__category__is_active=True)
+        .first()
+    )
+    if variant is None:
+        raise CartError("Sorry, that item is no longer sold.")
+    return variant
+
+
+def _title(variant: Variant) -> str:
+    label = variant.label
+    return f"{variant.product.title} ({label})" if variant.options else variant.product.title
+
+
+def _available(variant: Variant) -> int:
+    stock = getattr(variant, "stock", None)
+    return stock.available if stock else 0
+
+
+def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
+    """Add `quantity` of a variant to the cart. Return the line's new quantity.
+
+    Raise QuantityUnavailable when the cart would hold more than is available.
+    """
+    if quantity < 1 or quantity > MAX_LINE_QUANTITY:
+        raise CartError(f"Choose a quantity from 1 to {MAX_LINE_QUANTITY}.")
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().get(pk=cart_id)
+        variant = _variant_for_sale(variant_id)
+        line = CartLine.objects.filter(cart=cart, variant=variant).first()
+        in_cart = line.quantity if line else 0
+        wanted = in_cart + quantity
+        if wanted > MAX_LINE_QUANTITY:
+            raise CartError(f"You can buy at most {MAX_LINE_QUANTITY} of one item.")
+        available = _available(variant)
+        if wanted > available:
+            raise QuantityUnavailable(title=_title(variant), available=available, in_cart=in_cart)
+        if line:
+            line.quantity = wanted
+            line.save(update_fields=["quantity"])
+        else:
+            CartLine.objects.create(cart=cart, variant=variant, quantity=wanted)
+        Cart.objects.filter(pk=cart.pk).update(version=F("version") + 1, updated_at=timezone.now())
+    return wanted
+
+
+def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
+    """Set a line's quantity; 0 removes it."""
+    if quantity < 0 or quantity > MAX_LINE_QUANTITY:
+        raise CartError(f"Choose a quantity from 0 to {MAX_LINE_QUANTITY}.")
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().get(pk=cart_id)
+        line = CartLine.objects.filter(cart=cart, variant_id=variant_id).select_related(
+            "variant__product", "variant__stock"
+        ).first()
+        if line is None:
+            raise CartError("That item is not in your cart any more.")
+        if quantity == 0:
+            line.delete()
+        else:
+            available = _available(line.variant)
+            if quantity > line.quantity and quantity > available:
+                raise QuantityUnavailable(title=_title(line.variant), available=available)
+            line.quantity = quantity
+            line.save(update_fields=["quantity"])
+        Cart.objects.filter(pk=cart.pk).update(version=F("version") + 1, updated_at=timezone.now())
+
+
+def cart_attach_to_user(*, session: SessionBase, user) -> Cart:
+    """Merge the guest cart kept in `session` into the user's cart, after sign-in.
+
+    Quantities of the same variant add up (capped at the per-line maximum). The
+    guest cart is deleted; the session then points at the user's cart.
+    """
+    with transaction.atomic():
+        user_cart, _ = Cart.objects.get_or_create(user=user)
+        user_cart = Cart.objects.select_for_update().get(pk=user_cart.pk)
+        guest_id = session.get(CART_SESSION_KEY)
+        guest = None
+        if isinstance(guest_id, int) and guest_id != user_cart.pk:
+            guest = Cart.objects.select_for_update().filter(pk=guest_id, user__isnull=True).first()
+        if guest is not None:
+            existing = {line.variant_id: line for line in CartLine.objects.filter(cart=user_cart)}
+            for line in CartLine.objects.filter(cart=guest):
+                mine = existing.get(line.variant_id)
+                if mine:
+                    mine.quantity = min(mine.quantity + line.quantity, MAX_LINE_QUANTITY)
+                    mine.save(update_fields=["quantity"])
+                else:
+                    CartLine.objects.create(cart=user_cart, variant_id=line.variant_id, quantity=line.quantity)
+            guest.delete()
+            Cart.objects.filter(pk=user_cart.pk).update(version=F("version") + 1, updated_at=timezone.now())
+    session[CART_SESSION_KEY] = user_cart.pk
+    return user_cart
+
+
+acart_line_add = sync_to_async(cart_line_add)
+acart_line_set = sync_to_async(cart_line_set)
+
+
+async def acart_for_request(request, *, create: bool) -> Cart | None:
+    """Return the request's cart: the user's when signed in, else the one the session points at."""
+    user = request.user
+    if user.is_authenticated:
+        if create:
+            cart, _ = await Cart.objects.aget_or_create(user=user)
+            return cart
+        return await Cart.objects.filter(user=user).afirst()
+    cart_id = await request.session.aget(CART_SESSION_KEY)
+    cart = None
+    if isinstance(cart_id, int):
+        cart = await Cart.objects.filter(pk=cart_id, user__isnull=True).afirst()
+    if cart is None and create:
+        cart = await Cart.objects.acreate()
+        await request.session.aset(CART_SESSION_KEY, cart.pk)
+    return cart
+
+
+# Placing orders ---------------------------------------------------------------
+
+
+class CartChanged(CartError):
+    user_message = "Your cart changed (perhaps in another tab). Please check it and place your order again."
+
+
+class CartEmpty(CartError):
+    user_message = "Your cart is empty."
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    full_name: str
+    line1: str
+    line2: str
+    city: str
+    postcode: str
+    country: str
+    phone: str
+
+
+def checkout_key(*, cart_id: int, cart_version: int) -> str:
+    """Return the key that makes one cart state into at most one order."""
+    return f"cart-{cart_id}-v{cart_version}"
+
+
+def _next_order_number() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('checkout_order_number_seq')")
+        (value,) = cursor.fetchone()
+    return f"NW{value}"
+
+
+def order_create(
+    *,
+    cart_id: int,
+    cart_version: int,
+    user_id: int | None,
+    email: str,
+    address: ShippingAddress,
+    shipping_method_code: str,
+) -> tuple[Order, bool]:
+    """Create the order for this cart state in `pending_payment`, with price snapshots.
+
+    Return (order, created). The same cart state always gives the same order, so a
+    double submit finds the first one instead of making a second.
+    """
+    key = checkout_key(cart_id=cart_id, cart_version=cart_version)
+    existing = Order.objects.filter(checkout_key=key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            cart = Cart.objects.select_for_update().filter(pk=cart_id).first()
+            if cart is None:
+                raise CartEmpty()
+            if cart.version != cart_version:
+                raise CartChanged()
+            lines = list(
+                CartLine.objects.filter(cart=cart)
+                .select_related("variant__product", "variant__stock")
+                .order_by("added_at", "id")
+            )
+            if not lines:
+                raise CartEmpty()
+            for line in lines:
+                variant = line.variant
+                if not (variant.is_active and variant.product.is_active):
+                    raise CartError(f"{_title(variant)} is no longer sold. Please remove it from your cart.")
+                if variant.currency != settings.SHOP_CURRENCY:
+                    raise CartError(f"{_title(variant)} cannot be sold in {settings.SHOP_CURRENCY}.")
+            method = ShippingMethod.objects.filter(code=shipping_method_code, is_active=True).first()
+            if method is None:
+                raise CartError("Please choose one of the delivery options shown.")
+            rate = TaxRate.objects.filter(country=address.country).first()
+            subtotal = sum(line.variant.price * line.quantity for line in lines)
+            totals = totals_compute(
+                currency=settings.SHOP_CURRENCY,
+                subtotal=subtotal,
+                shipping_price=method.price,
+                free_over=method.free_over,
+                tax_name=rate.name if rate else "Tax",
+                tax_rate=rate.rate if rate else 0,
+            )
+            order = Order.objects.create(
+                number=_next_order_number(),
+                checkout_key=key,
+                user_id=user_id,
+                email=email,
+                full_name=address.full_name,
+                line1=address.line1,
+                line2=address.line2,
+                city=address.city,
+                postcode=address.postcode,
+                country=address.country,
+                phone=address.phone,
+                shipping_method_code=method.code,
+                shipping_method_name=method.name,
+                currency=totals.currency,
+                subtotal=totals.subtotal,
+                shipping_total=totals.shipping,
+                tax_name=totals.tax_name,
+                tax_rate=totals.tax_rate,
+                tax_total=totals.tax,
+                total=totals.total,
+            )
+            OrderLine.objects.bulk_create(
+                [
+                    OrderLine(
+                        order=order,
+                        variant=line.variant,
+                        sku=line.variant.sku,
+                        product_title=line.variant.product.title,
+                        variant_label=line.variant.label if line.variant.options else "",
+                        unit_price=line.variant.price,
+                        quantity=line.quantity,
+                        line_total=line.variant.price * line.quantity,
+                    )
+                    for line in lines
+                ]
+            )
+    except IntegrityError:
+        # A concurrent submit of the same cart state won the race: use its order.
+        existing = Order.objects.filter(checkout_key=key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return order, True
+
+
+def order_payment_started(
+    *,
+    order_id: int,
+    cart_id: int,
+    payment_intent: stripe_api.PaymentIntent,
+    reservation: inventory.Reservation,
+) -> Order:
+    """Record the PaymentIntent and the reservation of a just-placed order, and empty the cart."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        order.reservation_id = reservation.id
+        order.reservation_expires_at = reservation.expires_at
+        order.save(update_fields=["reservation_id", "reservation_expires_at", "updated_at"])
+        Payment.objects.get_or_create(
+            order=order,
+            defaults={
+                "payment_intent_id": payment_intent.id,
+                "amount": payment_intent.amount,
+                "currency": payment_intent.currency,
+                "status": payment_intent.status,
+            },
+        )
+        CartLine.objects.filter(cart_id=cart_id).delete()
+        Cart.objects.filter(pk=cart_id).update(version=F("version") + 1, updated_at=timezone.now())
+    return order
+
+
+def order_cancel_at_placement(*, order_id: int, cart_id: int, reason: str) -> None:
+    """Cancel an order whose placement failed; the cart stays, under a new version."""
+    with transaction.atomic():
+        Order.objects.filter(pk=order_id, status=Order.Status.PENDING_PAYMENT).update(
+            status=Order.Status.CANCELED, cancel_reason=reason[:200], canceled_at=timezone.now()
+        )
+        Cart.objects.filter(pk=cart_id).update(version=F("version") + 1, updated_at=timezone.now())
+
+
+aorder_create = sync_to_async(order_create)
+aorder_payment_started = sync_to_async(order_payment_started)
+aorder_cancel_at_placement = sync_to_async(order_cancel_at_placement)
+
+
+def _placement_reason(error: BaseException) -> str:
+    if isinstance(error, OutOfStock):
+        return "out of stock: " + ", ".join(f"{line.sku} ({line.available} left)" for line in error.lines)
+    if isinstance(error, UnknownItems):
+        return "unknown items: " + ", ".join(error.skus)
+    if isinstance(error, InventoryUnavailable):
+        return "inventory unavailable"
+    if isinstance(error, PaymentGatewayUnavailable):
+        return "payment provider unavailable"
+    if isinstance(error, PaymentRejected):
+        return "payment provider refused the request"
+    return f"unexpected error: {error.__class__.__name__}"
+
+
+async def aorder_place(
+    *,
+    cart_id: int,
+    cart_version: int,
+    user_id: int | None,
+    email: str,
+    address: ShippingAddress,
+    shipping_method_code: str,
+) -> tuple[Order, bool]:
+    """Place the order: create it, then create its PaymentIntent and reserve its stock at once.
+
+    Return (order, created). When either outside call fails the other is undone,
+    the order is canceled with the reason, and the first failure is raised (out
+    of stock before payment errors): nothing is charged and no stock stays held.
+    """
+    order, created = await aorder_create(
+        cart_id=cart_id,
+        cart_version=cart_version,
+        user_id=user_id,
+        email=email,
+        address=address,
+        shipping_method_code=shipping_method_code,
+    )
+    if not created:
+        return order, False
+    lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
+    await arelease_database_connection()
+    payment_result, reservation_result = await asyncio.gather(
+        stripe_api.payment_intent_create(
+            amount=order.total,
+            currency=order.currency,
+            order_number=order.number,
+            idempotency_key=f"order-{order.number}-payment-intent",
+        ),
+        inventory.reservation_create(
+            reference=f"order-{order.number}",
+            lines=lines,
+            ttl_seconds=settings.RESERVATION_TTL,
+            idempotency_key=f"order-{order.number}-reservation",
+        ),
+        return_exceptions=True,
+    )
+    failures = [result for result in (reservation_result, payment_result) if isinstance(result, BaseException)]
+    if not failures:
+        order = await aorder_payment_started(
+            order_id=order.pk,
+            cart_id=cart_id,
+            payment_intent=payment_result,  # type: ignore[arg-type]
+            reservation=reservation_result,  # type: ignore[arg-type]
+        )
+        logger.info("order placed", extra={"order": order.number})
+        return order, True
+
+    await _undo_placement(order, payment_result, reservation_result)
+    error = failures[0]
+    await aorder_cancel_at_placement(order_id=order.pk, cart_id=cart_id, reason=_placement_reason(error))
+    logger.warning(
+        "order placement failed: %s", _placement_reason(error), extra={"order": order.number}
+    )
+    raise error
+
+
+async def _undo_placement(order: Order, payment_result: object, reservation_result: object) -> None:
+    """Cancel whichever outside effect succeeded. Failures here are logged: a PaymentIntent
+    without a card cannot be charged, and a reservation left held expires by itself."""
+    undo = []
+    if isinstance(payment_result, stripe_api.PaymentIntent):
+        undo.append(
+            stripe_api.payment_intent_cancel(
+                payment_intent_id=payment_result.id, idempotency_key=f"order-{order.number}-cancel"
+            )
+        )
+    if isinstance(reservation_result, inventory.Reservation):
+        undo.append(inventory.reservation_release(reservation_id=reservation_result.id))
+    for result in await asyncio.gather(*undo, return_exceptions=True):
+        if isinstance(result, (ShopError, ReservationNotHeld)):
+            logger.error("could not undo part of a failed placement: %r", result, extra={"order": order.number})
+        elif isinstance(result, BaseException):
+            raise result
+
+
+# Paying ------------------------------------------------------------------------
+
+
+class PaymentFormOutOfDate(ShopError):
+    user_message = "This payment form is out of date (perhaps it is open in another tab). Please reload the page."
+
+
+class OrderNotPayable(ShopError):
+    user_message = "This order cannot be paid any more."
+
+
+async def apayment_setup(*, order: Order) -> str:
+    """Start collecting a card for the order. Return the SetupIntent's client secret.
+
+    The order's Customer is made once; every attempt gets a fresh SetupIntent, so
+    a shopper whose card was declined can try another.
+    """
+    if order.status != Order.Status.PENDING_PAYMENT:
+        raise OrderNotPayable()
+    payment = await Payment.objects.aget(order=order)
+    await arelease_database_connection()
+    if not payment.customer_id:
+        customer_id = await stripe_api.customer_create(
+            email=order.email, order_number=order.number, idempotency_key=f"order-{order.number}-customer"
+        )
+        # Two tabs may race here; the first stored customer wins.
+        await Payment.objects.filter(pk=payment.pk, customer_id="").aupdate(customer_id=customer_id)
+        payment = await Payment.objects.aget(pk=payment.pk)
+    attempt = await Payment.objects.filter(pk=payment.pk).aupdate(updated_at=timezone.now())
+    setup = await stripe_api.setup_intent_create(
+        customer_id=payment.customer_id,
+        idempotency_key=f"order-{order.number}-setup-{payment.updated_at.timestamp():.6f}-{attempt}",
+    )
+    await Payment.objects.filter(pk=payment.pk).aupdate(setup_intent_id=setup.id)
+    return setup.client_secret
+
+
+async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.PaymentIntent:
+    """Charge the card collected by the SetupIntent for the order's PaymentIntent.
+
+    Return the PaymentIntent (`succeeded`, or `requires_action` for 3-D Secure);
+    raise PaymentDeclined with the reason when the card is refused.
+    """
+    if order.status != Order.Status.PENDING_PAYMENT:
+        raise OrderNotPayable()
+    payment = await Payment.objects.aget(order=order)
+    if not setup_intent_id or setup_intent_id != payment.setup_intent_id:
+        raise PaymentFormOutOfDate()
+    await arelease_database_connection()
+    setup = await stripe_api.setup_intent_retrieve(setup_intent_id=setup_intent_id)
+    if setup.status != "succeeded" or not setup.payment_method:
+        raise PaymentFormOutOfDate("Your card was not confirmed. Please enter it again.")
+    try:
+        intent = await stripe_api.payment_intent_pay(
+            payment_intent_id=payment.payment_intent_id,
+            customer_id=payment.customer_id,
+            payment_method_id=setup.payment_method,
+            idempotency_key=f"order-{order.number}-pay-{setup_intent_id}",
+        )
+    except PaymentDeclined as declined:
+        await Payment.objects.filter(pk=payment.pk).aupdate(
+            status=Payment.Status.REQUIRES_PAYMENT_METHOD, last_error=declined.user_message[:300]
+        )
+        raise
+    await apayment_intent_apply(intent=intent)
+    return intent
+
+
+async def apayment_intent_apply(*, intent: stripe_api.PaymentIntent) -> Order | None:
+    """Bring our records in line with the PaymentIntent as Stripe reports it now.
+
+    Used by the return page and (later) the webhook: both may run, in any order,
+    any number of times; the order is marked paid and its stock committed once.
+    """
+    if intent.status == Payment.Status.SUCCEEDED:
+        return await aorder_payment_succeeded(
+            payment_intent_id=intent.id, amount=intent.amount, currency=intent.currency
+        )
+    updates: dict[str, object] = {"status": intent.status}
+    if intent.decline_message:
+        updates["last_error"] = stripe_api.decline_text(intent.decline_message)[:300]
+    await Payment.objects.filter(payment_intent_id=intent.id).exclude(status=Payment.Status.SUCCEEDED).aupdate(
+        **updates
+    )
+    return await Order.objects.filter(payment__payment_intent_id=intent.id).afirst()
+
+
+def order_payment_succeeded(*, payment_intent_id: str, amount: int, currency: str) -> tuple[Order | None, bool]:
+    """Mark the order paid if the succeeded PaymentIntent matches it. Return (order, changed).
+
+    Locks the order, then its payment (always in that order). A mismatch of
+    amount or currency flags the order for staff instead of marking it paid.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(payment__payment_intent_id=payment_intent_id).first()
+        if order is None:
+            return None, False
+        payment = Payment.objects.select_for_update().get(order=order)
+        if payment.status != Payment.Status.SUCCEEDED:
+            payment.status = Payment.Status.SUCCEEDED
+            payment.last_error = ""
+            payment.save(update_fields=["status", "last_error", "updated_at"])
+        if order.status != Order.Status.PENDING_PAYMENT:
+            if order.status == Order.Status.CANCELED and not order.is_flagged:
+                order.is_flagged = True
+                order.flag_reason = "Payment succeeded for a canceled order: refund it."
+                order.save(update_fields=["is_flagged", "flag_reason", "updated_at"])
+            return order, False
+        if amount != order.total or currency.upper() != order.currency:
+            order.is_flagged = True
+            order.flag_reason = (
+                f"Payment of {amount} {currency.upper()} does not match the order total "
+                f"{order.total} {order.currency}."
+            )
+            order.save(update_fields=["is_flagged", "flag_reason", "updated_at"])
+            return order, False
+        order.status = Order.Status.PAID
+        order.paid_at = timezone.now()
+        order.save(update_fields=["status", "paid_at", "updated_at"])
+        return order, True
+
+
+async def aorder_payment_succeeded(*, payment_intent_id: str, amount: int, currency: str) -> Order | None:
+    """Mark the order paid (once) and commit its reserved stock (once)."""
+    order, _changed = await sync_to_async(order_payment_succeeded)(
+        payment_intent_id=payment_intent_id, amount=amount, currency=currency
+    )
+    if order is None or order.status != Order.Status.PAID or order.stock_committed_at or not order.reservation_id:
+        return order
+    await arelease_database_connection()
+    try:
+        await inventory.reservation_commit(reservation_id=order.reservation_id)
+    except (OutOfStock, ReservationNotHeld) as error:
+        logger.error("paid order has no stock: %s", error, extra={"order": order.number})
+        await Order.objects.filter(pk=order.pk).aupdate(
+            is_flagged=True, flag_reason="Paid, but its stock was gone when the payment arrived."
+        )
+    except InventoryUnavailable:
+        logger.warning("could not commit stock yet; will retry", extra={"order": order.number})
+    else:
+        await Order.objects.filter(pk=order.pk, stock_committed_at__isnull=True).aupdate(
+            stock_committed_at=timezone.now()
+        )
+    return await Order.objects.aget(pk=order.pk)

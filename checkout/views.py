@@ -1,0 +1,390 @@
+"""Cart, checkout, payment and order pages: thin async views over services and selectors."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from checkout import selectors, services
+from checkout.clients import arelease_database_connection
+from checkout.clients import stripe as stripe_api
+from checkout.exceptions import (
+    CartError,
+    InventoryUnavailable,
+    OutOfStock,
+    PaymentDeclined,
+    PaymentGatewayUnavailable,
+    PaymentRejected,
+    UnknownItems,
+)
+from checkout.forms import CartAddForm, CartLineForm, CheckoutForm
+from checkout.models import Order
+from shop.exceptions import ShopError
+from shop.money import format_money
+
+logger = logging.getLogger(__name__)
+
+CART_COUNT_COOKIE = "cart_count"
+
+
+def _with_cart_count(response: HttpResponse, summary: selectors.CartSummary) -> HttpResponse:
+    """Remember the item count in a cookie, so every page's header can show it without a query."""
+    response.set_cookie(
+        CART_COUNT_COOKIE,
+        str(summary.item_count),
+        max_age=60 * 60 * 24 * 30,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+    return response
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
+    """Redirect to the page the form was on when it is ours, else to `fallback`."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = fallback
+    return HttpResponseRedirect(target)
+
+
+def _form_errors(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+# Cart --------------------------------------------------------------------------
+
+
+@require_GET
+async def cart_detail(request: HttpRequest) -> HttpResponse:
+    cart = await services.acart_for_request(request, create=False)
+    summary = await selectors.cart_summary(cart=cart)
+    response = render(
+        request,
+        "checkout/cart.html",
+        {"cart": summary, "max_quantity": services.MAX_LINE_QUANTITY, "cart_count": summary.item_count},
+    )
+    return _with_cart_count(response, summary)
+
+
+@require_POST
+async def cart_add(request: HttpRequest) -> HttpResponse:
+    form = CartAddForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, reverse("checkout:cart"))
+    cart = await services.acart_for_request(request, create=True)
+    try:
+        quantity = await services.acart_line_add(
+            cart_id=cart.pk, variant_id=form.cleaned_data["variant"], quantity=form.cleaned_data["quantity"]
+        )
+    except CartError as error:
+        messages.error(request, error.user_message)
+        return _back(request, reverse("checkout:cart"))
+    messages.success(request, f"Added to your cart (you now have {quantity}).")
+    summary = await selectors.cart_summary(cart=cart)
+    return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
+
+
+@require_POST
+async def cart_update(request: HttpRequest) -> HttpResponse:
+    form = CartLineForm(request.POST)
+    if "remove" in request.POST:
+        form = CartLineForm({"variant": request.POST.get("variant"), "quantity": 0})
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return HttpResponseRedirect(reverse("checkout:cart"))
+    cart = await services.acart_for_request(request, create=False)
+    if cart is None:
+        messages.error(request, "Your cart has expired. Please add the items again.")
+        return HttpResponseRedirect(reverse("checkout:cart"))
+    try:
+        await services.acart_line_set(
+            cart_id=cart.pk, variant_id=form.cleaned_data["variant"], quantity=form.cleaned_data["quantity"]
+        )
+    except CartError as error:
+        messages.error(request, error.user_message)
+    else:
+        messages.success(request, "Removed from your cart." if form.cleaned_data["quantity"] == 0 else "Cart updated.")
+    summary = await selectors.cart_summary(cart=cart)
+    return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
+
+
+# Checkout ------------------------------------------------------------------------
+
+
+def _initial_address(request: HttpRequest, addresses: list) -> dict:
+    chosen_id = request.GET.get("address", "")
+    chosen = next((a for a in addresses if str(a.pk) == chosen_id), None) or (addresses[0] if addresses else None)
+    initial: dict = {"email": request.user.email if request.user.is_authenticated else ""}
+    if chosen is not None:
+        initial.update(
+            full_name=chosen.full_name, line1=chosen.line1, line2=chosen.line2, city=chosen.city,
+            postcode=chosen.postcode, country=chosen.country, phone=chosen.phone,
+        )
+    return initial
+
+
+def _out_of_stock_message(error: OutOfStock, summary: selectors.CartSummary) -> str:
+    titles = {line.sku: line.title for line in summary.lines}
+    parts = []
+    for line in error.lines:
+        title = titles.get(line.sku, line.sku)
+        if line.available <= 0:
+            parts.append(f"{title} has just sold out")
+        else:
+            parts.append(f"only {line.available} of {title} left (you asked for {line.requested})")
+    detail = "; ".join(parts) or "some items ran out"
+    return f"Sorry — {detail}. Nothing was charged; please update your cart and try again."
+
+
+@require_http_methods(["GET", "POST"])
+async def checkout(request: HttpRequest) -> HttpResponse:
+    cart = await services.acart_for_request(request, create=False)
+    summary = await selectors.cart_summary(cart=cart)
+    if summary.is_empty and request.method == "GET":
+        messages.info(request, "Your cart is empty.")
+        return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
+    methods = await selectors.shipping_methods()
+    rates = await selectors.tax_rates()
+    addresses = await selectors.saved_addresses(user=request.user)
+    status = 200
+    if request.method == "POST":
+        form = CheckoutForm(request.POST, methods=methods)
+        if form.is_valid():
+            response = await _place_order(request, form, cart, summary)
+            if response is not None:
+                return response
+            cart = await services.acart_for_request(request, create=False)
+            summary = await selectors.cart_summary(cart=cart)
+            form = CheckoutForm(
+                initial={**form.cleaned_data, "cart_version": summary.version}, methods=methods
+            )
+            status = 409
+        else:
+            status = 400
+    else:
+        form = CheckoutForm(
+            initial={**_initial_address(request, addresses), "cart_version": summary.version}, methods=methods
+        )
+    chosen_code = form.data.get("shipping_method") if form.is_bound else form.initial.get("shipping_method")
+    method = next((m for m in methods if m.code == chosen_code), methods[0] if methods else None)
+    country = (form.data.get("country") if form.is_bound else form.initial.get("country")) or "GB"
+    totals = selectors.checkout_totals(summary=summary, method=method, rates=rates, country=country)
+    return render(
+        request,
+        "checkout/checkout.html",
+        {
+            "form": form,
+            "cart": summary,
+            "totals": totals,
+            "methods": methods,
+            "addresses": addresses,
+            "cart_count": summary.item_count,
+            "problems": summary.problems,
+        },
+        status=status,
+    )
+
+
+async def _place_order(request, form, cart, summary) -> HttpResponse | None:
+    """Place the order. Return where to go next, or None to show the form again with a message."""
+    data = form.cleaned_data
+    if cart is None:
+        messages.error(request, "Your cart has expired. Please add the items again.")
+        return HttpResponseRedirect(reverse("checkout:cart"))
+    try:
+        order, _created = await services.aorder_place(
+            cart_id=cart.pk,
+            cart_version=data["cart_version"],
+            user_id=request.user.pk if request.user.is_authenticated else None,
+            email=data["email"],
+            address=services.ShippingAddress(
+                full_name=data["full_name"], line1=data["line1"], line2=data.get("line2", ""),
+                city=data["city"], postcode=data["postcode"], country=data["country"], phone=data.get("phone", ""),
+            ),
+            shipping_method_code=data["shipping_method"],
+        )
+    except OutOfStock as error:
+        messages.error(request, _out_of_stock_message(error, summary))
+        return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
+    except UnknownItems as error:
+        messages.error(request, f"{error.user_message} Nothing was charged; please remove them and try again.")
+        return HttpResponseRedirect(reverse("checkout:cart"))
+    except (InventoryUnavailable, PaymentGatewayUnavailable, PaymentRejected) as error:
+        messages.error(request, error.user_message)
+        return None
+    except services.CartEmpty:
+        messages.info(request, "Your cart is empty.")
+        return HttpResponseRedirect(reverse("checkout:cart"))
+    except CartError as error:
+        messages.error(request, error.user_message)
+        return None
+    await _remember_order(request, order)
+    if order.status == Order.Status.CANCELED:
+        messages.error(request, f"This order could not be placed ({order.cancel_reason}). Please try again.")
+        return None
+    response = HttpResponseRedirect(reverse("checkout:order-pay", kwargs={"token": order.public_token}))
+    response.set_cookie(CART_COUNT_COOKIE, "0", samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
+    return response
+
+
+async def _remember_order(request: HttpRequest, order: Order) -> None:
+    """Let a guest's browser find its recent orders again from the session."""
+    recent = list(await request.session.aget("recent_orders", []))
+    if order.public_token not in recent:
+        await request.session.aset("recent_orders", [order.public_token, *recent][:10])
+
+
+# Orders and payment ------------------------------------------------------------------
+
+
+async def _order_for_request(request: HttpRequest, token: str) -> Order:
+    """Return the order behind a link: guests' orders by the unguessable link alone,
+    account orders only for their owner (or staff)."""
+    order = await selectors.order_by_token(token=token)
+    if order is None:
+        raise Http404("No such order.")
+    user = request.user
+    if order.user_id and not (user.is_authenticated and (user.pk == order.user_id or user.is_staff)):
+        if not user.is_authenticated:
+            raise _LoginRequired()
+        raise Http404("No such order.")
+    return order
+
+
+class _LoginRequired(Exception):
+    pass
+
+
+def _login_redirect(request: HttpRequest) -> HttpResponse:
+    return redirect_to_login(request.get_full_path(), reverse("account:login"))
+
+
+@require_GET
+async def order_detail(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        order = await _order_for_request(request, token)
+    except _LoginRequired:
+        return _login_redirect(request)
+    lines = list(order.lines.all())
+    return render(
+        request,
+        "checkout/order_detail.html",
+        {"order": order, "lines": lines, "payment": getattr(order, "payment", None)},
+    )
+
+
+@require_GET
+async def order_pay(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        order = await _order_for_request(request, token)
+    except _LoginRequired:
+        return _login_redirect(request)
+    if order.status != Order.Status.PENDING_PAYMENT:
+        return HttpResponseRedirect(order.get_absolute_url())
+    payment = getattr(order, "payment", None)
+    return render(
+        request,
+        "checkout/pay.html",
+        {
+            "order": order,
+            "lines": list(order.lines.all()),
+            "payment": payment,
+            "stripe_js_url": settings.STRIPE_JS_URL,
+            "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "amount": format_money(order.total, order.currency),
+        },
+    )
+
+
+def _json_error(message: str, status: int, **extra: object) -> JsonResponse:
+    return JsonResponse({"status": "error", "message": message, **extra}, status=status)
+
+
+@require_POST
+async def order_pay_setup(request: HttpRequest, token: str) -> JsonResponse:
+    try:
+        order = await _order_for_request(request, token)
+    except _LoginRequired:
+        return _json_error("Please sign in to pay for this order.", 403)
+    try:
+        client_secret = await services.apayment_setup(order=order)
+    except services.OrderNotPayable as error:
+        return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
+    except (PaymentGatewayUnavailable, PaymentRejected) as error:
+        return _json_error(error.user_message, 503)
+    return JsonResponse({"status": "ok", "client_secret": client_secret})
+
+
+@require_POST
+async def order_pay_confirm(request: HttpRequest, token: str) -> JsonResponse:
+    try:
+        order = await _order_for_request(request, token)
+    except _LoginRequired:
+        return _json_error("Please sign in to pay for this order.", 403)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _json_error("The request was not valid JSON.", 400)
+    setup_intent_id = body.get("setup_intent") if isinstance(body, dict) else None
+    if not isinstance(setup_intent_id, str) or not 1 <= len(setup_intent_id) <= 255:
+        return _json_error("The request did not say which card to use.", 400)
+    return_url = reverse("checkout:order-return", kwargs={"token": order.public_token})
+    try:
+        intent = await services.apayment_pay(order=order, setup_intent_id=setup_intent_id)
+    except PaymentDeclined as error:
+        return JsonResponse({"status": "declined", "message": error.user_message}, status=402)
+    except services.OrderNotPayable as error:
+        return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
+    except services.PaymentFormOutOfDate as error:
+        return _json_error(error.user_message, 409)
+    except (PaymentGatewayUnavailable, PaymentRejected) as error:
+        return _json_error(error.user_message, 503)
+    if intent.status == "requires_action":
+        return JsonResponse(
+            {"status": "requires_action", "client_secret": intent.client_secret, "return_url": return_url}
+        )
+    return JsonResponse({"status": intent.status, "return_url": return_url})
+
+
+@require_GET
+async def order_return(request: HttpRequest, token: str) -> HttpResponse:
+    """Where the browser lands after paying: read the PaymentIntent back and show the result now."""
+    try:
+        order = await _order_for_request(request, token)
+    except _LoginRequired:
+        return _login_redirect(request)
+    payment = getattr(order, "payment", None)
+    if payment is None:
+        return HttpResponseRedirect(order.get_absolute_url())
+    await arelease_database_connection()
+    try:
+        intent = await stripe_api.payment_intent_retrieve(payment_intent_id=payment.payment_intent_id)
+    except ShopError:
+        messages.warning(
+            request,
+            "We couldn't confirm your payment with our provider just yet. This page will show it as soon as it does.",
+        )
+        return HttpResponseRedirect(order.get_absolute_url())
+    order = await services.apayment_intent_apply(intent=intent) or order
+    if intent.status == "succeeded":
+        messages.success(request, f"Thank you! Your payment was received and order {order.number} is confirmed.")
+        return HttpResponseRedirect(order.get_absolute_url())
+    if intent.status in ("requires_payment_method", "requires_action", "requires_confirmation"):
+        if intent.decline_message:
+            messages.error(request, stripe_api.decline_text(intent.decline_message))
+        else:
+            messages.error(request, "The payment was not completed. Please try again or use another card.")
+        return HttpResponseRedirect(reverse("checkout:order-pay", kwargs={"token": order.public_token}))
+    messages.info(request, "Your payment is being processed. This page will show when it is confirmed.")
+    return HttpResponseRedirect(order.get_absolute_url())

@@ -1,0 +1,38 @@
+import pytest
+
+from checkout.models import ShippingMethod, TaxRate
+from tests.servers import LocalStripe, ThreadedShop
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    server = LocalStripe()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def threaded_shop(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = ThreadedShop()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def outside(settings, localstripe, threaded_shop, transactional_db):
+    """Point the shop at real outside services: localstripe and the inventory API over HTTP."""
+    settings.STRIPE_API_BASE = localstripe.url
+    settings.STRIPE_JS_URL = f"{localstripe.url}/js.stripe.com/v3/"
+    settings.INVENTORY_API_URL = f"{threaded_shop.url}/inventory/v1"
+    settings.INVENTORY_API_TIMEOUT = 3.0
+    return settings
+
+
+@pytest.fixture
+def shipping():
+    standard = ShippingMethod.objects.create(code="standard", name="Standard", price=495, free_over=7500)
+    ShippingMethod.objects.create(code="express", name="Express", price=995, position=1)
+    TaxRate.objects.create(country="GB", name="VAT", rate="0.2000")
+    TaxRate.objects.create(country="DE", name="MwSt", rate="0.1900")
+    return standard

@@ -1,0 +1,276 @@
+"""Placing an order: order, PaymentIntent and reservation made together; every failure undone."""
+
+import re
+
+import httpx
+import pytest
+from django.test import Client
+
+from catalog.models import Reservation, Stock
+from checkout.models import Cart, CartLine, Order, Payment
+from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from tests.servers import DelayProxy, free_port
+
+ADDRESS = {
+    "email": "ann@example.com",
+    "full_name": "Ann Walker",
+    "line1": "1 High Street",
+    "line2": "",
+    "city": "Kendal",
+    "postcode": "la9 4dt",
+    "country": "GB",
+    "phone": "",
+    "shipping_method": "standard",
+}
+
+
+def stripe_get(settings, path: str) -> dict:
+    response = httpx.get(
+        f"{settings.STRIPE_API_BASE}/v1/{path}",
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture
+def jumper():
+    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
+    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
+    StockFactory(variant=variant, on_hand=3)
+    return variant
+
+
+@pytest.fixture
+def mug():
+    product = ProductFactory(title="Enamel Mug", slug="enamel-mug", category=CategoryFactory(), price_from=1250)
+    variant = VariantFactory(product=product, sku="MUG", price=1250)
+    StockFactory(variant=variant, on_hand=10)
+    return variant
+
+
+def fill_cart(client, *items) -> int:
+    for variant, quantity in items:
+        response = client.post("/cart/add/", {"variant": variant.pk, "quantity": quantity})
+        assert response.status_code == 302
+    return Cart.objects.get(pk=client.session["cart_id"]).version
+
+
+def place(client, version, **overrides):
+    return client.post("/checkout/", {**ADDRESS, "cart_version": version, **overrides})
+
+
+def stock(variant) -> tuple[int, int]:
+    row = Stock.objects.get(variant=variant)
+    return row.on_hand, row.allocated
+
+
+def test_checkout_page_shows_server_totals(outside, shipping, client, jumper, mug):
+    fill_cart(client, (jumper, 1), (mug, 2))
+    body = client.get("/checkout/").content.decode()
+    # 65.00 + 2 × 12.50 = 90.00; free delivery over 75.00; VAT 20% = 18.00
+    assert "£90.00" in body and "Free" in body and "£18.00" in body and "£108.00" in body
+
+
+def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(outside, shipping, client, jumper, mug):
+    version = fill_cart(client, (jumper, 2), (mug, 1))
+
+    response = place(client, version, subtotal="1", total="1", price="1")
+
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/order/{order.public_token}/pay/"
+    assert order.status == Order.Status.PENDING_PAYMENT
+    assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (14250, 0, 2850, 17100)
+    assert order.postcode == "LA9 4DT"
+    assert [(line.sku, line.quantity, line.unit_price) for line in order.lines.order_by("sku")] == [
+        ("JUMP-M", 2, 6500), ("MUG", 1, 1250),
+    ]
+    payment = Payment.objects.get(order=order)
+    intent = stripe_get(outside, f"payment_intents/{payment.payment_intent_id}")
+    assert (intent["amount"], intent["currency"], intent["metadata"]) == (17100, "gbp", {"order_number": order.number})
+    assert intent["status"] == "requires_payment_method"
+    reservation = Reservation.objects.get()
+    assert str(reservation.id) == order.reservation_id
+    assert reservation.status == "held" and reservation.reference == f"order-{order.number}"
+    assert stock(jumper) == (3, 2) and stock(mug) == (10, 1)
+    assert not CartLine.objects.exists()
+    assert client.cookies["cart_count"].value == "0"
+
+    page = client.get(response["Location"]).content.decode()
+    assert f"Pay for order {order.number}" in page and "Pay £171.00" in page
+    assert f'src="{outside.STRIPE_JS_URL}"' in page
+
+
+def test_double_submit_gives_one_order_and_one_payment_intent(outside, shipping, client, jumper):
+    version = fill_cart(client, (jumper, 1))
+    first = place(client, version)
+    second = place(client, version)
+
+    order = Order.objects.get()
+    assert first["Location"] == second["Location"] == f"/order/{order.public_token}/pay/"
+    assert Payment.objects.count() == 1 and Reservation.objects.count() == 1
+    assert stock(jumper) == (3, 1)
+    intents = stripe_get(outside, "payment_intents")["data"]
+    assert [i["id"] for i in intents if i["metadata"].get("order_number") == order.number] == [
+        order.payment.payment_intent_id
+    ]
+
+
+def test_out_of_stock_cancels_the_payment_intent_and_names_the_item(outside, shipping, client, jumper):
+    version = fill_cart(client, (jumper, 3))
+    Stock.objects.filter(variant=jumper).update(on_hand=1)  # sold elsewhere while the shopper checked out
+
+    response = place(client, version)
+
+    assert response.status_code == 302 and response["Location"] == "/cart/"
+    page = client.get("/cart/").content.decode()
+    assert "only 1 of Merino Jumper (M) left (you asked for 3)" in page
+    assert "Nothing was charged" in page
+    order = Order.objects.get()
+    assert order.status == Order.Status.CANCELED and "out of stock" in order.cancel_reason
+    assert not Payment.objects.exists()
+    intents = [i for i in stripe_get(outside, "payment_intents")["data"] if i["metadata"].get("order_number") == order.number]
+    assert [i["status"] for i in intents] == ["canceled"]
+    assert stock(jumper) == (1, 0) and not Reservation.objects.exists()
+    assert CartLine.objects.get().quantity == 3  # the cart is kept for the shopper to fix
+
+
+def test_inventory_down_cancels_the_payment_intent(outside, shipping, client, jumper, threaded_shop):
+    outside.INVENTORY_API_URL = f"http://127.0.0.1:{free_port()}/inventory/v1"
+    version = fill_cart(client, (jumper, 1))
+
+    response = place(client, version)
+
+    assert response.status_code == 409
+    assert "We couldn&#x27;t check our stock just now. Nothing was charged" in response.content.decode()
+    order = Order.objects.get()
+    assert order.status == Order.Status.CANCELED and order.cancel_reason == "inventory unavailable"
+    intents = [i for i in stripe_get(outside, "payment_intents")["data"] if i["metadata"].get("order_number") == order.number]
+    assert [i["status"] for i in intents] == ["canceled"]
+    assert stock(jumper) == (3, 0)
+    # The page offers a fresh attempt, which succeeds once the inventory is back.
+    version = int(re.search(r'name="cart_version" value="(\d+)"', response.content.decode()).group(1))
+    outside.INVENTORY_API_URL = f"{threaded_shop.url}/inventory/v1"
+    retry = place(client, version)
+    assert retry.status_code == 302 and "/pay/" in retry["Location"]
+    assert stock(jumper) == (3, 1)
+
+
+def test_inventory_timeout_cancels_the_payment_intent(outside, shipping, client, jumper, threaded_shop):
+    proxy = DelayProxy(target=threaded_shop.url, name="inventory", delay=2.0).start()
+    try:
+        outside.INVENTORY_API_URL = f"{proxy.url}/inventory/v1"
+        outside.INVENTORY_API_TIMEOUT = 0.5
+        version = fill_cart(client, (jumper, 1))
+        response = place(client, version)
+    finally:
+        proxy.stop()
+    assert response.status_code == 409
+    order = Order.objects.get()
+    assert order.status == Order.Status.CANCELED and order.cancel_reason == "inventory unavailable"
+    assert not Payment.objects.exists()
+
+
+def test_stripe_down_releases_the_reservation(outside, shipping, client, jumper):
+    outside.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
+    outside.STRIPE_MAX_NETWORK_RETRIES = 0
+    version = fill_cart(client, (jumper, 2))
+
+    response = place(client, version)
+
+    assert response.status_code == 409
+    assert "Our payment provider is not answering just now. Nothing was charged" in response.content.decode()
+    order = Order.objects.get()
+    assert order.status == Order.Status.CANCELED and order.cancel_reason == "payment provider unavailable"
+    assert Reservation.objects.get().status == "released"
+    assert stock(jumper) == (3, 0)
+    assert CartLine.objects.get().quantity == 2
+
+    # Once Stripe is back, placing again works, as a new order.
+    outside.STRIPE_API_BASE = outside.STRIPE_JS_URL.split("/js.stripe.com")[0]
+    version = int(re.search(r'name="cart_version" value="(\d+)"', response.content.decode()).group(1))
+    retry = place(client, version)
+    assert retry.status_code == 302 and "/pay/" in retry["Location"]
+    assert Order.objects.filter(status=Order.Status.PENDING_PAYMENT).count() == 1
+    assert stock(jumper) == (3, 2)
+
+
+def test_payment_and_inventory_calls_run_at_the_same_time(outside, shipping, client, jumper, threaded_shop):
+    """Both outside calls start before either finishes (each is held 0.4 s by a proxy)."""
+    stripe_proxy = DelayProxy(target=outside.STRIPE_API_BASE, name="stripe", delay=0.4).start()
+    inventory_proxy = DelayProxy(target=threaded_shop.url, name="inventory", delay=0.4).start()
+    events: list = []
+    stripe_proxy.events = inventory_proxy.events = events
+    try:
+        outside.STRIPE_API_BASE = stripe_proxy.url
+        outside.INVENTORY_API_URL = f"{inventory_proxy.url}/inventory/v1"
+        version = fill_cart(client, (jumper, 1))
+        response = place(client, version)
+    finally:
+        stripe_proxy.stop()
+        inventory_proxy.stop()
+    assert response.status_code == 302
+    order = [(kind, name) for kind, name, _ in sorted(events, key=lambda event: event[2])]
+    assert sorted(order[:2]) == [("start", "inventory"), ("start", "stripe")]
+    assert sorted(order[2:]) == [("end", "inventory"), ("end", "stripe")]
+
+
+def test_cart_changed_in_another_tab(outside, shipping, client, jumper, mug):
+    version = fill_cart(client, (jumper, 1))
+    client.post("/cart/add/", {"variant": mug.pk, "quantity": 1})  # the other tab
+
+    response = place(client, version)
+
+    assert response.status_code == 409
+    assert "Your cart changed (perhaps in another tab)" in response.content.decode()
+    assert not Order.objects.exists() and not Reservation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"email": "not-an-email"}, "Enter a valid email address."),
+        ({"full_name": ""}, "This field is required."),
+        ({"postcode": "12345"}, "Enter a valid UK postcode"),
+        ({"country": "XX"}, "Select a valid choice."),
+        ({"shipping_method": "teleport"}, "Select a valid choice."),
+        ({"cart_version": "abc"}, "This checkout page is out of date."),
+        ({"line1": "x" * 500}, "Ensure this value has at most 120 characters"),
+    ],
+)
+def test_bad_checkout_input_is_refused_with_nothing_left_behind(outside, shipping, client, jumper, overrides, message):
+    version = fill_cart(client, (jumper, 1))
+    intents_before = len(stripe_get(outside, "payment_intents?limit=100")["data"])
+    response = place(client, version, **overrides)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Order.objects.exists() and not Reservation.objects.exists()
+    assert len(stripe_get(outside, "payment_intents?limit=100")["data"]) == intents_before
+    assert stock(jumper) == (3, 0)
+
+
+def test_checkout_needs_csrf(outside, shipping, jumper):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/checkout/", {**ADDRESS, "cart_version": 1})
+    assert response.status_code == 403
+    assert not Order.objects.exists()
+
+
+def test_empty_cart_cannot_check_out(outside, shipping, client):
+    assert client.get("/checkout/")["Location"] == "/cart/"
+    response = place(client, 1)
+    assert response.status_code == 302 and response["Location"] == "/cart/"
+    assert not Order.objects.exists()
+
+
+def test_order_page_is_private(outside, shipping, client, jumper):
+    version = fill_cart(client, (jumper, 1))
+    place(client, version)
+    order = Order.objects.get()
+
+    stranger = Client()
+    assert stranger.get(f"/order/{order.public_token}/").status_code == 200  # guests: the link is the key
+    assert stranger.get("/order/not-the-token/").status_code == 404
+    assert stranger.get(f"/order/{order.number}/").status_code == 404

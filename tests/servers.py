@@ -1,0 +1,159 @@
+"""Real servers on loopback for tests: localstripe, the shop under uvicorn, a delaying proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answered at {url}")
+
+
+class LocalStripe:
+    """localstripe in its own process, state in memory, on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "localstripe_server.py"), "--port", str(self.port), "--quiet"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_http(f"{self.url}/js.stripe.com/v3/")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class ThreadedShop:
+    """The shop's ASGI app under uvicorn in a thread of the test process, on a pre-bound socket."""
+
+    def __init__(self) -> None:
+        from config.asgi import application
+
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(application, lifespan="off", log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+        self.thread.start()
+        wait_for_http(f"{self.url}/healthz")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.socket.close()
+
+
+class ShopProcess:
+    """The shop under uvicorn in its own process, production-like (pool on), on the test database."""
+
+    def __init__(self, *, database_url: str, env: dict[str, str], workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = dict(os.environ)
+        full_env.update(
+            DJANGO_SETTINGS_MODULE="config.test_settings",
+            DATABASE_URL=database_url,
+            DATABASE_POOL="true",
+            DATABASE_POOL_MIN_SIZE="2",
+            DATABASE_POOL_MAX_SIZE="20",
+            INVENTORY_API_URL=f"{self.url}/inventory/v1",
+        )
+        full_env.update(env)
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+                "--port", str(self.port), "--lifespan", "off", "--workers", str(workers), "--log-level", "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=full_env,
+        )
+        wait_for_http(f"{self.url}/healthz", timeout=30)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+@dataclass
+class DelayProxy:
+    """An HTTP proxy on loopback that holds every request for `delay` seconds and logs
+    when each one started and finished, to show which calls overlapped."""
+
+    target: str
+    name: str
+    delay: float
+    events: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def start(self) -> DelayProxy:
+        from aiohttp import ClientSession, web
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            self.events.append(("start", self.name, time.monotonic()))
+            await asyncio.sleep(self.delay)
+            body = await request.read()
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}}
+            async with ClientSession() as session:
+                async with session.request(
+                    request.method, self.target + request.path_qs, data=body, headers=headers
+                ) as upstream:
+                    payload = await upstream.read()
+                    response = web.Response(
+                        status=upstream.status, body=payload, content_type=upstream.content_type
+                    )
+            self.events.append(("end", self.name, time.monotonic()))
+            return response
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        runner = web.AppRunner(app, access_log=None)
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self.runner = runner
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
