@@ -218,7 +218,11 @@ class OrderLine(models.Model):
 
 
 class Payment(models.Model):
-    """One Stripe PaymentIntent for an order."""
+    """One attempt to pay for an order: one Stripe PaymentIntent.
+
+    The first is made when the order is placed; a shopper whose card failed gets
+    a fresh attempt. The order's current payment is its latest attempt.
+    """
 
     class Status(models.TextChoices):
         REQUIRES_PAYMENT_METHOD = "requires_payment_method"
@@ -228,7 +232,8 @@ class Payment(models.Model):
         SUCCEEDED = "succeeded"
         CANCELED = "canceled"
 
-    order = models.OneToOneField(Order, related_name="payment", on_delete=models.PROTECT)
+    order = models.ForeignKey(Order, related_name="payments", on_delete=models.PROTECT)
+    attempt = models.PositiveSmallIntegerField(default=1)
     payment_intent_id = models.CharField(max_length=255, unique=True)
     customer_id = models.CharField(max_length=255, blank=True)
     setup_intent_id = models.CharField(max_length=255, blank=True)
@@ -236,8 +241,21 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=32, choices=Status.choices)
     last_error = models.CharField(max_length=300, blank=True)
+    # When the server first asked Stripe to charge a card for this PaymentIntent.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        ordering = ["order", "-attempt"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "attempt"], name="payment_attempt_unique"),
+        ]
+
     def __str__(self) -> str:
         return self.payment_intent_id
+
+    @property
+    def has_failed(self) -> bool:
+        """Return True when a card was tried on this PaymentIntent and did not pay."""
+        return self.confirmed_at is not None and self.status != self.Status.SUCCEEDED

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 
 from catalog.models import ProductImage
-from checkout.models import Address, Cart, CartLine, Order, ShippingMethod, TaxRate
+from checkout.models import Address, Cart, CartLine, Order, Payment, ShippingMethod, TaxRate
 from checkout.pricing import Totals, totals_compute
 
 
@@ -142,9 +142,17 @@ async def saved_addresses(*, user) -> list[Address]:
 
 
 async def order_by_token(*, token: str) -> Order | None:
-    """Return the order with this public token, with its lines and payment, or None."""
+    """Return the order with this public token, with its lines and payments (latest first), or None."""
     if not token or len(token) > 64:
         return None
     return await (
-        Order.objects.filter(public_token=token).select_related("payment").prefetch_related("lines").afirst()
+        Order.objects.filter(public_token=token)
+        .prefetch_related("lines", Prefetch("payments", queryset=Payment.objects.order_by("-attempt")))
+        .afirst()
     )
+
+
+def current_payment(order: Order) -> Payment | None:
+    """Return the order's latest payment attempt from its prefetched payments."""
+    payments = list(order.payments.all())
+    return payments[0] if payments else None

@@ -311,6 +311,7 @@ def order_payment_started(
         order.save(update_fields=["reservation_id", "reservation_expires_at", "updated_at"])
         Payment.objects.get_or_create(
             order=order,
+            attempt=1,
             defaults={
                 "payment_intent_id": payment_intent.id,
                 "amount": payment_intent.amount,
@@ -451,7 +452,7 @@ async def apayment_setup(*, order: Order) -> str:
     """
     if order.status != Order.Status.PENDING_PAYMENT:
         raise OrderNotPayable()
-    payment = await Payment.objects.aget(order=order)
+    payment = await _acurrent_payment(order)
     await arelease_database_connection()
     if not payment.customer_id:
         customer_id = await stripe_api.customer_create(
@@ -469,6 +470,48 @@ async def apayment_setup(*, order: Order) -> str:
     return setup.client_secret
 
 
+async def _acurrent_payment(order: Order) -> Payment:
+    payment = await Payment.objects.filter(order=order).order_by("-attempt").afirst()
+    if payment is None:
+        raise OrderNotPayable("This order's payment is still being prepared. Please reload the page.")
+    return payment
+
+
+async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
+    """Replace a PaymentIntent whose card failed with a fresh one for the same amount.
+
+    Stripe would let a failed PaymentIntent be confirmed again with another card;
+    a fresh one behaves the same everywhere and keeps each attempt's record apart.
+    """
+    attempt = failed.attempt + 1
+    intent = await stripe_api.payment_intent_create(
+        amount=order.total,
+        currency=order.currency,
+        order_number=order.number,
+        idempotency_key=f"order-{order.number}-payment-intent-{attempt}",
+    )
+    try:
+        await stripe_api.payment_intent_cancel(
+            payment_intent_id=failed.payment_intent_id, idempotency_key=f"order-{order.number}-cancel-{failed.attempt}"
+        )
+    except ShopError as error:
+        logger.warning("could not cancel a failed PaymentIntent: %r", error, extra={"order": order.number})
+    payment, _ = await Payment.objects.aget_or_create(
+        order=order,
+        attempt=attempt,
+        defaults={
+            "payment_intent_id": intent.id,
+            "customer_id": failed.customer_id,
+            "setup_intent_id": failed.setup_intent_id,
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "status": intent.status,
+        },
+    )
+    await Payment.objects.filter(pk=failed.pk).aupdate(status=Payment.Status.CANCELED)
+    return payment
+
+
 async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.PaymentIntent:
     """Charge the card collected by the SetupIntent for the order's PaymentIntent.
 
@@ -477,13 +520,16 @@ async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.Paym
     """
     if order.status != Order.Status.PENDING_PAYMENT:
         raise OrderNotPayable()
-    payment = await Payment.objects.aget(order=order)
+    payment = await _acurrent_payment(order)
     if not setup_intent_id or setup_intent_id != payment.setup_intent_id:
         raise PaymentFormOutOfDate()
     await arelease_database_connection()
     setup = await stripe_api.setup_intent_retrieve(setup_intent_id=setup_intent_id)
     if setup.status != "succeeded" or not setup.payment_method:
         raise PaymentFormOutOfDate("Your card was not confirmed. Please enter it again.")
+    if payment.has_failed:
+        payment = await _anext_payment_attempt(order=order, failed=payment)
+    await Payment.objects.filter(pk=payment.pk, confirmed_at__isnull=True).aupdate(confirmed_at=timezone.now())
     try:
         intent = await stripe_api.payment_intent_pay(
             payment_intent_id=payment.payment_intent_id,
@@ -516,7 +562,7 @@ async def apayment_intent_apply(*, intent: stripe_api.PaymentIntent) -> Order | 
     await Payment.objects.filter(payment_intent_id=intent.id).exclude(status=Payment.Status.SUCCEEDED).aupdate(
         **updates
     )
-    return await Order.objects.filter(payment__payment_intent_id=intent.id).afirst()
+    return await Order.objects.filter(payments__payment_intent_id=intent.id).afirst()
 
 
 def order_payment_succeeded(*, payment_intent_id: str, amount: int, currency: str) -> tuple[Order | None, bool]:
@@ -526,10 +572,14 @@ def order_payment_succeeded(*, payment_intent_id: str, amount: int, currency: st
     amount or currency flags the order for staff instead of marking it paid.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(payment__payment_intent_id=payment_intent_id).first()
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .filter(payments__payment_intent_id=payment_intent_id)
+            .first()
+        )
         if order is None:
             return None, False
-        payment = Payment.objects.select_for_update().get(order=order)
+        payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
         if payment.status != Payment.Status.SUCCEEDED:
             payment.status = Payment.Status.SUCCEEDED
             payment.last_error = ""

@@ -280,7 +280,7 @@ async def order_detail(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "checkout/order_detail.html",
-        {"order": order, "lines": lines, "payment": getattr(order, "payment", None)},
+        {"order": order, "lines": lines, "payment": selectors.current_payment(order)},
     )
 
 
@@ -292,7 +292,7 @@ async def order_pay(request: HttpRequest, token: str) -> HttpResponse:
         return _login_redirect(request)
     if order.status != Order.Status.PENDING_PAYMENT:
         return HttpResponseRedirect(order.get_absolute_url())
-    payment = getattr(order, "payment", None)
+    payment = selectors.current_payment(order)
     return render(
         request,
         "checkout/pay.html",
@@ -364,7 +364,7 @@ async def order_return(request: HttpRequest, token: str) -> HttpResponse:
         order = await _order_for_request(request, token)
     except _LoginRequired:
         return _login_redirect(request)
-    payment = getattr(order, "payment", None)
+    payment = selectors.current_payment(order)
     if payment is None:
         return HttpResponseRedirect(order.get_absolute_url())
     await arelease_database_connection()

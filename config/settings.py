@@ -166,6 +166,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Northwind Supply <sh
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+LOGIN_URL = "account:login"
+LOGIN_REDIRECT_URL = "account:home"
+LOGOUT_REDIRECT_URL = "shop:home"
+
 # Shop
 SHOP_NAME = env.str("SHOP_NAME", default="Northwind Supply")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="GBP")

@@ -22,5 +22,9 @@ urlpatterns = [
         views.PasswordResetConfirmView.as_view(),
         name="password-reset-confirm",
     ),
-    path("password/reset/complete/", views.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+    path(
+        "password/reset/complete/",
+        views.PasswordResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
 ]

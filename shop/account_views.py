@@ -132,7 +132,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "account/home.html",
-        {"page": page, "num_pages": page.paginator.num_pages, "orders": page.object_list, "addresses": addresses},
+        {
+            "page": page,
+            "num_pages": page.paginator.num_pages,
+            "orders": page.object_list,
+            "addresses": addresses,
+        },
     )
 
 

@@ -196,11 +196,15 @@ class ShippingAddressForm(AddressFieldsMixin, forms.Form):
         label=ADDRESS_LABELS["postcode"], max_length=POSTCODE_MAX_LENGTH, widget=ADDRESS_WIDGETS["postcode"]
     )
     country = forms.ChoiceField(
-        label=ADDRESS_LABELS["country"], choices=COUNTRY_CHOICES, initial="GB", widget=ADDRESS_WIDGETS["country"]
+        label=ADDRESS_LABELS["country"],
+        choices=COUNTRY_CHOICES,
+        initial="GB",
+        widget=ADDRESS_WIDGETS["country"],
     )
     phone = forms.CharField(
         label=ADDRESS_LABELS["phone"],
-        max_length=PHONE_MAX_LENGTH,
+        # The model's column width; clean_phone applies the real limit after tidying spaces.
+        max_length=Address._meta.get_field("phone").max_length,
         required=False,
         widget=ADDRESS_WIDGETS["phone"],
         help_text="Only used if the courier needs to reach you.",

@@ -39,7 +39,10 @@ def in_threads(count: int, work: Callable[[int], object]) -> list[object]:
 
 
 def outcome(result: object) -> str:
-    return type(result).__name__ if not isinstance(result, Exception) or isinstance(result, InsufficientStock) else repr(result)
+    """Return the result's type name; the whole repr for an unexpected error, to show what broke."""
+    if isinstance(result, Exception) and not isinstance(result, InsufficientStock):
+        return repr(result)
+    return type(result).__name__
 
 
 def stock(sku: str, on_hand: int) -> Stock:

@@ -1,3 +1,4 @@
+import httpx
 import pytest
 
 from checkout.models import ShippingMethod, TaxRate
@@ -22,6 +23,7 @@ def threaded_shop(django_db_setup, django_db_blocker):
 @pytest.fixture
 def outside(settings, localstripe, threaded_shop, transactional_db):
     """Point the shop at real outside services: localstripe and the inventory API over HTTP."""
+    httpx.delete(f"{localstripe.url}/_config/data", timeout=5).raise_for_status()  # a clean Stripe per test
     settings.STRIPE_API_BASE = localstripe.url
     settings.STRIPE_JS_URL = f"{localstripe.url}/js.stripe.com/v3/"
     settings.INVENTORY_API_URL = f"{threaded_shop.url}/inventory/v1"

@@ -400,7 +400,17 @@ def test_address_add_saves_a_normalised_address(signed_in, shopper):
         address.country,
         address.phone,
         address.is_default,
-    ) == (shopper, "Ada Lovelace", "12 Marsh Lane", "", "London", "SW1A 1AA", "GB", "+44 (0)20 7946 0000", False)
+    ) == (
+        shopper,
+        "Ada Lovelace",
+        "12 Marsh Lane",
+        "",
+        "London",
+        "SW1A 1AA",
+        "GB",
+        "+44 (0)20 7946 0000",
+        False,
+    )
     assert messages_of(response) == ["Address saved."]
 
 
@@ -425,7 +435,10 @@ def test_address_add_as_default_replaces_the_previous_default(signed_in, shopper
     [
         ({"postcode": "SW1A 1A"}, {"postcode": ["Enter a valid UK postcode, like SW1A 1AA."]}),
         ({"postcode": "12345"}, {"postcode": ["Enter a valid UK postcode, like SW1A 1AA."]}),
-        ({"phone": "020 7946 0000 ext"}, {"phone": ["A phone number may contain only digits, spaces and + ( ) -."]}),
+        (
+            {"phone": "020 7946 0000 ext"},
+            {"phone": ["A phone number may contain only digits, spaces and + ( ) -."]},
+        ),
         ({"phone": "12345"}, {"phone": ["Enter a phone number between 6 and 20 characters long."]}),
         (
             {"full_name": "   ", "city": ""},

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the test settings set for the suite; production must be judged without them.
@@ -24,6 +25,9 @@ def run_python(code: str, **env_overrides: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in REMOVED}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     env.update(PRODUCTION_SECRETS)
+    # The checks may open the connection pool; point it at a database that always exists.
+    server = urlsplit(os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/shop")
+    env["DATABASE_URL"] = urlunsplit(server._replace(path="/postgres"))
     env.update(env_overrides)
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
 

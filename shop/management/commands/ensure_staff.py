@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = "Ensure a staff superuser exists with a known password, and print the login."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--username", default="admin")
+        # The shop's sign-in takes an e-mail address, so the username is one too.
         parser.add_argument("--email", default="admin@example.com")
         parser.add_argument(
             "--password-file",
@@ -24,9 +24,8 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         password = options["password"] or self._password_from_file(options["password_file"])
         user_model = get_user_model()
-        user, created = user_model.objects.get_or_create(
-            username=options["username"], defaults={"email": options["email"]}
-        )
+        email = options["email"].strip().lower()
+        user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
         user.is_staff = True
         user.is_superuser = True
         user.is_active = True

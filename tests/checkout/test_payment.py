@@ -1,0 +1,203 @@
+"""Paying: card set up in the browser, PaymentIntent confirmed by the server, 3-D Secure, declines."""
+
+import json
+
+import httpx
+import pytest
+from django.test import Client
+
+from catalog.models import Reservation, Stock
+from checkout.models import Order, Payment
+from tests.checkout.test_place_order import fill_cart, place
+from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
+
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000341"
+THREE_D_SECURE_CARD = "4000002500003155"
+
+
+@pytest.fixture
+def jumper():
+    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
+    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
+    StockFactory(variant=variant, on_hand=3)
+    return variant
+
+
+@pytest.fixture
+def order(outside, shipping, client, jumper) -> Order:
+    version = fill_cart(client, (jumper, 1))
+    assert place(client, version).status_code == 302
+    return Order.objects.get()
+
+
+class Browser:
+    """What the payment page's script and Stripe.js do, step by step, over real HTTP."""
+
+    def __init__(self, client: Client, stripe_url: str, order: Order) -> None:
+        self.client = client
+        self.stripe_url = stripe_url
+        self.order = order
+
+    def post_json(self, path: str, body: dict | None = None):
+        return self.client.post(path, data=json.dumps(body or {}), content_type="application/json")
+
+    def set_up_card(self, number: str, *, pass_challenge: bool = True) -> str:
+        response = self.post_json(f"/order/{self.order.public_token}/pay/setup/")
+        assert response.status_code == 200, response.content
+        secret = response.json()["client_secret"]
+        setup_id = secret.split("_secret_")[0]
+        body = {
+            "key": "pk_test_suite",
+            "use_stripe_sdk": True,
+            "client_secret": secret,
+            "payment_method_data": {
+                "type": "card",
+                "card": {"number": number, "exp_month": "12", "exp_year": "34", "cvc": "123"},
+                "billing_details": {"address": {"postal_code": "42424"}},
+            },
+        }
+        result = httpx.post(f"{self.stripe_url}/v1/setup_intents/{setup_id}/confirm", content=json.dumps(body)).json()
+        if result["status"] == "requires_action":
+            action = "confirm" if pass_challenge else "cancel"
+            result = httpx.post(
+                f"{self.stripe_url}/v1/setup_intents/{setup_id}/{action}",
+                content=json.dumps({"key": "pk_test_suite", "use_stripe_sdk": True, "client_secret": secret}),
+            ).json()
+        return setup_id
+
+    def pay(self, number: str):
+        setup_id = self.set_up_card(number)
+        return self.post_json(f"/order/{self.order.public_token}/pay/confirm/", {"setup_intent": setup_id})
+
+    def authenticate(self, client_secret: str, *, success: bool) -> None:
+        intent_id = client_secret.split("_secret_")[0]
+        httpx.post(
+            f"{self.stripe_url}/v1/payment_intents/{intent_id}/_authenticate?success={'true' if success else 'false'}",
+            content=json.dumps({"key": "pk_test_suite", "client_secret": client_secret}),
+        )
+
+
+def stock(variant) -> tuple[int, int]:
+    row = Stock.objects.get(variant=variant)
+    return row.on_hand, row.allocated
+
+
+def test_good_card_pays_and_commits_the_stock(outside, client, order, jumper):
+    browser = Browser(client, outside.STRIPE_API_BASE, order)
+
+    response = browser.pay(GOOD_CARD)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "succeeded", "return_url": f"/order/{order.public_token}/return/"}
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.paid_at is not None
+    assert order.stock_committed_at is not None
+    assert Reservation.objects.get().status == "committed"
+    assert stock(jumper) == (2, 0)
+
+    page = client.get(f"/order/{order.public_token}/return/", follow=True).content.decode()
+    assert f"Thank you! Your payment was received and order {order.number} is confirmed." in page
+    assert "Status: <strong>Paid</strong>" in page
+    # The return page may be reloaded: nothing is counted twice.
+    client.get(f"/order/{order.public_token}/return/")
+    assert stock(jumper) == (2, 0)
+    assert Payment.objects.get().status == "succeeded"
+
+
+def test_declined_card_says_why_and_a_second_card_pays(outside, client, order, jumper):
+    browser = Browser(client, outside.STRIPE_API_BASE, order)
+
+    declined = browser.pay(DECLINED_CARD)
+
+    assert declined.status_code == 402
+    assert declined.json() == {"status": "declined", "message": "Your card was declined. Please try another card."}
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING_PAYMENT
+    assert stock(jumper) == (3, 1)  # still held for the shopper's next try
+    page = client.get(f"/order/{order.public_token}/pay/").content.decode()
+    assert "Your card was declined. Please try another card." in page
+
+    paid = browser.pay(GOOD_CARD)
+
+    assert paid.json()["status"] == "succeeded"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    # The failed attempt's PaymentIntent was replaced by a fresh one, which paid.
+    assert [(p.attempt, p.status) for p in Payment.objects.order_by("attempt")] == [(1, "canceled"), (2, "succeeded")]
+    assert stock(jumper) == (2, 0)
+
+
+def test_three_d_secure_challenge_passed(outside, client, order, jumper):
+    browser = Browser(client, outside.STRIPE_API_BASE, order)
+
+    response = browser.pay(THREE_D_SECURE_CARD)
+
+    body = response.json()
+    assert body["status"] == "requires_action" and body["client_secret"].startswith("pi_")
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING_PAYMENT
+    browser.authenticate(body["client_secret"], success=True)
+    page = client.get(body["return_url"], follow=True).content.decode()
+    assert "is confirmed" in page
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert stock(jumper) == (2, 0)
+
+
+def test_three_d_secure_challenge_failed_leaves_the_order_payable(outside, client, order, jumper):
+    browser = Browser(client, outside.STRIPE_API_BASE, order)
+    body = browser.pay(THREE_D_SECURE_CARD).json()
+
+    browser.authenticate(body["client_secret"], success=False)
+    response = client.get(body["return_url"])
+
+    assert response["Location"] == f"/order/{order.public_token}/pay/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Please try" in page and "another card" in page
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING_PAYMENT
+    assert stock(jumper) == (3, 1)
+
+
+def test_pay_refuses_bad_requests(outside, client, order):
+    path = f"/order/{order.public_token}/pay/confirm/"
+    assert client.post(path, data="not json", content_type="application/json").status_code == 400
+    assert client.post(path, data="{}", content_type="application/json").json()["message"] == (
+        "The request did not say which card to use."
+    )
+    response = client.post(path, data=json.dumps({"setup_intent": "seti_someone_else"}), content_type="application/json")
+    assert response.status_code == 409
+    assert "out of date" in response.json()["message"]
+    assert client.get(path).status_code == 405
+    order.refresh_from_db()
+    assert order.status == Order.Status.PENDING_PAYMENT
+
+
+def test_a_paid_order_cannot_be_paid_again(outside, client, order):
+    browser = Browser(client, outside.STRIPE_API_BASE, order)
+    browser.pay(GOOD_CARD)
+
+    again = browser.post_json(f"/order/{order.public_token}/pay/setup/")
+
+    assert again.status_code == 409
+    assert again.json()["redirect"] == f"/order/{order.public_token}/"
+    assert client.get(f"/order/{order.public_token}/pay/")["Location"] == f"/order/{order.public_token}/"
+
+
+def test_account_orders_are_only_for_their_owner(outside, shipping, jumper):
+    owner = UserFactory()
+    client = Client()
+    client.force_login(owner)
+    version = fill_cart(client, (jumper, 1))
+    place(client, version)
+    order = Order.objects.get(user=owner)
+
+    assert client.get(f"/order/{order.public_token}/").status_code == 200
+    stranger = Client()
+    stranger.force_login(UserFactory())
+    assert stranger.get(f"/order/{order.public_token}/").status_code == 404
+    assert stranger.post(f"/order/{order.public_token}/pay/setup/").status_code == 404
+    anonymous = Client()
+    response = anonymous.get(f"/order/{order.public_token}/")
+    assert response.status_code == 302 and response["Location"].startswith("/account/login/?next=")
