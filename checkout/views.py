@@ -302,6 +302,7 @@ async def order_pay(request: HttpRequest, token: str) -> HttpResponse:
             "payment": payment,
             "stripe_js_url": settings.STRIPE_JS_URL,
             "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            "is_test_mode": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test"),
             "amount": format_money(order.total, order.currency),
         },
     )

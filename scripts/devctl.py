@@ -277,12 +277,47 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen) -> bool:
     return False
 
 
+def start_localstripe(port: int) -> subprocess.Popen:
+    """Start the Stripe stand-in on loopback, state kept in memory (see scripts/localstripe_server.py)."""
+    return subprocess.Popen(
+        [PYTHON, str(ROOT / "scripts" / "localstripe_server.py"), "--port", str(port), "--quiet"],
+        cwd=ROOT,
+    )
+
+
+def register_stripe_webhook(stripe_url: str, shop_url: str, secret: str) -> None:
+    """Ask localstripe to deliver its events to the shop's webhook endpoint, signed with `secret`."""
+    import json
+
+    request = urllib.request.Request(
+        f"{stripe_url}/_config/webhooks/shop",
+        data=json.dumps({"url": f"{shop_url}/webhooks/stripe/", "secret": secret}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+
+
 def command_run() -> int:
     children: list[subprocess.Popen] = []
     with database() as database_url:
         env = development_env(database_url)
         port = int(env.get("PORT") or free_port(8000))
         base_url = f"http://127.0.0.1:{port}"
+        if not env.get("STRIPE_API_BASE") and not env.get("STRIPE_SECRET_KEY"):
+            stripe_port = free_port(8420)
+            stripe_url = f"http://127.0.0.1:{stripe_port}"
+            env.update(
+                STRIPE_API_BASE=stripe_url,
+                STRIPE_JS_URL=f"{stripe_url}/js.stripe.com/v3/",
+                STRIPE_SECRET_KEY="sk_test_localstripe",
+                STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
+                STRIPE_WEBHOOK_SECRET="whsec_localstripe_development",
+            )
+            say(f"Starting the Stripe stand-in (localstripe) on {stripe_url}")
+            children.append(start_localstripe(stripe_port))
+        env.setdefault("INVENTORY_API_URL", f"{base_url}/inventory/v1")
         say("Migrating")
         manage("migrate", "--noinput", "-v", "0", env=env)
         say("Loading the demo catalogue")
@@ -304,11 +339,22 @@ def command_run() -> int:
             cwd=ROOT,
         )
         children.append(server)
+        say("Starting the reservation expiry loop")
+        children.append(
+            subprocess.Popen(
+                [PYTHON, str(ROOT / "manage.py"), "release_expired_reservations", "--every", "30"], env=env, cwd=ROOT
+            )
+        )
         try:
             if not wait_for_http(f"{base_url}/healthz", 60, server):
                 fail("the web server did not come up; see its output above")
+            if env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1"):
+                register_stripe_webhook(env["STRIPE_API_BASE"], base_url, env["STRIPE_WEBHOOK_SECRET"])
             print(flush=True)
             say(f"The shop is running at {base_url}/   (staff: {base_url}/admin/)")
+            if env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1"):
+                say("Payments go to a local Stripe stand-in: pay with 4242 4242 4242 4242, any future date, any CVC")
+                say("(4000 0025 0000 3155 asks for 3-D Secure; 4000 0000 0000 0341 is declined)")
             say("Press Ctrl-C to stop it.")
             return server.wait()
         except KeyboardInterrupt:

@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, timedelta
 
 import pytest
+import yaml
+from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -475,13 +477,13 @@ def test_commit_of_a_released_reservation_takes_stock_again(client, held):
 
 
 def test_expire_gives_units_back_once(client, held):
-    created_at = Reservation.objects.get().expires_at
+    expires_at = Reservation.objects.get().expires_at
 
-    assert inventory.reservations_expire(now=created_at - timedelta(seconds=1)) == 0
+    assert inventory.reservations_expire(now=expires_at - timedelta(seconds=1)) == 0
     assert levels_of("A", "B") == {"A": (15, 5), "B": (4, 3)}
 
-    assert inventory.reservations_expire(now=created_at) == 1
-    assert inventory.reservations_expire(now=created_at + timedelta(hours=1)) == 0
+    assert inventory.reservations_expire(now=expires_at) == 1
+    assert inventory.reservations_expire(now=expires_at + timedelta(hours=1)) == 0
 
     assert Reservation.objects.get().status == "expired"
     assert levels_of("A", "B") == {"A": (15, 3), "B": (4, 0)}
@@ -763,7 +765,44 @@ def test_admin_shows_reservations_read_only(client, held):
     assert by_id.status_code == 200
     assert "order-1" in by_id.content.decode()
     assert change.status_code == 200
-    assert "A" in change.content.decode()
+    assert "Reservation lines" in change.content.decode()
+    assert "order-1" in change.content.decode()
     assert 'name="_save"' not in change.content.decode()
     assert add.status_code == 403
     assert delete.status_code == 403
+
+
+# --- the written contract ----------------------------------------------------------------------
+
+
+def test_openapi_document_names_these_urls_and_error_codes():
+    document = yaml.safe_load((settings.BASE_DIR / "docs" / "inventory-openapi.yaml").read_text())
+    some_id = uuid.UUID(int=7)
+
+    assert document["openapi"] == "3.1.0"
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        **document["components"]["securitySchemes"]["bearerAuth"],
+        "type": "http",
+        "scheme": "bearer",
+    }
+    assert {
+        "/inventory/v1" + path.replace("{id}", str(some_id)): sorted(operations.keys() - {"parameters"})
+        for path, operations in document["paths"].items()
+    } == {
+        reverse("inventory:levels"): ["get"],
+        reverse("inventory:reservation-list"): ["post"],
+        reverse("inventory:reservation-detail", args=[some_id]): ["get"],
+        reverse("inventory:reservation-commit", args=[some_id]): ["post"],
+        reverse("inventory:reservation-release", args=[some_id]): ["post"],
+    }
+    assert set(document["components"]["schemas"]["Error"]["properties"]["error"]["enum"]) == {
+        "invalid_request",
+        "unauthorized",
+        "not_found",
+        "method_not_allowed",
+        "body_too_large",
+        "unknown_sku",
+        "insufficient_stock",
+        "idempotency_key_reused",
+        "already_committed",
+    }
