@@ -13,7 +13,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
@@ -107,7 +107,12 @@ async def levels(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "levels": [
-                {"sku": level.sku, "on_hand": level.on_hand, "allocated": level.allocated, "available": level.available}
+                {
+                    "sku": level.sku,
+                    "on_hand": level.on_hand,
+                    "allocated": level.allocated,
+                    "available": level.available,
+                }
                 for level in result.levels
             ],
             "unknown": result.unknown,
@@ -121,7 +126,9 @@ async def reservation_list(request: HttpRequest) -> JsonResponse:
     if not idempotency_key.strip():
         raise InvalidInput("The Idempotency-Key header is required.")
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise InvalidInput(f"The Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters.")
+        raise InvalidInput(
+            f"The Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters."
+        )
     body = _reservation_request(request.body)
     reservation, created = await inventory.areservation_create(idempotency_key=idempotency_key, **body)
     return JsonResponse(reservation_body(reservation), status=201 if created else 200)
@@ -177,7 +184,9 @@ def _body_too_large(request: HttpRequest) -> JsonResponse | None:
     if not declared.isdigit():
         return error_response(400, "invalid_request", "The Content-Length header is not a number.")
     if int(declared) > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
-        return error_response(413, "body_too_large", f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+        return error_response(
+            413, "body_too_large", f"The request body must be at most {MAX_BODY_BYTES} bytes."
+        )
     return None
 
 
@@ -224,6 +233,6 @@ def _no_other_fields(data: dict[str, Any], allowed: set[str], *, where: str) -> 
         raise InvalidInput(f"Unexpected field in {where}: {', '.join(unexpected)}.")
 
 
-def _is_int_between(value: object, low: int, high: int) -> bool:
+def _is_int_between(value: object, low: int, high: int) -> TypeGuard[int]:
     # bool is a subclass of int; true is not a quantity.
     return type(value) is int and low <= value <= high

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from catalog.models import Reservation, ReservationLine, Stock, Variant
@@ -91,7 +92,9 @@ class InsufficientStock(InventoryError):
 
     def __init__(self, *, lines: Sequence[ShortLine]) -> None:
         self.lines = list(lines)
-        described = ", ".join(f"{line.sku} ({line.requested} asked, {line.available} available)" for line in self.lines)
+        described = ", ".join(
+            f"{line.sku} ({line.requested} asked, {line.available} available)" for line in self.lines
+        )
         super().__init__(f"Not enough stock for {described}.")
 
 
@@ -195,15 +198,11 @@ def reservation_commit(*, reservation_id: uuid.UUID | str) -> Reservation:
         stocks = _stocks_locked(variant_ids=quantities)
         if reservation.status == Reservation.Status.HELD:
             for variant_id, (_sku, quantity) in quantities.items():
-                Stock.objects.filter(pk=variant_id).update(
-                    on_hand=F("on_hand") - quantity, allocated=F("allocated") - quantity
+                _stock_change(
+                    variant_id, on_hand=F("on_hand") - quantity, allocated=F("allocated") - quantity
                 )
         else:
-            short = [
-                ShortLine(sku=sku, requested=quantity, available=stocks[variant_id].available)
-                for variant_id, (sku, quantity) in quantities.items()
-                if stocks[variant_id].available < quantity
-            ]
+            short = _short_lines(quantities, stocks)
             if short:
                 logger.warning(
                     "Late commit refused: stock gone",
@@ -211,7 +210,7 @@ def reservation_commit(*, reservation_id: uuid.UUID | str) -> Reservation:
                 )
                 raise InsufficientStock(lines=short)
             for variant_id, (_sku, quantity) in quantities.items():
-                Stock.objects.filter(pk=variant_id).update(on_hand=F("on_hand") - quantity)
+                _stock_change(variant_id, on_hand=F("on_hand") - quantity)
             logger.info(
                 "Late commit honoured",
                 extra={"reservation": str(reservation.pk), "status": reservation.status},
@@ -236,7 +235,7 @@ def reservation_release(*, reservation_id: uuid.UUID | str) -> Reservation:
         quantities = _line_quantities(reservation.lines.all())
         _stocks_locked(variant_ids=quantities)
         for variant_id, (_sku, quantity) in quantities.items():
-            Stock.objects.filter(pk=variant_id).update(allocated=F("allocated") - quantity)
+            _stock_change(variant_id, allocated=F("allocated") - quantity)
         reservation.status = Reservation.Status.RELEASED
         reservation.save(update_fields=["status", "updated_at"])
     return reservation
@@ -263,13 +262,12 @@ def stock_levels(*, skus: Sequence[str]) -> StockLevels:
     rows = Stock.objects.filter(variant__sku__in=wanted, variant__is_active=True).values_list(
         "variant__sku", "on_hand", "allocated"
     )
-    found = {sku: (on_hand, allocated) for sku, on_hand, allocated in rows}
+    found = {
+        sku: StockLevel(sku=sku, on_hand=on_hand, allocated=allocated, available=on_hand - allocated)
+        for sku, on_hand, allocated in rows
+    }
     return StockLevels(
-        levels=[
-            StockLevel(sku=sku, on_hand=found[sku][0], allocated=found[sku][1], available=found[sku][0] - found[sku][1])
-            for sku in wanted
-            if sku in found
-        ],
+        levels=[found[sku] for sku in wanted if sku in found],
         unknown=[sku for sku in wanted if sku not in found],
     )
 
@@ -333,15 +331,11 @@ def _reservation_hold(
             for line in lines
         )
         stocks = _stocks_locked(variant_ids=quantities)
-        short = [
-            ShortLine(sku=sku, requested=quantity, available=stocks[variant_id].available)
-            for variant_id, (sku, quantity) in quantities.items()
-            if stocks[variant_id].available < quantity
-        ]
+        short = _short_lines(quantities, stocks)
         if short:
-            raise InsufficientStock(lines=sorted(short, key=lambda line: line.sku))
+            raise InsufficientStock(lines=short)
         for variant_id, (_sku, quantity) in quantities.items():
-            Stock.objects.filter(pk=variant_id).update(allocated=F("allocated") + quantity)
+            _stock_change(variant_id, allocated=F("allocated") + quantity)
         ReservationLine.objects.bulk_create(
             [
                 ReservationLine(reservation=reservation, variant_id=variant_id, sku=sku, quantity=quantity)
@@ -397,6 +391,22 @@ def _stocks_locked(*, variant_ids: Iterable[int]) -> dict[int, Stock]:
     return {stock.pk: stock for stock in stocks}
 
 
+def _short_lines(quantities: dict[int, tuple[str, int]], stocks: dict[int, Stock]) -> list[ShortLine]:
+    """Return the lines asking for more than is available (a missing stock row has none), by SKU."""
+    short = []
+    for variant_id, (sku, quantity) in quantities.items():
+        stock = stocks.get(variant_id)
+        available = stock.available if stock is not None else 0
+        if available < quantity:
+            short.append(ShortLine(sku=sku, requested=quantity, available=available))
+    return sorted(short, key=lambda line: line.sku)
+
+
+def _stock_change(variant_id: int, **changes: Combinable) -> None:
+    """Apply F() changes to one stock row, already locked by the caller, in one UPDATE."""
+    Stock.objects.filter(pk=variant_id).update(**changes, updated_at=timezone.now())
+
+
 def _reservations_expire_batch(*, now: datetime) -> int:
     """Expire up to EXPIRE_BATCH_SIZE held reservations that no one else has locked; return how many."""
     with transaction.atomic():
@@ -417,7 +427,7 @@ def _reservations_expire_batch(*, now: datetime) -> int:
         )
         _stocks_locked(variant_ids=totals)
         for variant_id, quantity in totals.items():
-            Stock.objects.filter(pk=variant_id).update(allocated=F("allocated") - quantity)
+            _stock_change(variant_id, allocated=F("allocated") - quantity)
         Reservation.objects.filter(pk__in=reservation_ids).update(
             status=Reservation.Status.EXPIRED, updated_at=timezone.now()
         )

@@ -26,7 +26,8 @@ RESERVATIONS_URL = "/inventory/v1/reservations"
 
 
 def stock(sku: str, *, on_hand: int, allocated: int = 0, is_active: bool = True) -> Stock:
-    return StockFactory(variant=VariantFactory(sku=sku, is_active=is_active), on_hand=on_hand, allocated=allocated)
+    variant = VariantFactory(sku=sku, is_active=is_active)
+    return StockFactory(variant=variant, on_hand=on_hand, allocated=allocated)
 
 
 def reserve(client, body, *, key: str = "k1", headers: dict | None = None):
@@ -266,7 +267,11 @@ def test_reserve_unknown_or_inactive_sku_gets_409_and_holds_nothing(client, shel
         client,
         {
             "reference": "order-1",
-            "lines": [{"sku": "NOPE", "quantity": 1}, {"sku": "A", "quantity": 1}, {"sku": "OFF", "quantity": 1}],
+            "lines": [
+                {"sku": "NOPE", "quantity": 1},
+                {"sku": "A", "quantity": 1},
+                {"sku": "OFF", "quantity": 1},
+            ],
         },
     )
 
@@ -550,6 +555,30 @@ def test_commit_after_expiry_gets_409_when_the_stock_is_gone(client, held):
     assert Reservation.objects.get(pk=held["id"]).status == "expired"
 
 
+def test_short_lines_are_reported_by_sku_whatever_the_locking_order(client):
+    stock("Z", on_hand=3)  # created first: the lower variant id, locked first
+    stock("M", on_hand=3)
+    body = {"reference": "order-1", "lines": [{"sku": "Z", "quantity": 2}, {"sku": "M", "quantity": 2}]}
+    first = reserve(client, body).json()
+    inventory.reservations_expire(now=timezone.now() + timedelta(hours=1))
+    other = {"reference": "order-2", "lines": [{"sku": "M", "quantity": 3}, {"sku": "Z", "quantity": 3}]}
+    assert reserve(client, other, key="k2").status_code == 201
+    before = database_state()
+
+    late_commit = post(client, f"{RESERVATIONS_URL}/{first['id']}/commit")
+    new_reservation = reserve(client, body, key="k3")
+
+    expected_lines = [
+        {"sku": "M", "requested": 2, "available": 0},
+        {"sku": "Z", "requested": 2, "available": 0},
+    ]
+    assert late_commit.status_code == 409
+    assert late_commit.json()["lines"] == expected_lines
+    assert new_reservation.status_code == 409
+    assert new_reservation.json()["lines"] == expected_lines
+    assert database_state() == before
+
+
 def test_release_of_an_expired_reservation_is_a_no_op(client, held):
     inventory.reservations_expire(now=timezone.now() + timedelta(hours=1))
     before = database_state()
@@ -615,7 +644,10 @@ BAD_BODIES = {
         body_with(lines=[{"sku": "A", "quantity": 1, "price": 5}]),
         "Unexpected field in lines[0]: price.",
     ),
-    "missing-sku": (body_with(lines=[{"quantity": 1}]), "lines[0].sku must be a string of 1 to 64 characters."),
+    "missing-sku": (
+        body_with(lines=[{"quantity": 1}]),
+        "lines[0].sku must be a string of 1 to 64 characters.",
+    ),
     "empty-sku": (
         body_with(lines=[{"sku": "", "quantity": 1}]),
         "lines[0].sku must be a string of 1 to 64 characters.",
@@ -633,8 +665,10 @@ BAD_BODIES = {
             body_with(lines=[GOOD_LINE, {"sku": "B", "quantity": value}]),
             "lines[1].quantity must be an integer from 1 to 1000.",
         )
-        for name, value in [("0", 0), ("-1", -1), ("1001", 1001), ("string", "2"), ("float", 2.0), ("bool", True),
-                            ("null", None)]
+        for name, value in [
+            ("0", 0), ("-1", -1), ("1001", 1001), ("string", "2"),
+            ("float", 2.0), ("bool", True), ("null", None),
+        ]
     },
     "duplicate-sku": (
         body_with(lines=[GOOD_LINE, {"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 2}]),
@@ -642,8 +676,9 @@ BAD_BODIES = {
     ),
     **{
         f"ttl-{name}": (body_with(ttl_seconds=value), "ttl_seconds must be an integer from 1 to 86400.")
-        for name, value in [("0", 0), ("86401", 86401), ("string", "900"), ("float", 1.5), ("null", None),
-                            ("bool", True)]
+        for name, value in [
+            ("0", 0), ("86401", 86401), ("string", "900"), ("float", 1.5), ("null", None), ("bool", True)
+        ]
     },
 }
 
@@ -702,7 +737,10 @@ def test_missing_idempotency_key_gets_400(client, shelves):
     )
 
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request", "detail": "The Idempotency-Key header is required."}
+    assert response.json() == {
+        "error": "invalid_request",
+        "detail": "The Idempotency-Key header is required.",
+    }
     assert Reservation.objects.count() == 0
 
 
@@ -715,14 +753,21 @@ def test_body_over_64_kib_gets_413_and_up_to_64_kib_is_read(client, shelves):
     too_big = reserve(client, padded + " ")
 
     assert too_big.status_code == 413
-    assert too_big.json() == {"error": "body_too_large", "detail": "The request body must be at most 65536 bytes."}
+    assert too_big.json() == {
+        "error": "body_too_large",
+        "detail": "The request body must be at most 65536 bytes.",
+    }
     assert database_state() == before
     assert reserve(client, padded).status_code == 201
 
 
 def test_declared_content_length_over_the_limit_gets_413_unread(client, shelves):
     response = client.generic(
-        "POST", RESERVATIONS_URL, data=b"{}", headers={**AUTH, "Idempotency-Key": "k1"}, CONTENT_LENGTH="10000000"
+        "POST",
+        RESERVATIONS_URL,
+        data=b"{}",
+        headers={**AUTH, "Idempotency-Key": "k1"},
+        CONTENT_LENGTH="10000000",
     )
 
     assert response.status_code == 413
@@ -780,11 +825,9 @@ def test_openapi_document_names_these_urls_and_error_codes():
     some_id = uuid.UUID(int=7)
 
     assert document["openapi"] == "3.1.0"
-    assert document["components"]["securitySchemes"]["bearerAuth"] == {
-        **document["components"]["securitySchemes"]["bearerAuth"],
-        "type": "http",
-        "scheme": "bearer",
-    }
+    bearer = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
+    assert document["security"] == [{"bearerAuth": []}]
     assert {
         "/inventory/v1" + path.replace("{id}", str(some_id)): sorted(operations.keys() - {"parameters"})
         for path, operations in document["paths"].items()
