@@ -32,7 +32,8 @@ from checkout.exceptions import (
     ReservationNotHeld,
     UnknownItems,
 )
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment, ShippingMethod, TaxRate
+from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund, ShippingMethod, TaxRate
+from checkout.tasks import send_order_confirmation
 from checkout.pricing import totals_compute
 from shop.exceptions import ShopError
 
@@ -40,6 +41,45 @@ logger = logging.getLogger(__name__)
 
 CART_SESSION_KEY = "cart_id"
 MAX_LINE_QUANTITY = 20
+
+
+# Order status ----------------------------------------------------------------------
+
+_S = Order.Status
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    _S.PENDING_PAYMENT: {_S.PAID, _S.CANCELED},
+    _S.PAID: {_S.FULFILLED, _S.CANCELED, _S.REFUNDED, _S.PARTIALLY_REFUNDED},
+    _S.PARTIALLY_REFUNDED: {_S.FULFILLED, _S.REFUNDED, _S.CANCELED},
+    _S.FULFILLED: {_S.REFUNDED, _S.PARTIALLY_REFUNDED},
+    _S.CANCELED: set(),
+    _S.REFUNDED: set(),
+}
+
+
+class IllegalTransition(ShopError):
+    """An order was asked to move to a status it cannot reach from where it is."""
+
+
+def _order_move(order: Order, status: str, **fields: object) -> None:
+    """Move a locked order to `status` (and set `fields`); raise IllegalTransition if not allowed."""
+    if status not in ALLOWED_TRANSITIONS[order.status]:
+        raise IllegalTransition(
+            f"Order {order.number} cannot go from {order.get_status_display()} to {Order.Status(status).label}."
+        )
+    order.status = status
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", *fields, "updated_at"])
+
+
+def _order_flag(order: Order, reason: str) -> None:
+    """Mark a locked order for staff, keeping earlier reasons."""
+    reasons = [r for r in order.flag_reason.split(" | ") if r] if order.flag_reason else []
+    if reason not in reasons:
+        reasons.append(reason)
+    order.is_flagged = True
+    order.flag_reason = " | ".join(reasons)[-300:]
+    order.save(update_fields=["is_flagged", "flag_reason", "updated_at"])
 
 
 # Carts ---------------------------------------------------------------------
@@ -556,6 +596,8 @@ async def apayment_intent_apply(*, intent: stripe_api.PaymentIntent) -> Order | 
         return await aorder_payment_succeeded(
             payment_intent_id=intent.id, amount=intent.amount, currency=intent.currency
         )
+    if intent.status == Payment.Status.CANCELED:
+        return await aorder_payment_canceled(payment_intent_id=intent.id)
     updates: dict[str, object] = {"status": intent.status}
     if intent.decline_message:
         updates["last_error"] = stripe_api.decline_text(intent.decline_message)[:300]
@@ -585,40 +627,42 @@ def order_payment_succeeded(*, payment_intent_id: str, amount: int, currency: st
             payment.last_error = ""
             payment.save(update_fields=["status", "last_error", "updated_at"])
         if order.status != Order.Status.PENDING_PAYMENT:
-            if order.status == Order.Status.CANCELED and not order.is_flagged:
-                order.is_flagged = True
-                order.flag_reason = "Payment succeeded for a canceled order: refund it."
-                order.save(update_fields=["is_flagged", "flag_reason", "updated_at"])
             return order, False
         if amount != order.total or currency.upper() != order.currency:
-            order.is_flagged = True
-            order.flag_reason = (
-                f"Payment of {amount} {currency.upper()} does not match the order total "
-                f"{order.total} {order.currency}."
+            _order_flag(
+                order,
+                f"Payment {payment_intent_id} of {amount} {currency.upper()} does not match the order total "
+                f"{order.total} {order.currency}; not marked paid.",
             )
-            order.save(update_fields=["is_flagged", "flag_reason", "updated_at"])
             return order, False
-        order.status = Order.Status.PAID
-        order.paid_at = timezone.now()
-        order.save(update_fields=["status", "paid_at", "updated_at"])
+        _order_move(order, Order.Status.PAID, paid_at=timezone.now())
+        transaction.on_commit(lambda: send_order_confirmation.enqueue(order.pk))
         return order, True
 
 
 async def aorder_payment_succeeded(*, payment_intent_id: str, amount: int, currency: str) -> Order | None:
-    """Mark the order paid (once) and commit its reserved stock (once)."""
+    """Mark the order paid (once) and commit its reserved stock (once).
+
+    Money is never kept for an order we cannot honour: a payment that arrives for
+    a canceled order, or after the order's stock was sold to someone else, is
+    refunded in full and the order flagged for staff.
+    """
     order, _changed = await sync_to_async(order_payment_succeeded)(
         payment_intent_id=payment_intent_id, amount=amount, currency=currency
     )
-    if order is None or order.status != Order.Status.PAID or order.stock_committed_at or not order.reservation_id:
+    if order is None:
+        return None
+    if order.status == Order.Status.CANCELED:
+        await _arefund_unwanted_payment(order, payment_intent_id, "Payment succeeded for a canceled order")
+        return await Order.objects.aget(pk=order.pk)
+    if order.status != Order.Status.PAID or order.stock_committed_at or not order.reservation_id:
         return order
     await arelease_database_connection()
     try:
         await inventory.reservation_commit(reservation_id=order.reservation_id)
     except (OutOfStock, ReservationNotHeld) as error:
         logger.error("paid order has no stock: %s", error, extra={"order": order.number})
-        await Order.objects.filter(pk=order.pk).aupdate(
-            is_flagged=True, flag_reason="Paid, but its stock was gone when the payment arrived."
-        )
+        await _arefund_unwanted_payment(order, payment_intent_id, "Paid after its stock was gone")
     except InventoryUnavailable:
         logger.warning("could not commit stock yet; will retry", extra={"order": order.number})
     else:
@@ -626,3 +670,183 @@ async def aorder_payment_succeeded(*, payment_intent_id: str, amount: int, curre
             stock_committed_at=timezone.now()
         )
     return await Order.objects.aget(pk=order.pk)
+
+
+async def _arefund_unwanted_payment(order: Order, payment_intent_id: str, why: str) -> None:
+    payment = await Payment.objects.aget(payment_intent_id=payment_intent_id)
+    already = await _arefunded_amount(payment)
+    remaining = payment.amount - already
+    flag = f"{why}: refunded in full automatically."
+    if remaining > 0:
+        try:
+            await arefund_create(
+                order=order,
+                payment=payment,
+                amount=remaining,
+                reason=why,
+                idempotency_key=f"order-{order.number}-auto-refund-{payment_intent_id}",
+            )
+        except ShopError as error:
+            logger.error("automatic refund failed: %r", error, extra={"order": order.number})
+            flag = f"{why}: the automatic refund FAILED, refund it by hand."
+    await sync_to_async(_flag_by_id)(order_id=order.pk, reason=flag)
+
+
+def _flag_by_id(*, order_id: int, reason: str) -> None:
+    with transaction.atomic():
+        _order_flag(Order.objects.select_for_update().get(pk=order_id), reason)
+
+
+# Refunds, cancellations, disputes --------------------------------------------------------
+
+
+async def _arefunded_amount(payment: Payment) -> int:
+    total = 0
+    async for refund in Refund.objects.filter(
+        payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
+    ):
+        total += refund.amount
+    return total
+
+
+async def arefund_create(
+    *,
+    order: Order,
+    payment: Payment,
+    amount: int,
+    reason: str,
+    idempotency_key: str,
+    created_by_id: int | None = None,
+) -> Refund:
+    """Refund `amount` of a succeeded payment through Stripe and record it.
+
+    Refuses amounts of zero or less, and more than is left to refund.
+    """
+    from shop.exceptions import InvalidInput
+    from shop.money import format_money
+
+    if payment.status != Payment.Status.SUCCEEDED:
+        raise InvalidInput("Only a completed payment can be refunded.")
+    remaining = payment.amount - await _arefunded_amount(payment)
+    if amount <= 0:
+        raise InvalidInput("A refund must be more than zero.")
+    if amount > remaining:
+        raise InvalidInput(f"At most {format_money(remaining, payment.currency)} can still be refunded.")
+    await arelease_database_connection()
+    refund = await stripe_api.refund_create(
+        payment_intent_id=payment.payment_intent_id, amount=amount, idempotency_key=idempotency_key
+    )
+    return await sync_to_async(refund_record)(
+        payment_intent_id=payment.payment_intent_id,
+        stripe_refund_id=refund.id,
+        amount=refund.amount,
+        currency=refund.currency,
+        status=refund.status,
+        reason=reason,
+        created_by_id=created_by_id,
+    )
+
+
+def refund_record(
+    *,
+    payment_intent_id: str,
+    stripe_refund_id: str,
+    amount: int,
+    currency: str,
+    status: str,
+    reason: str = "",
+    created_by_id: int | None = None,
+    total_refunded: int | None = None,
+) -> Refund | None:
+    """Record a refund once (by Stripe's id) and move the order to refunded or partially refunded.
+
+    `total_refunded`, when Stripe reports it (a charge's `amount_refunded`), wins
+    over our own sum. Return None when the payment is not ours.
+    """
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .filter(payments__payment_intent_id=payment_intent_id)
+            .first()
+        )
+        if order is None:
+            return None
+        payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
+        known_status = status if status in Refund.Status.values else Refund.Status.PENDING
+        refund, created = Refund.objects.get_or_create(
+            stripe_refund_id=stripe_refund_id,
+            defaults={
+                "order": order, "payment": payment, "amount": amount, "currency": currency.upper(),
+                "status": known_status, "reason": reason[:200], "created_by_id": created_by_id,
+            },
+        )
+        if not created and refund.status != known_status:
+            refund.status = known_status
+            refund.save(update_fields=["status"])
+        refunded = total_refunded
+        if refunded is None:
+            refunded = sum(
+                Refund.objects.filter(
+                    payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
+                ).values_list("amount", flat=True)
+            )
+        if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED):
+            target = Order.Status.REFUNDED if refunded >= payment.amount else Order.Status.PARTIALLY_REFUNDED
+            if refunded > 0 and target != order.status:
+                _order_move(order, target)
+        return refund
+
+
+arefund_record = sync_to_async(refund_record)
+
+
+def order_payment_canceled(*, payment_intent_id: str) -> tuple[Order | None, bool]:
+    """Cancel the order whose current PaymentIntent was canceled. Return (order, changed).
+
+    Earlier attempts that we replaced are canceled by us on purpose and change nothing.
+    """
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .filter(payments__payment_intent_id=payment_intent_id)
+            .first()
+        )
+        if order is None:
+            return None, False
+        payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
+        if payment.status != Payment.Status.CANCELED:
+            payment.status = Payment.Status.CANCELED
+            payment.save(update_fields=["status", "updated_at"])
+        current = Payment.objects.filter(order=order).order_by("-attempt").first()
+        if order.status != Order.Status.PENDING_PAYMENT or current is None or current.pk != payment.pk:
+            return order, False
+        _order_move(order, Order.Status.CANCELED, cancel_reason="payment canceled", canceled_at=timezone.now())
+        return order, True
+
+
+async def aorder_payment_canceled(*, payment_intent_id: str) -> Order | None:
+    """Cancel the order and give its stock back, once."""
+    order, changed = await sync_to_async(order_payment_canceled)(payment_intent_id=payment_intent_id)
+    if changed and order is not None and order.reservation_id:
+        await arelease_database_connection()
+        try:
+            await inventory.reservation_release(reservation_id=order.reservation_id)
+        except ReservationNotHeld:
+            pass  # already released or expired: nothing is held
+    return order
+
+
+def order_flag_for_payment(*, payment_intent_id: str, reason: str) -> Order | None:
+    """Flag the order that a payment belongs to (e.g. a dispute). Return it, or None if not ours."""
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .filter(payments__payment_intent_id=payment_intent_id)
+            .first()
+        )
+        if order is not None:
+            _order_flag(order, reason)
+        return order
+
+
+aorder_flag_for_payment = sync_to_async(order_flag_for_payment)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("order/<str:token>/pay/setup/", views.order_pay_setup, name="order-pay-setup"),
     path("order/<str:token>/pay/confirm/", views.order_pay_confirm, name="order-pay-confirm"),
     path("order/<str:token>/return/", views.order_return, name="order-return"),
+    path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
 ]

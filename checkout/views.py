@@ -11,9 +11,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from checkout import selectors, services
+from checkout import selectors, services, webhooks
 from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
@@ -389,3 +390,32 @@ async def order_return(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponseRedirect(reverse("checkout:order-pay", kwargs={"token": order.public_token}))
     messages.info(request, "Your payment is being processed. This page will show when it is confirmed.")
     return HttpResponseRedirect(order.get_absolute_url())
+
+
+# Stripe webhooks ---------------------------------------------------------------------
+
+
+@csrf_exempt
+async def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    """Receive a Stripe event: 400 unless it is signed and well-formed, 2xx once it is stored."""
+    if request.method != "POST":
+        response = JsonResponse({"error": "method_not_allowed", "detail": "Use POST."}, status=405)
+        response["Allow"] = "POST"
+        return response
+    declared = request.headers.get("Content-Length", "0")
+    if (declared.isdigit() and int(declared) > settings.STRIPE_WEBHOOK_MAX_BYTES) or len(
+        request.body
+    ) > settings.STRIPE_WEBHOOK_MAX_BYTES:
+        return JsonResponse({"error": "too_large", "detail": "The body is too large."}, status=413)
+    try:
+        event = webhooks.event_verify(payload=request.body, signature=request.headers.get("Stripe-Signature"))
+    except webhooks.InvalidEvent as error:
+        logger.warning("webhook refused: %s", error.code)
+        return JsonResponse({"error": error.code, "detail": error.user_message}, status=400)
+    stored = await webhooks.aevent_store(event)
+    try:
+        outcome = await webhooks.aevent_apply(stored)
+    except ShopError:
+        # Stored with its error; Stripe retries later, and operators can replay it.
+        return JsonResponse({"status": "retry_later", "event": stored.stripe_event_id}, status=503)
+    return JsonResponse({"status": "ok", "event": stored.stripe_event_id, "outcome": outcome})

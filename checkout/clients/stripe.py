@@ -54,8 +54,8 @@ def client() -> stripe.StripeClient:
     return shared_for_loop(("stripe", config), make)
 
 
-def _payment_intent(obj: stripe.PaymentIntent) -> PaymentIntent:
-    data = obj.to_dict()
+def _payment_intent(obj: stripe.PaymentIntent | dict) -> PaymentIntent:
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
     error = data.get("last_payment_error") or {}
     return PaymentIntent(
         id=data["id"],
@@ -194,3 +194,55 @@ async def setup_intent_retrieve(*, setup_intent_id: str) -> SetupIntent:
     except stripe.StripeError as error:
         raise _translate(error, "setup_intent.retrieve") from error
     return _setup_intent(obj)
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    amount: int
+    currency: str
+    status: str
+    payment_intent: str
+
+
+def _refund(obj: stripe.Refund | dict) -> Refund:
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    return Refund(
+        id=data["id"],
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        status=str(data.get("status") or "succeeded"),
+        payment_intent=str(data.get("payment_intent") or ""),
+    )
+
+
+async def refund_create(*, payment_intent_id: str, amount: int, idempotency_key: str) -> Refund:
+    """Refund `amount` minor units of a succeeded PaymentIntent."""
+    try:
+        obj = await client().v1.refunds.create_async(
+            {"payment_intent": payment_intent_id, "amount": amount}, {"idempotency_key": idempotency_key}
+        )
+    except stripe.StripeError as error:
+        raise _translate(error, "refund.create") from error
+    return _refund(obj)
+
+
+async def payment_intents_since(*, created_since: int, limit: int = 100) -> list[PaymentIntent]:
+    """Return every PaymentIntent created at or after the Unix time `created_since`, following pages."""
+    intents: list[PaymentIntent] = []
+    params: dict = {"limit": limit}
+    while True:
+        try:
+            page = await client().v1.payment_intents.list_async(params)
+        except stripe.StripeError as error:
+            raise _translate(error, "payment_intent.list") from error
+        data = page.to_dict()
+        batch = data.get("data") or []
+        created = [int(item.get("created") or 0) for item in batch]
+        intents.extend(_payment_intent(item) for item, when in zip(batch, created) if when >= created_since)
+        if not data.get("has_more") or not batch:
+            return intents
+        # Stripe lists newest first: once a page reaches past the start, older pages follow.
+        if created[0] >= created[-1] and created[-1] < created_since:
+            return intents
+        params = {"limit": limit, "starting_after": batch[-1]["id"]}
