@@ -101,8 +101,8 @@ async def levels(request: HttpRequest) -> JsonResponse:
     if len(skus) > MAX_LEVEL_SKUS:
         raise InvalidInput(f"Give at most {MAX_LEVEL_SKUS} sku parameters.")
     for sku in skus:
-        if not 1 <= len(sku) <= MAX_SKU_LENGTH:
-            raise InvalidInput(f"Each sku must be 1 to {MAX_SKU_LENGTH} characters.")
+        if not 1 <= len(sku) <= MAX_SKU_LENGTH or "\x00" in sku:
+            raise InvalidInput(f"Each sku must be 1 to {MAX_SKU_LENGTH} characters, without NUL.")
     result = await inventory.astock_levels(skus=skus)
     return JsonResponse(
         {
@@ -200,8 +200,13 @@ def _reservation_request(body: bytes) -> dict[str, Any]:
         raise InvalidInput("The body must be a JSON object.")
     _no_other_fields(data, {"reference", "lines", "ttl_seconds"}, where="the body")
     reference = data.get("reference")
-    if not isinstance(reference, str) or not reference.strip() or len(reference) > MAX_REFERENCE_LENGTH:
-        raise InvalidInput(f"reference must be a string of 1 to {MAX_REFERENCE_LENGTH} characters.")
+    if (
+        not isinstance(reference, str)
+        or not reference.strip()
+        or len(reference) > MAX_REFERENCE_LENGTH
+        or "\x00" in reference
+    ):
+        raise InvalidInput(f"reference must be a string of 1 to {MAX_REFERENCE_LENGTH} characters, without NUL.")
     raw_lines = data.get("lines")
     if not isinstance(raw_lines, list) or not 1 <= len(raw_lines) <= MAX_LINES:
         raise InvalidInput(f"lines must be a list of 1 to {MAX_LINES} lines.")
@@ -212,8 +217,10 @@ def _reservation_request(body: bytes) -> dict[str, Any]:
             raise InvalidInput(f"lines[{index}] must be an object with sku and quantity.")
         _no_other_fields(line, {"sku", "quantity"}, where=f"lines[{index}]")
         sku, quantity = line.get("sku"), line.get("quantity")
-        if not isinstance(sku, str) or not 1 <= len(sku) <= MAX_SKU_LENGTH:
-            raise InvalidInput(f"lines[{index}].sku must be a string of 1 to {MAX_SKU_LENGTH} characters.")
+        if not isinstance(sku, str) or not 1 <= len(sku) <= MAX_SKU_LENGTH or "\x00" in sku:
+            raise InvalidInput(
+                f"lines[{index}].sku must be a string of 1 to {MAX_SKU_LENGTH} characters, without NUL."
+            )
         if not _is_int_between(quantity, 1, MAX_QUANTITY):
             raise InvalidInput(f"lines[{index}].quantity must be an integer from 1 to {MAX_QUANTITY}.")
         if sku in seen:

@@ -82,7 +82,7 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 async def search(request: HttpRequest) -> HttpResponse:
     tree = await selectors.category_tree()
-    raw_query = request.GET.get("q", "")
+    raw_query = request.GET.get("q", "").replace("\x00", "")
     query = " ".join(raw_query.split())[:MAX_QUERY_LENGTH]
     form = ListingForm(request.GET, allow_relevance=True)
     filters = form.filters()

@@ -256,10 +256,6 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return self.payment_intent_id
 
-    @property
-    def has_failed(self) -> bool:
-        """Return True when a card was tried on this PaymentIntent and did not pay."""
-        return self.confirmed_at is not None and self.status != self.Status.SUCCEEDED
 
 
 class Refund(models.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -359,7 +360,9 @@ def order_payment_started(
                 "status": payment_intent.status,
             },
         )
-        CartLine.objects.filter(cart_id=cart_id).delete()
+        # Only what was ordered leaves the cart: a line added in another tab meanwhile stays.
+        for line in OrderLine.objects.filter(order=order):
+            CartLine.objects.filter(cart_id=cart_id, variant_id=line.variant_id, quantity=line.quantity).delete()
         Cart.objects.filter(pk=cart_id).update(version=F("version") + 1, updated_at=timezone.now())
     return order
 
@@ -416,7 +419,31 @@ async def aorder_place(
         shipping_method_code=shipping_method_code,
     )
     if not created:
-        return order, False
+        return await aorder_placement_resume(order=order), False
+    return await _aplace_outside(order=order, cart_id=cart_id), True
+
+
+# An order still without a payment this long after it was made was interrupted
+# (the shopper's connection dropped mid-placement): its placement may be resumed.
+PLACEMENT_GRACE = timedelta(seconds=30)
+
+
+async def aorder_placement_resume(*, order: Order) -> Order:
+    """Finish placing an order that was interrupted between its creation and its outside calls.
+
+    Both outside calls carry idempotency keys derived from the order, so doing
+    them again finds what the first try made instead of making it twice.
+    """
+    if order.status != Order.Status.PENDING_PAYMENT or await Payment.objects.filter(order=order).aexists():
+        return order
+    if timezone.now() - order.created_at < PLACEMENT_GRACE:
+        return order
+    cart_id = int(order.checkout_key.split("-")[1])  # "cart-<id>-v<version>"
+    return await _aplace_outside(order=order, cart_id=cart_id)
+
+
+async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
+    """Create the order's PaymentIntent and reserve its stock at once; undo both on any failure."""
     lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
     await arelease_database_connection()
     payment_result, reservation_result = await asyncio.gather(
@@ -443,15 +470,44 @@ async def aorder_place(
             reservation=reservation_result,  # type: ignore[arg-type]
         )
         logger.info("order placed", extra={"order": order.number})
-        return order, True
+        return order
 
     await _undo_placement(order, payment_result, reservation_result)
+    if isinstance(reservation_result, InventoryUnavailable):
+        # The reserve request may still land after we stopped waiting for it.
+        from checkout.tasks import release_placement_reservation
+
+        await release_placement_reservation.using(
+            run_after=timezone.now() + timedelta(seconds=settings.INVENTORY_API_TIMEOUT * 2 + 5)
+        ).aenqueue(order.pk)
     error = failures[0]
     await aorder_cancel_at_placement(order_id=order.pk, cart_id=cart_id, reason=_placement_reason(error))
-    logger.warning(
-        "order placement failed: %s", _placement_reason(error), extra={"order": order.number}
-    )
+    logger.warning("order placement failed: %s", _placement_reason(error), extra={"order": order.number})
     raise error
+
+
+async def aplacement_reservation_release(*, order_id: int) -> None:
+    """Release whatever a failed placement's reserve request held, if it held anything.
+
+    The request is replayed with the same idempotency key: the inventory answers
+    with the reservation it made (or makes one), and that is then released. Either
+    way, nothing stays held for a canceled order.
+    """
+    order = await Order.objects.aget(pk=order_id)
+    if order.status != Order.Status.CANCELED or order.reservation_id:
+        return
+    lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
+    await arelease_database_connection()
+    try:
+        reservation = await inventory.reservation_create(
+            reference=f"order-{order.number}",
+            lines=lines,
+            ttl_seconds=settings.RESERVATION_TTL,
+            idempotency_key=f"order-{order.number}-reservation",
+        )
+    except (OutOfStock, UnknownItems):
+        return  # nothing could have been held
+    await inventory.reservation_release(reservation_id=reservation.id)
 
 
 async def _undo_placement(order: Order, payment_result: object, reservation_result: object) -> None:
@@ -502,6 +558,7 @@ async def apayment_setup(*, order: Order) -> str:
         await Payment.objects.filter(pk=payment.pk, customer_id="").aupdate(customer_id=customer_id)
         payment = await Payment.objects.aget(pk=payment.pk)
     attempt = await Payment.objects.filter(pk=payment.pk).aupdate(updated_at=timezone.now())
+    await arelease_database_connection()
     setup = await stripe_api.setup_intent_create(
         customer_id=payment.customer_id,
         idempotency_key=f"order-{order.number}-setup-{payment.updated_at.timestamp():.6f}-{attempt}",
@@ -518,10 +575,12 @@ async def _acurrent_payment(order: Order) -> Payment:
 
 
 async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
-    """Replace a PaymentIntent whose card failed with a fresh one for the same amount.
+    """Replace a PaymentIntent whose card was refused with a fresh one for the same amount.
 
-    Stripe would let a failed PaymentIntent be confirmed again with another card;
+    Stripe would let a refused PaymentIntent be confirmed again with another card;
     a fresh one behaves the same everywhere and keeps each attempt's record apart.
+    The new attempt is recorded before the old one is canceled, so the old one's
+    cancellation (and its webhook) never looks like the order's own.
     """
     attempt = failed.attempt + 1
     intent = await stripe_api.payment_intent_create(
@@ -530,12 +589,6 @@ async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
         order_number=order.number,
         idempotency_key=f"order-{order.number}-payment-intent-{attempt}",
     )
-    try:
-        await stripe_api.payment_intent_cancel(
-            payment_intent_id=failed.payment_intent_id, idempotency_key=f"order-{order.number}-cancel-{failed.attempt}"
-        )
-    except ShopError as error:
-        logger.warning("could not cancel a failed PaymentIntent: %r", error, extra={"order": order.number})
     payment, _ = await Payment.objects.aget_or_create(
         order=order,
         attempt=attempt,
@@ -549,7 +602,96 @@ async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
         },
     )
     await Payment.objects.filter(pk=failed.pk).aupdate(status=Payment.Status.CANCELED)
+    await arelease_database_connection()
+    try:
+        await stripe_api.payment_intent_cancel(
+            payment_intent_id=failed.payment_intent_id, idempotency_key=f"order-{order.number}-cancel-{failed.attempt}"
+        )
+    except ShopError as error:
+        # A refused PaymentIntent cannot be charged unless we confirm it again, which we never do.
+        logger.warning("could not cancel a refused PaymentIntent: %r", error, extra={"order": order.number})
     return payment
+
+
+class StockHoldLost(ShopError):
+    user_message = "Sorry — the items in this order sold out while it waited for payment. Nothing was charged."
+
+
+HOLD_RENEW_MARGIN = timedelta(minutes=2)
+
+
+async def aorder_hold_refresh(*, order: Order) -> None:
+    """Make sure the order's stock is still held before a card is charged.
+
+    A hold that has expired (or is about to) is renewed; if the stock has gone
+    meanwhile, the order is canceled and StockHoldLost raised, before any charge.
+    """
+    expires = order.reservation_expires_at
+    if not order.reservation_id or expires is None or expires - timezone.now() > HOLD_RENEW_MARGIN:
+        return
+    old_id = order.reservation_id
+    lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
+    await arelease_database_connection()
+    try:
+        renewed = await inventory.reservation_create(
+            reference=f"order-{order.number}",
+            lines=lines,
+            ttl_seconds=settings.RESERVATION_TTL,
+            idempotency_key=f"order-{order.number}-renew-{old_id}",
+        )
+    except (OutOfStock, UnknownItems) as error:
+        await aorder_cancel(order=order, reason=f"stock hold expired and the stock is gone ({error.__class__.__name__})")
+        raise StockHoldLost() from error
+    updated = await Order.objects.filter(pk=order.pk, reservation_id=old_id).aupdate(
+        reservation_id=renewed.id, reservation_expires_at=renewed.expires_at
+    )
+    if updated:
+        try:
+            await inventory.reservation_release(reservation_id=old_id)
+        except ReservationNotHeld:
+            pass
+        order.reservation_id, order.reservation_expires_at = renewed.id, renewed.expires_at
+    elif renewed.id != (await Order.objects.aget(pk=order.pk)).reservation_id:
+        # Another tab renewed first with a different hold: give this one back.
+        await inventory.reservation_release(reservation_id=renewed.id)
+
+
+async def aorder_cancel(*, order: Order, reason: str) -> Order:
+    """Cancel an unpaid order: its PaymentIntents are canceled and its stock given back."""
+    changed = await sync_to_async(_order_cancel_unpaid)(order_id=order.pk, reason=reason)
+    if not changed:
+        return await Order.objects.aget(pk=order.pk)
+    await arelease_database_connection()
+    async for payment in Payment.objects.filter(order=order).exclude(
+        status__in=[Payment.Status.SUCCEEDED, Payment.Status.CANCELED]
+    ):
+        try:
+            await stripe_api.payment_intent_cancel(
+                payment_intent_id=payment.payment_intent_id, idempotency_key=f"order-{order.number}-cancel-{payment.attempt}"
+            )
+        except ShopError as error:
+            logger.warning("could not cancel PaymentIntent: %r", error, extra={"order": order.number})
+        else:
+            await Payment.objects.filter(pk=payment.pk).aupdate(status=Payment.Status.CANCELED)
+    if order.reservation_id:
+        try:
+            await inventory.reservation_release(reservation_id=order.reservation_id)
+        except (ReservationNotHeld, InventoryUnavailable):
+            pass  # released already, or it will expire by itself
+    return await Order.objects.aget(pk=order.pk)
+
+
+def _order_cancel_unpaid(*, order_id: int, reason: str) -> bool:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != Order.Status.PENDING_PAYMENT:
+            return False
+        _order_move(order, Order.Status.CANCELED, cancel_reason=reason[:200], canceled_at=timezone.now())
+        return True
+
+
+class PaymentInProgress(ShopError):
+    user_message = "A payment for this order is already being processed. Please wait a moment and reload the page."
 
 
 async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.PaymentIntent:
@@ -557,19 +699,36 @@ async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.Paym
 
     Return the PaymentIntent (`succeeded`, or `requires_action` for 3-D Secure);
     raise PaymentDeclined with the reason when the card is refused.
+
+    Before anything is charged the current PaymentIntent is read back from
+    Stripe: an earlier attempt whose answer was lost may have paid already, and
+    must never be followed by a second charge.
     """
     if order.status != Order.Status.PENDING_PAYMENT:
         raise OrderNotPayable()
     payment = await _acurrent_payment(order)
     if not setup_intent_id or setup_intent_id != payment.setup_intent_id:
         raise PaymentFormOutOfDate()
+    await aorder_hold_refresh(order=order)
     await arelease_database_connection()
+    if payment.confirmed_at is not None:
+        current = await stripe_api.payment_intent_retrieve(payment_intent_id=payment.payment_intent_id)
+        await apayment_intent_apply(intent=current)
+        if current.status in ("succeeded", "processing"):
+            return current
+        if current.status == "requires_action":
+            return current  # the browser finishes the 3-D Secure challenge it was given
+        if current.status == "requires_payment_method":
+            payment = await _anext_payment_attempt(order=order, failed=payment)
+        elif current.status == "canceled":
+            raise OrderNotPayable()
+        else:
+            raise PaymentInProgress()
     setup = await stripe_api.setup_intent_retrieve(setup_intent_id=setup_intent_id)
     if setup.status != "succeeded" or not setup.payment_method:
         raise PaymentFormOutOfDate("Your card was not confirmed. Please enter it again.")
-    if payment.has_failed:
-        payment = await _anext_payment_attempt(order=order, failed=payment)
     await Payment.objects.filter(pk=payment.pk, confirmed_at__isnull=True).aupdate(confirmed_at=timezone.now())
+    await arelease_database_connection()
     try:
         intent = await stripe_api.payment_intent_pay(
             payment_intent_id=payment.payment_intent_id,
@@ -607,8 +766,13 @@ async def apayment_intent_apply(*, intent: stripe_api.PaymentIntent) -> Order | 
     return await Order.objects.filter(payments__payment_intent_id=intent.id).afirst()
 
 
-def order_payment_succeeded(*, payment_intent_id: str, amount: int, currency: str) -> tuple[Order | None, bool]:
-    """Mark the order paid if the succeeded PaymentIntent matches it. Return (order, changed).
+def order_payment_succeeded(
+    *, payment_intent_id: str, amount: int, currency: str
+) -> tuple[Order | None, bool, bool]:
+    """Mark the order paid if the succeeded PaymentIntent matches it.
+
+    Return (order, changed, is_extra_charge): the last is True when another
+    payment had already paid the order, so this one must be given back.
 
     Locks the order, then its payment (always in that order). A mismatch of
     amount or currency flags the order for staff instead of marking it paid.
@@ -620,51 +784,83 @@ def order_payment_succeeded(*, payment_intent_id: str, amount: int, currency: st
             .first()
         )
         if order is None:
-            return None, False
+            return None, False, False
         payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
         if payment.status != Payment.Status.SUCCEEDED:
             payment.status = Payment.Status.SUCCEEDED
             payment.last_error = ""
             payment.save(update_fields=["status", "last_error", "updated_at"])
+        paid_by_another = (
+            Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).exclude(pk=payment.pk).exists()
+        )
         if order.status != Order.Status.PENDING_PAYMENT:
-            return order, False
+            return order, False, paid_by_another
         if amount != order.total or currency.upper() != order.currency:
             _order_flag(
                 order,
                 f"Payment {payment_intent_id} of {amount} {currency.upper()} does not match the order total "
                 f"{order.total} {order.currency}; not marked paid.",
             )
-            return order, False
+            return order, False, False
         _order_move(order, Order.Status.PAID, paid_at=timezone.now())
         transaction.on_commit(lambda: send_order_confirmation.enqueue(order.pk))
-        return order, True
+        return order, True, False
 
 
 async def aorder_payment_succeeded(*, payment_intent_id: str, amount: int, currency: str) -> Order | None:
     """Mark the order paid (once) and commit its reserved stock (once).
 
     Money is never kept for an order we cannot honour: a payment that arrives for
-    a canceled order, or after the order's stock was sold to someone else, is
-    refunded in full and the order flagged for staff.
+    a canceled order, a second payment for an order already paid, or a payment
+    that arrives after the order's stock was sold to someone else is refunded in
+    full and the order flagged for staff.
     """
-    order, _changed = await sync_to_async(order_payment_succeeded)(
+    order, _changed, is_extra_charge = await sync_to_async(order_payment_succeeded)(
         payment_intent_id=payment_intent_id, amount=amount, currency=currency
     )
     if order is None:
         return None
+    if is_extra_charge:
+        await _arefund_unwanted_payment(order, payment_intent_id, "A second payment succeeded for an order already paid")
+        return await Order.objects.aget(pk=order.pk)
     if order.status == Order.Status.CANCELED:
         await _arefund_unwanted_payment(order, payment_intent_id, "Payment succeeded for a canceled order")
         return await Order.objects.aget(pk=order.pk)
-    if order.status != Order.Status.PAID or order.stock_committed_at or not order.reservation_id:
+    return await aorder_stock_commit(order_id=order.pk)
+
+
+STOCK_COMMIT_ATTEMPTS = 12
+
+
+async def aorder_stock_commit(*, order_id: int, attempt: int = 1) -> Order:
+    """Turn a paid order's held stock into sold stock, once.
+
+    If the inventory API is unreachable the commit is retried from the persistent
+    task queue with growing delays; if the stock is gone the payment is refunded.
+    """
+    order = await Order.objects.aget(pk=order_id)
+    committable = (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED)
+    if order.status not in committable or order.stock_committed_at or not order.reservation_id:
         return order
     await arelease_database_connection()
     try:
         await inventory.reservation_commit(reservation_id=order.reservation_id)
     except (OutOfStock, ReservationNotHeld) as error:
         logger.error("paid order has no stock: %s", error, extra={"order": order.number})
-        await _arefund_unwanted_payment(order, payment_intent_id, "Paid after its stock was gone")
+        payment = await Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).afirst()
+        if payment is not None:
+            await _arefund_unwanted_payment(order, payment.payment_intent_id, "Paid after its stock was gone")
     except InventoryUnavailable:
-        logger.warning("could not commit stock yet; will retry", extra={"order": order.number})
+        if attempt >= STOCK_COMMIT_ATTEMPTS:
+            await sync_to_async(_flag_by_id)(
+                order_id=order.pk, reason="Paid, but its stock could not be committed: check the inventory."
+            )
+        else:
+            from checkout.tasks import commit_order_stock
+
+            delay = timedelta(seconds=min(30 * 2 ** (attempt - 1), 3600))
+            await commit_order_stock.using(run_after=timezone.now() + delay).aenqueue(order.pk, attempt + 1)
+            logger.warning("stock commit retry %s queued", attempt + 1, extra={"order": order.number})
     else:
         await Order.objects.filter(pk=order.pk, stock_committed_at__isnull=True).aupdate(
             stock_committed_at=timezone.now()
@@ -756,12 +952,12 @@ def refund_record(
     status: str,
     reason: str = "",
     created_by_id: int | None = None,
-    total_refunded: int | None = None,
 ) -> Refund | None:
     """Record a refund once (by Stripe's id) and move the order to refunded or partially refunded.
 
-    `total_refunded`, when Stripe reports it (a charge's `amount_refunded`), wins
-    over our own sum. Return None when the payment is not ours.
+    The order's status follows the money we keep: everything received less
+    everything refunded. Refunding an extra charge leaves a paid order paid.
+    Return None when the payment is not ours.
     """
     with transaction.atomic():
         order = (
@@ -783,16 +979,23 @@ def refund_record(
         if not created and refund.status != known_status:
             refund.status = known_status
             refund.save(update_fields=["status"])
-        refunded = total_refunded
-        if refunded is None:
-            refunded = sum(
-                Refund.objects.filter(
-                    payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
-                ).values_list("amount", flat=True)
-            )
+        received = sum(
+            Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).values_list("amount", flat=True)
+        )
+        refunded = sum(
+            Refund.objects.filter(
+                order=order, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
+            ).values_list("amount", flat=True)
+        )
+        kept = received - refunded
         if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED):
-            target = Order.Status.REFUNDED if refunded >= payment.amount else Order.Status.PARTIALLY_REFUNDED
-            if refunded > 0 and target != order.status:
+            if kept <= 0:
+                target = Order.Status.REFUNDED
+            elif kept < order.total:
+                target = Order.Status.PARTIALLY_REFUNDED
+            else:
+                target = order.status
+            if target != order.status:
                 _order_move(order, target)
         return refund
 

@@ -33,3 +33,19 @@ def send_order_confirmation(order_id: int) -> None:
         order.confirmation_sent_at = timezone.now()
         order.save(update_fields=["confirmation_sent_at", "updated_at"])
     logger.info("order confirmation sent", extra={"order": order.number})
+
+
+@task()
+async def commit_order_stock(order_id: int, attempt: int) -> None:
+    """Retry committing a paid order's stock after the inventory API could not be reached."""
+    from checkout.services import aorder_stock_commit
+
+    await aorder_stock_commit(order_id=order_id, attempt=attempt)
+
+
+@task()
+async def release_placement_reservation(order_id: int) -> None:
+    """Give back stock a timed-out placement may still have held."""
+    from checkout.services import aplacement_reservation_release
+
+    await aplacement_reservation_release(order_id=order_id)

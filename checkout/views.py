@@ -27,7 +27,7 @@ from checkout.exceptions import (
     UnknownItems,
 )
 from checkout.forms import CartAddForm, CartLineForm, CheckoutForm
-from checkout.models import Order
+from checkout.models import Order, Payment
 from shop.exceptions import ShopError
 from shop.money import format_money
 
@@ -294,6 +294,15 @@ async def order_pay(request: HttpRequest, token: str) -> HttpResponse:
     if order.status != Order.Status.PENDING_PAYMENT:
         return HttpResponseRedirect(order.get_absolute_url())
     payment = selectors.current_payment(order)
+    if payment is None:
+        try:
+            await services.aorder_placement_resume(order=order)
+        except ShopError as error:
+            messages.error(request, error.user_message)
+        resumed = await Payment.objects.filter(order=order).aexists()
+        return HttpResponseRedirect(request.path) if resumed else render(
+            request, "checkout/pay.html", {"order": order, "lines": list(order.lines.all()), "payment": None}
+        )
     return render(
         request,
         "checkout/pay.html",
@@ -336,7 +345,7 @@ async def order_pay_confirm(request: HttpRequest, token: str) -> JsonResponse:
         return _json_error("Please sign in to pay for this order.", 403)
     try:
         body = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return _json_error("The request was not valid JSON.", 400)
     setup_intent_id = body.get("setup_intent") if isinstance(body, dict) else None
     if not isinstance(setup_intent_id, str) or not 1 <= len(setup_intent_id) <= 255:
@@ -348,9 +357,18 @@ async def order_pay_confirm(request: HttpRequest, token: str) -> JsonResponse:
         return JsonResponse({"status": "declined", "message": error.user_message}, status=402)
     except services.OrderNotPayable as error:
         return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
-    except services.PaymentFormOutOfDate as error:
+    except (services.PaymentFormOutOfDate, services.PaymentInProgress) as error:
         return _json_error(error.user_message, 409)
-    except (PaymentGatewayUnavailable, PaymentRejected) as error:
+    except services.StockHoldLost as error:
+        return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
+    except PaymentGatewayUnavailable:
+        # The charge may or may not have gone through: never claim it did not.
+        return _json_error(
+            "We couldn't confirm your payment with our provider just now. Please wait a minute, then reload "
+            "this page: it will show whether the payment went through before you try again.",
+            503,
+        )
+    except PaymentRejected as error:
         return _json_error(error.user_message, 503)
     if intent.status == "requires_action":
         return JsonResponse(

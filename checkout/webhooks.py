@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from checkout import services
+from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
 from checkout.models import Payment, WebhookEvent
 from shop.exceptions import ShopError
@@ -132,6 +133,7 @@ async def handle_payment_intent(obj: dict) -> str:
     intent_id = obj.get("id")
     if not await _payment_ours(intent_id):
         return "ignored: not a payment of ours"
+    await arelease_database_connection()
     intent = await stripe_api.payment_intent_retrieve(payment_intent_id=intent_id)
     order = await services.apayment_intent_apply(intent=intent)
     status = order.status if order else "unknown"
@@ -144,7 +146,6 @@ async def handle_charge_refunded(obj: dict) -> str:
         return "ignored: not a payment of ours"
     refunds = (obj.get("refunds") or {}).get("data") or []
     total = obj.get("amount_refunded")
-    total = int(total) if isinstance(total, int) else None
     recorded = 0
     for refund in refunds:
         if not isinstance(refund, dict) or not refund.get("id") or not isinstance(refund.get("amount"), int):
@@ -156,7 +157,6 @@ async def handle_charge_refunded(obj: dict) -> str:
             currency=str(refund.get("currency") or obj.get("currency") or "").upper(),
             status=str(refund.get("status") or "succeeded"),
             reason=str(refund.get("reason") or "refunded in Stripe"),
-            total_refunded=total,
         )
         recorded += 1
     return f"{recorded} refund(s) recorded, {total} refunded in total"

@@ -120,25 +120,29 @@ class DelayProxy:
     name: str
     delay: float
     events: list[tuple[str, str, float]] = field(default_factory=list)
+    pending: set = field(default_factory=set)
 
     def start(self) -> DelayProxy:
         from aiohttp import ClientSession, web
 
+        async def forward(method: str, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str]:
+            await asyncio.sleep(self.delay)
+            async with ClientSession() as session:
+                async with session.request(method, self.target + path, data=body, headers=headers) as upstream:
+                    payload = await upstream.read()
+            self.events.append(("end", self.name, time.monotonic()))
+            return upstream.status, payload, upstream.content_type
+
         async def handle(request: web.Request) -> web.StreamResponse:
             self.events.append(("start", self.name, time.monotonic()))
-            await asyncio.sleep(self.delay)
             body = await request.read()
             headers = {k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}}
-            async with ClientSession() as session:
-                async with session.request(
-                    request.method, self.target + request.path_qs, data=body, headers=headers
-                ) as upstream:
-                    payload = await upstream.read()
-                    response = web.Response(
-                        status=upstream.status, body=payload, content_type=upstream.content_type
-                    )
-            self.events.append(("end", self.name, time.monotonic()))
-            return response
+            # Like a real slow server, finish the work even if the caller gave up waiting.
+            work = asyncio.ensure_future(forward(request.method, request.path_qs, body, headers))
+            self.pending.add(work)
+            work.add_done_callback(self.pending.discard)
+            status, payload, content_type = await asyncio.shield(work)
+            return web.Response(status=status, body=payload, content_type=content_type)
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -153,10 +153,11 @@ def test_levels_url_is_named(shelves):
         ("", "Give at least one sku parameter."),
         ("?other=A", "Give at least one sku parameter."),
         ("?" + "&".join(f"sku=S{n}" for n in range(101)), "Give at most 100 sku parameters."),
-        ("?sku=", "Each sku must be 1 to 64 characters."),
-        ("?sku=" + "X" * 65, "Each sku must be 1 to 64 characters."),
+        ("?sku=", "Each sku must be 1 to 64 characters, without NUL."),
+        ("?sku=" + "X" * 65, "Each sku must be 1 to 64 characters, without NUL."),
+        ("?sku=A%00B", "Each sku must be 1 to 64 characters, without NUL."),
     ],
-    ids=["none", "other-param", "101", "empty", "too-long"],
+    ids=["none", "other-param", "101", "empty", "too-long", "nul"],
 )
 def test_levels_bad_queries_get_400(client, query, detail):
     response = client.get(LEVELS_URL + query, headers=AUTH)
@@ -627,11 +628,12 @@ BAD_BODIES = {
     "array": ("[]", "The body must be a JSON object."),
     "null": ("null", "The body must be a JSON object."),
     "unknown-field": (body_with(ttl=60), "Unexpected field in the body: ttl."),
-    "missing-reference": (body_without("reference"), "reference must be a string of 1 to 100 characters."),
-    "empty-reference": (body_with(reference=""), "reference must be a string of 1 to 100 characters."),
-    "blank-reference": (body_with(reference="  "), "reference must be a string of 1 to 100 characters."),
-    "long-reference": (body_with(reference="r" * 101), "reference must be a string of 1 to 100 characters."),
-    "number-reference": (body_with(reference=1042), "reference must be a string of 1 to 100 characters."),
+    "missing-reference": (body_without("reference"), "reference must be a string of 1 to 100 characters, without NUL."),
+    "empty-reference": (body_with(reference=""), "reference must be a string of 1 to 100 characters, without NUL."),
+    "blank-reference": (body_with(reference="  "), "reference must be a string of 1 to 100 characters, without NUL."),
+    "long-reference": (body_with(reference="r" * 101), "reference must be a string of 1 to 100 characters, without NUL."),
+    "nul-reference": (body_with(reference="order\x00-1"), "reference must be a string of 1 to 100 characters, without NUL."),
+    "number-reference": (body_with(reference=1042), "reference must be a string of 1 to 100 characters, without NUL."),
     "missing-lines": (body_without("lines"), "lines must be a list of 1 to 100 lines."),
     "no-lines": (body_with(lines=[]), "lines must be a list of 1 to 100 lines."),
     "lines-object": (body_with(lines={"sku": "A", "quantity": 1}), "lines must be a list of 1 to 100 lines."),
@@ -646,15 +648,15 @@ BAD_BODIES = {
     ),
     "missing-sku": (
         body_with(lines=[{"quantity": 1}]),
-        "lines[0].sku must be a string of 1 to 64 characters.",
+        "lines[0].sku must be a string of 1 to 64 characters, without NUL.",
     ),
     "empty-sku": (
         body_with(lines=[{"sku": "", "quantity": 1}]),
-        "lines[0].sku must be a string of 1 to 64 characters.",
+        "lines[0].sku must be a string of 1 to 64 characters, without NUL.",
     ),
     "number-sku": (
         body_with(lines=[{"sku": 7, "quantity": 1}]),
-        "lines[0].sku must be a string of 1 to 64 characters.",
+        "lines[0].sku must be a string of 1 to 64 characters, without NUL.",
     ),
     "missing-quantity": (
         body_with(lines=[{"sku": "A"}]),
