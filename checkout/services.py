@@ -1053,3 +1053,26 @@ def order_flag_for_payment(*, payment_intent_id: str, reason: str) -> Order | No
 
 
 aorder_flag_for_payment = sync_to_async(order_flag_for_payment)
+
+
+async def aunrecorded_payment_resolve(*, order_number: str, intent: stripe_api.PaymentIntent) -> Order | None:
+    """Adopt a succeeded PaymentIntent we made for an order but never recorded (a crash in between).
+
+    It is recorded as the order's next attempt and applied: it pays the order if
+    the order is still unpaid, or is refunded as an extra charge.
+    """
+    order = await Order.objects.filter(number=order_number).afirst()
+    if order is None:
+        return None
+    last = await Payment.objects.filter(order=order).order_by("-attempt").afirst()
+    await Payment.objects.aget_or_create(
+        payment_intent_id=intent.id,
+        defaults={
+            "order": order,
+            "attempt": (last.attempt + 1) if last else 1,
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "status": Payment.Status.REQUIRES_CONFIRMATION,
+        },
+    )
+    return await apayment_intent_apply(intent=intent)

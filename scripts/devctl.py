@@ -285,20 +285,6 @@ def start_localstripe(port: int) -> subprocess.Popen:
     )
 
 
-def register_stripe_webhook(stripe_url: str, shop_url: str, secret: str) -> None:
-    """Ask localstripe to deliver its events to the shop's webhook endpoint, signed with `secret`."""
-    import json
-
-    request = urllib.request.Request(
-        f"{stripe_url}/_config/webhooks/shop",
-        data=json.dumps({"url": f"{shop_url}/webhooks/stripe/", "secret": secret}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5):
-        pass
-
-
 def command_run() -> int:
     children: list[subprocess.Popen] = []
     with database() as database_url:
@@ -339,6 +325,12 @@ def command_run() -> int:
             cwd=ROOT,
         )
         children.append(server)
+        say("Starting the background task worker (e-mails, retries)")
+        children.append(
+            subprocess.Popen(
+                [PYTHON, str(ROOT / "manage.py"), "db_worker", "--no-reload", "--queue-name", "*"], env=env, cwd=ROOT
+            )
+        )
         say("Starting the reservation expiry loop")
         children.append(
             subprocess.Popen(
@@ -349,7 +341,7 @@ def command_run() -> int:
             if not wait_for_http(f"{base_url}/healthz", 60, server):
                 fail("the web server did not come up; see its output above")
             if env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1"):
-                register_stripe_webhook(env["STRIPE_API_BASE"], base_url, env["STRIPE_WEBHOOK_SECRET"])
+                manage("localstripe_register_webhook", "--shop-url", base_url, env=env)
             print(flush=True)
             say(f"The shop is running at {base_url}/   (staff: {base_url}/admin/)")
             if env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1"):

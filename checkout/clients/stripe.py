@@ -246,3 +246,23 @@ async def payment_intents_since(*, created_since: int, limit: int = 100) -> list
         if created[0] >= created[-1] and created[-1] < created_since:
             return intents
         params = {"limit": limit, "starting_after": batch[-1]["id"]}
+
+
+async def events_since(*, created_since: int, limit: int = 100) -> list[dict]:
+    """Return Stripe's events created at or after the Unix time `created_since`, as plain dicts."""
+    events: list[dict] = []
+    params: dict = {"limit": limit}
+    while True:
+        try:
+            page = await client().v1.events.list_async(params)
+        except stripe.StripeError as error:
+            raise _translate(error, "event.list") from error
+        data = page.to_dict()
+        batch = data.get("data") or []
+        created = [int(item.get("created") or 0) for item in batch]
+        events.extend(item for item, when in zip(batch, created) if when >= created_since)
+        if not data.get("has_more") or not batch:
+            return events
+        if created[0] >= created[-1] and created[-1] < created_since:
+            return events
+        params = {"limit": limit, "starting_after": batch[-1]["id"]}
