@@ -446,7 +446,7 @@ async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
     """Create the order's PaymentIntent and reserve its stock at once; undo both on any failure."""
     lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
     await arelease_database_connection()
-    payment_result, reservation_result = await asyncio.gather(
+    calls = (
         stripe_api.payment_intent_create(
             amount=order.total,
             currency=order.currency,
@@ -459,8 +459,13 @@ async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
             ttl_seconds=settings.RESERVATION_TTL,
             idempotency_key=f"order-{order.number}-reservation",
         ),
-        return_exceptions=True,
     )
+    if settings.CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS:
+        payment_result, reservation_result = [
+            (await asyncio.gather(call, return_exceptions=True))[0] for call in calls
+        ]
+    else:
+        payment_result, reservation_result = await asyncio.gather(*calls, return_exceptions=True)
     failures = [result for result in (reservation_result, payment_result) if isinstance(result, BaseException)]
     if not failures:
         order = await aorder_payment_started(

@@ -192,6 +192,8 @@ if not DEBUG and (not INVENTORY_API_TOKEN or INVENTORY_API_TOKEN == _DEVELOPMENT
 INVENTORY_API_TIMEOUT = env.float("INVENTORY_API_TIMEOUT", default=5.0)
 INVENTORY_API_MAX_CONNECTIONS = env.int("INVENTORY_API_MAX_CONNECTIONS", default=50)
 RESERVATION_TTL = env.int("RESERVATION_TTL", default=15 * 60)  # seconds
+# Benchmark baseline only: make the PaymentIntent and the reservation one after the other.
+CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS = env.bool("CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS", default=False)
 
 # Stripe. STRIPE_API_BASE empty means real Stripe; development and tests point
 # it at a local stand-in (localstripe) and load its Stripe.js from STRIPE_JS_URL.

@@ -82,8 +82,8 @@ class ThreadedShop:
 class ShopProcess:
     """The shop under uvicorn in its own process, production-like (pool on), on the test database."""
 
-    def __init__(self, *, database_url: str, env: dict[str, str], workers: int = 1) -> None:
-        self.port = free_port()
+    def __init__(self, *, database_url: str, env: dict[str, str], workers: int = 1, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = dict(os.environ)
         full_env.update(
@@ -95,6 +95,7 @@ class ShopProcess:
             INVENTORY_API_URL=f"{self.url}/inventory/v1",
         )
         full_env.update(env)
+        self.env = full_env
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
