@@ -206,7 +206,9 @@ def _reservation_request(body: bytes) -> dict[str, Any]:
         or len(reference) > MAX_REFERENCE_LENGTH
         or "\x00" in reference
     ):
-        raise InvalidInput(f"reference must be a string of 1 to {MAX_REFERENCE_LENGTH} characters, without NUL.")
+        raise InvalidInput(
+            f"reference must be a string of 1 to {MAX_REFERENCE_LENGTH} characters, without NUL."
+        )
     raw_lines = data.get("lines")
     if not isinstance(raw_lines, list) or not 1 <= len(raw_lines) <= MAX_LINES:
         raise InvalidInput(f"lines must be a list of 1 to {MAX_LINES} lines.")

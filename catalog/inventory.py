@@ -166,9 +166,7 @@ def reservation_create(
         if existing is None:
             raise
         return existing, False
-    logger.info(
-        "Reservation held", extra={"reservation": str(reservation.pk), "reference": reference}
-    )
+    logger.info("Reservation held", extra={"reservation": str(reservation.pk), "reference": reference})
     return reservation, True
 
 
@@ -380,8 +378,7 @@ def _reservation_locked(reservation_id: uuid.UUID | str) -> Reservation:
 def _line_quantities(lines: Iterable[ReservationLine]) -> dict[int, tuple[str, int]]:
     """Return {variant_id: (sku, quantity)} ordered by variant id, the locking order."""
     return {
-        line.variant_id: (line.sku, line.quantity)
-        for line in sorted(lines, key=lambda line: line.variant_id)
+        line.variant_id: (line.sku, line.quantity) for line in sorted(lines, key=lambda line: line.variant_id)
     }
 
 

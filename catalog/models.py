@@ -27,9 +27,7 @@ class Category(models.Model):
         ordering = ["position", "name"]
         verbose_name_plural = "categories"
         constraints = [
-            models.CheckConstraint(
-                condition=~Q(parent=F("pk")), name="category_not_own_parent"
-            ),
+            models.CheckConstraint(condition=~Q(parent=F("pk")), name="category_not_own_parent"),
         ]
 
     def __str__(self) -> str:
@@ -119,13 +117,9 @@ class ProductImage(models.Model):
 class Stock(models.Model):
     """Stock of one SKU. Available = on_hand − allocated (held by reservations)."""
 
-    variant = models.OneToOneField(
-        Variant, primary_key=True, related_name="stock", on_delete=models.CASCADE
-    )
+    variant = models.OneToOneField(Variant, primary_key=True, related_name="stock", on_delete=models.CASCADE)
     on_hand = models.PositiveIntegerField(default=0)
-    allocated = models.PositiveIntegerField(
-        default=0, help_text="Units held by open reservations."
-    )
+    allocated = models.PositiveIntegerField(default=0, help_text="Units held by open reservations.")
     low_stock_threshold = models.PositiveIntegerField(default=5)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -167,9 +161,7 @@ class Reservation(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(
-                fields=["expires_at"], name="reservation_held_expiry", condition=Q(status="held")
-            ),
+            models.Index(fields=["expires_at"], name="reservation_held_expiry", condition=Q(status="held")),
         ]
 
     def __str__(self) -> str:

@@ -95,9 +95,7 @@ async def category_tree() -> CategoryTree:
         node = stack.pop()
         visible[node.id] = node
         stack.extend(node.children)
-    return CategoryTree(
-        roots=roots, by_id=visible, by_slug={node.slug: node for node in visible.values()}
-    )
+    return CategoryTree(roots=roots, by_id=visible, by_slug={node.slug: node for node in visible.values()})
 
 
 @dataclass(frozen=True)
@@ -254,9 +252,12 @@ def _option_facets_sync(category_ids: list[int]) -> list[OptionFacet]:
     ]
 
 
-_SIZE_ORDER = {size: index for index, size in enumerate(
-    ["XXS", "XS", "S", "M", "L", "XL", "XXL", "3XL", "Single", "Double", "King", "Super King"]
-)}
+_SIZE_ORDER = {
+    size: index
+    for index, size in enumerate(
+        ["XXS", "XS", "S", "M", "L", "XL", "XXL", "3XL", "Single", "Double", "King", "Super King"]
+    )
+}
 
 
 def _option_sort_key(value: str) -> tuple[int, float, str]:

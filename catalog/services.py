@@ -19,9 +19,7 @@ def product_price_from_refresh(*, product_ids: Iterable[int]) -> int:
         .annotate(cheapest=Min("price"))
         .values("cheapest")
     )
-    return Product.objects.filter(pk__in=list(product_ids)).update(
-        price_from=Coalesce(Subquery(cheapest), 0)
-    )
+    return Product.objects.filter(pk__in=list(product_ids)).update(price_from=Coalesce(Subquery(cheapest), 0))
 
 
 def product_catalogue_sync(*, product_id: int) -> None:

@@ -72,9 +72,7 @@ class QuantityUnavailable(CartError):
         if available <= 0:
             message = f"Sorry, {title} is out of stock."
         elif in_cart:
-            message = (
-                f"Sorry, only {available} of {title} left and you already have {in_cart} in your cart."
-            )
+            message = f"Sorry, only {available} of {title} left and you already have {in_cart} in your cart."
         else:
             message = f"Sorry, only {available} of {title} left."
         super().__init__(message)

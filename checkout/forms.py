@@ -6,7 +6,9 @@ from shop.forms import ShippingAddressForm
 
 
 class CartLineForm(forms.Form):
-    variant = forms.IntegerField(min_value=1, max_value=2**62, error_messages={"required": "Choose an option."})
+    variant = forms.IntegerField(
+        min_value=1, max_value=2**62, error_messages={"required": "Choose an option."}
+    )
     quantity = forms.IntegerField(
         min_value=0,
         max_value=MAX_LINE_QUANTITY,

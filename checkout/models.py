@@ -257,7 +257,6 @@ class Payment(models.Model):
         return self.payment_intent_id
 
 
-
 class Refund(models.Model):
     """Money given back on a payment, in full or in part, as Stripe recorded it."""
 

@@ -31,7 +31,11 @@ def _expected_order_status(intent: stripe_api.PaymentIntent, payment: Payment, o
     """Return what the order should become given this PaymentIntent, or None if it is consistent."""
     if intent.status == "succeeded" and order.status == Order.Status.PENDING_PAYMENT:
         return "paid"
-    if intent.status == "canceled" and order.status == Order.Status.PENDING_PAYMENT and payment.status != "canceled":
+    if (
+        intent.status == "canceled"
+        and order.status == Order.Status.PENDING_PAYMENT
+        and payment.status != "canceled"
+    ):
         return "canceled"
     if intent.status != payment.status and payment.status != Payment.Status.SUCCEEDED:
         return f"payment {intent.status}"
@@ -49,8 +53,11 @@ async def areconcile(
     """
     report = ReconcileReport(dry_run=dry_run)
     created_since = int(since.timestamp())
-    events = [e for e in await stripe_api.events_since(created_since=created_since)
-              if str(e.get("type", "")).startswith(PAYMENT_EVENT_PREFIXES)]
+    events = [
+        e
+        for e in await stripe_api.events_since(created_since=created_since)
+        if str(e.get("type", "")).startswith(PAYMENT_EVENT_PREFIXES)
+    ]
     intents = await stripe_api.payment_intents_since(created_since=created_since)
     report.checked_events, report.checked_intents = len(events), len(intents)
 
@@ -67,7 +74,9 @@ async def areconcile(
             else:
                 stored = await webhooks.aevent_store(event)
                 outcome = await webhooks.aevent_apply(stored)
-                report.add("missed events", f"applied missed event {event['id']} ({event['type']}): {outcome}")
+                report.add(
+                    "missed events", f"applied missed event {event['id']} ({event['type']}): {outcome}"
+                )
         if progress:
             progress(1)
 
@@ -75,16 +84,25 @@ async def areconcile(
         payment = await Payment.objects.select_related("order").filter(payment_intent_id=intent.id).afirst()
         if payment is None:
             number = intent.metadata.get("order_number")
-            if number and intent.status == "succeeded" and await Order.objects.filter(number=number).aexists():
-                report.add("unrecorded payments", f"{'would refund' if dry_run else 'refunded'} unrecorded "
-                           f"succeeded payment {intent.id} for order {number}")
+            if (
+                number
+                and intent.status == "succeeded"
+                and await Order.objects.filter(number=number).aexists()
+            ):
+                report.add(
+                    "unrecorded payments",
+                    f"{'would refund' if dry_run else 'refunded'} unrecorded "
+                    f"succeeded payment {intent.id} for order {number}",
+                )
                 if not dry_run:
                     await services.aunrecorded_payment_resolve(order_number=number, intent=intent)
         else:
             expected = _expected_order_status(intent, payment, payment.order)
             if expected:
                 verb = "would set" if dry_run else "set"
-                report.add("orders repaired", f"{verb} order {payment.order.number}: {expected} ({intent.id})")
+                report.add(
+                    "orders repaired", f"{verb} order {payment.order.number}: {expected} ({intent.id})"
+                )
                 if not dry_run:
                     await services.apayment_intent_apply(intent=intent)
         if progress:

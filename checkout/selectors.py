@@ -113,7 +113,9 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
 
 
 async def shipping_methods() -> list[ShippingMethod]:
-    return [method async for method in ShippingMethod.objects.filter(is_active=True).order_by("position", "price")]
+    return [
+        method async for method in ShippingMethod.objects.filter(is_active=True).order_by("position", "price")
+    ]
 
 
 async def tax_rates() -> dict[str, TaxRate]:
@@ -138,7 +140,9 @@ def checkout_totals(
 async def saved_addresses(*, user) -> list[Address]:
     if not user.is_authenticated:
         return []
-    return [address async for address in Address.objects.filter(user=user).order_by("-is_default", "-created_at")]
+    return [
+        address async for address in Address.objects.filter(user=user).order_by("-is_default", "-created_at")
+    ]
 
 
 async def order_by_token(*, token: str) -> Order | None:

@@ -34,8 +34,8 @@ from checkout.exceptions import (
     UnknownItems,
 )
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund, ShippingMethod, TaxRate
-from checkout.tasks import send_order_confirmation
 from checkout.pricing import totals_compute
+from checkout.tasks import send_order_confirmation
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ def _order_move(order: Order, status: str, **fields: object) -> None:
     """Move a locked order to `status` (and set `fields`); raise IllegalTransition if not allowed."""
     if status not in ALLOWED_TRANSITIONS[order.status]:
         raise IllegalTransition(
-            f"Order {order.number} cannot go from {order.get_status_display()} to {Order.Status(status).label}."
+            f"Order {order.number} cannot go from {order.get_status_display()} "
+            f"to {Order.Status(status).label}."
         )
     order.status = status
     for name, value in fields.items():
@@ -140,9 +141,11 @@ def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
         raise CartError(f"Choose a quantity from 0 to {MAX_LINE_QUANTITY}.")
     with transaction.atomic():
         cart = Cart.objects.select_for_update().get(pk=cart_id)
-        line = CartLine.objects.filter(cart=cart, variant_id=variant_id).select_related(
-            "variant__product", "variant__stock"
-        ).first()
+        line = (
+            CartLine.objects.filter(cart=cart, variant_id=variant_id)
+            .select_related("variant__product", "variant__stock")
+            .first()
+        )
         if line is None:
             raise CartError("That item is not in your cart any more.")
         if quantity == 0:
@@ -177,7 +180,9 @@ def cart_attach_to_user(*, session: SessionBase, user) -> Cart:
                     mine.quantity = min(mine.quantity + line.quantity, MAX_LINE_QUANTITY)
                     mine.save(update_fields=["quantity"])
                 else:
-                    CartLine.objects.create(cart=user_cart, variant_id=line.variant_id, quantity=line.quantity)
+                    CartLine.objects.create(
+                        cart=user_cart, variant_id=line.variant_id, quantity=line.quantity
+                    )
             guest.delete()
             Cart.objects.filter(pk=user_cart.pk).update(version=F("version") + 1, updated_at=timezone.now())
     session[CART_SESSION_KEY] = user_cart.pk
@@ -362,7 +367,9 @@ def order_payment_started(
         )
         # Only what was ordered leaves the cart: a line added in another tab meanwhile stays.
         for line in OrderLine.objects.filter(order=order):
-            CartLine.objects.filter(cart_id=cart_id, variant_id=line.variant_id, quantity=line.quantity).delete()
+            CartLine.objects.filter(
+                cart_id=cart_id, variant_id=line.variant_id, quantity=line.quantity
+            ).delete()
         Cart.objects.filter(pk=cart_id).update(version=F("version") + 1, updated_at=timezone.now())
     return order
 
@@ -444,8 +451,6 @@ async def aorder_placement_resume(*, order: Order) -> Order:
 
 async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
     """Create the order's PaymentIntent and reserve its stock at once; undo both on any failure."""
-    lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
-    await arelease_database_connection()
     calls = (
         stripe_api.payment_intent_create(
             amount=order.total,
@@ -453,12 +458,7 @@ async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
             order_number=order.number,
             idempotency_key=f"order-{order.number}-payment-intent",
         ),
-        inventory.reservation_create(
-            reference=f"order-{order.number}",
-            lines=lines,
-            ttl_seconds=settings.RESERVATION_TTL,
-            idempotency_key=f"order-{order.number}-reservation",
-        ),
+        _areserve_order_stock(order, idempotency_key=f"order-{order.number}-reservation"),
     )
     if settings.CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS:
         payment_result, reservation_result = [
@@ -466,7 +466,9 @@ async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
         ]
     else:
         payment_result, reservation_result = await asyncio.gather(*calls, return_exceptions=True)
-    failures = [result for result in (reservation_result, payment_result) if isinstance(result, BaseException)]
+    failures = [
+        result for result in (reservation_result, payment_result) if isinstance(result, BaseException)
+    ]
     if not failures:
         order = await aorder_payment_started(
             order_id=order.pk,
@@ -491,6 +493,20 @@ async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
     raise error
 
 
+async def _areserve_order_stock(order: Order, *, idempotency_key: str) -> inventory.Reservation:
+    """Ask the inventory to hold the order's lines (all or nothing), under `idempotency_key`."""
+    lines = [
+        (line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")
+    ]
+    await arelease_database_connection()
+    return await inventory.reservation_create(
+        reference=f"order-{order.number}",
+        lines=lines,
+        ttl_seconds=settings.RESERVATION_TTL,
+        idempotency_key=idempotency_key,
+    )
+
+
 async def aplacement_reservation_release(*, order_id: int) -> None:
     """Release whatever a failed placement's reserve request held, if it held anything.
 
@@ -501,15 +517,8 @@ async def aplacement_reservation_release(*, order_id: int) -> None:
     order = await Order.objects.aget(pk=order_id)
     if order.status != Order.Status.CANCELED or order.reservation_id:
         return
-    lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
-    await arelease_database_connection()
     try:
-        reservation = await inventory.reservation_create(
-            reference=f"order-{order.number}",
-            lines=lines,
-            ttl_seconds=settings.RESERVATION_TTL,
-            idempotency_key=f"order-{order.number}-reservation",
-        )
+        reservation = await _areserve_order_stock(order, idempotency_key=f"order-{order.number}-reservation")
     except (OutOfStock, UnknownItems):
         return  # nothing could have been held
     await inventory.reservation_release(reservation_id=reservation.id)
@@ -529,7 +538,9 @@ async def _undo_placement(order: Order, payment_result: object, reservation_resu
         undo.append(inventory.reservation_release(reservation_id=reservation_result.id))
     for result in await asyncio.gather(*undo, return_exceptions=True):
         if isinstance(result, (ShopError, ReservationNotHeld)):
-            logger.error("could not undo part of a failed placement: %r", result, extra={"order": order.number})
+            logger.error(
+                "could not undo part of a failed placement: %r", result, extra={"order": order.number}
+            )
         elif isinstance(result, BaseException):
             raise result
 
@@ -538,7 +549,9 @@ async def _undo_placement(order: Order, payment_result: object, reservation_resu
 
 
 class PaymentFormOutOfDate(ShopError):
-    user_message = "This payment form is out of date (perhaps it is open in another tab). Please reload the page."
+    user_message = (
+        "This payment form is out of date (perhaps it is open in another tab). Please reload the page."
+    )
 
 
 class OrderNotPayable(ShopError):
@@ -610,7 +623,8 @@ async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
     await arelease_database_connection()
     try:
         await stripe_api.payment_intent_cancel(
-            payment_intent_id=failed.payment_intent_id, idempotency_key=f"order-{order.number}-cancel-{failed.attempt}"
+            payment_intent_id=failed.payment_intent_id,
+            idempotency_key=f"order-{order.number}-cancel-{failed.attempt}",
         )
     except ShopError as error:
         # A refused PaymentIntent cannot be charged unless we confirm it again, which we never do.
@@ -619,7 +633,9 @@ async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
 
 
 class StockHoldLost(ShopError):
-    user_message = "Sorry — the items in this order sold out while it waited for payment. Nothing was charged."
+    user_message = (
+        "Sorry — the items in this order sold out while it waited for payment. Nothing was charged."
+    )
 
 
 HOLD_RENEW_MARGIN = timedelta(minutes=2)
@@ -635,17 +651,12 @@ async def aorder_hold_refresh(*, order: Order) -> None:
     if not order.reservation_id or expires is None or expires - timezone.now() > HOLD_RENEW_MARGIN:
         return
     old_id = order.reservation_id
-    lines = [(line.sku, line.quantity) async for line in OrderLine.objects.filter(order=order).order_by("sku")]
-    await arelease_database_connection()
     try:
-        renewed = await inventory.reservation_create(
-            reference=f"order-{order.number}",
-            lines=lines,
-            ttl_seconds=settings.RESERVATION_TTL,
-            idempotency_key=f"order-{order.number}-renew-{old_id}",
-        )
+        renewed = await _areserve_order_stock(order, idempotency_key=f"order-{order.number}-renew-{old_id}")
     except (OutOfStock, UnknownItems) as error:
-        await aorder_cancel(order=order, reason=f"stock hold expired and the stock is gone ({error.__class__.__name__})")
+        await aorder_cancel(
+            order=order, reason=f"stock hold expired and the stock is gone ({error.__class__.__name__})"
+        )
         raise StockHoldLost() from error
     updated = await Order.objects.filter(pk=order.pk, reservation_id=old_id).aupdate(
         reservation_id=renewed.id, reservation_expires_at=renewed.expires_at
@@ -672,7 +683,8 @@ async def aorder_cancel(*, order: Order, reason: str) -> Order:
     ):
         try:
             await stripe_api.payment_intent_cancel(
-                payment_intent_id=payment.payment_intent_id, idempotency_key=f"order-{order.number}-cancel-{payment.attempt}"
+                payment_intent_id=payment.payment_intent_id,
+                idempotency_key=f"order-{order.number}-cancel-{payment.attempt}",
             )
         except ShopError as error:
             logger.warning("could not cancel PaymentIntent: %r", error, extra={"order": order.number})
@@ -696,7 +708,9 @@ def _order_cancel_unpaid(*, order_id: int, reason: str) -> bool:
 
 
 class PaymentInProgress(ShopError):
-    user_message = "A payment for this order is already being processed. Please wait a moment and reload the page."
+    user_message = (
+        "A payment for this order is already being processed. Please wait a moment and reload the page."
+    )
 
 
 async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.PaymentIntent:
@@ -732,7 +746,9 @@ async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.Paym
     setup = await stripe_api.setup_intent_retrieve(setup_intent_id=setup_intent_id)
     if setup.status != "succeeded" or not setup.payment_method:
         raise PaymentFormOutOfDate("Your card was not confirmed. Please enter it again.")
-    await Payment.objects.filter(pk=payment.pk, confirmed_at__isnull=True).aupdate(confirmed_at=timezone.now())
+    await Payment.objects.filter(pk=payment.pk, confirmed_at__isnull=True).aupdate(
+        confirmed_at=timezone.now()
+    )
     await arelease_database_connection()
     try:
         intent = await stripe_api.payment_intent_pay(
@@ -765,8 +781,10 @@ async def apayment_intent_apply(*, intent: stripe_api.PaymentIntent) -> Order | 
     updates: dict[str, object] = {"status": intent.status}
     if intent.decline_message:
         updates["last_error"] = stripe_api.decline_text(intent.decline_message)[:300]
-    await Payment.objects.filter(payment_intent_id=intent.id).exclude(status=Payment.Status.SUCCEEDED).aupdate(
-        **updates
+    await (
+        Payment.objects.filter(payment_intent_id=intent.id)
+        .exclude(status=Payment.Status.SUCCEEDED)
+        .aupdate(**updates)
     )
     return await Order.objects.filter(payments__payment_intent_id=intent.id).afirst()
 
@@ -796,7 +814,9 @@ def order_payment_succeeded(
             payment.last_error = ""
             payment.save(update_fields=["status", "last_error", "updated_at"])
         paid_by_another = (
-            Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).exclude(pk=payment.pk).exists()
+            Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED)
+            .exclude(pk=payment.pk)
+            .exists()
         )
         if order.status != Order.Status.PENDING_PAYMENT:
             return order, False, paid_by_another
@@ -826,7 +846,9 @@ async def aorder_payment_succeeded(*, payment_intent_id: str, amount: int, curre
     if order is None:
         return None
     if is_extra_charge:
-        await _arefund_unwanted_payment(order, payment_intent_id, "A second payment succeeded for an order already paid")
+        await _arefund_unwanted_payment(
+            order, payment_intent_id, "A second payment succeeded for an order already paid"
+        )
         return await Order.objects.aget(pk=order.pk)
     if order.status == Order.Status.CANCELED:
         await _arefund_unwanted_payment(order, payment_intent_id, "Payment succeeded for a canceled order")
@@ -977,15 +999,22 @@ def refund_record(
         refund, created = Refund.objects.get_or_create(
             stripe_refund_id=stripe_refund_id,
             defaults={
-                "order": order, "payment": payment, "amount": amount, "currency": currency.upper(),
-                "status": known_status, "reason": reason[:200], "created_by_id": created_by_id,
+                "order": order,
+                "payment": payment,
+                "amount": amount,
+                "currency": currency.upper(),
+                "status": known_status,
+                "reason": reason[:200],
+                "created_by_id": created_by_id,
             },
         )
         if not created and refund.status != known_status:
             refund.status = known_status
             refund.save(update_fields=["status"])
         received = sum(
-            Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).values_list("amount", flat=True)
+            Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).values_list(
+                "amount", flat=True
+            )
         )
         refunded = sum(
             Refund.objects.filter(
@@ -1028,7 +1057,9 @@ def order_payment_canceled(*, payment_intent_id: str) -> tuple[Order | None, boo
         current = Payment.objects.filter(order=order).order_by("-attempt").first()
         if order.status != Order.Status.PENDING_PAYMENT or current is None or current.pk != payment.pk:
             return order, False
-        _order_move(order, Order.Status.CANCELED, cancel_reason="payment canceled", canceled_at=timezone.now())
+        _order_move(
+            order, Order.Status.CANCELED, cancel_reason="payment canceled", canceled_at=timezone.now()
+        )
         return order, True
 
 

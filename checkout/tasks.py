@@ -28,7 +28,9 @@ def send_order_confirmation(order_id: int) -> None:
             body=render_to_string("checkout/email/order_confirmation.txt", context),
             to=[order.email],
         )
-        message.attach_alternative(render_to_string("checkout/email/order_confirmation.html", context), "text/html")
+        message.attach_alternative(
+            render_to_string("checkout/email/order_confirmation.html", context), "text/html"
+        )
         message.send()
         order.confirmation_sent_at = timezone.now()
         order.save(update_fields=["confirmation_sent_at", "updated_at"])

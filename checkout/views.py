@@ -53,7 +53,9 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     from django.utils.http import url_has_allowed_host_and_scheme
 
     target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = fallback
     return HttpResponseRedirect(target)
 
@@ -115,7 +117,9 @@ async def cart_update(request: HttpRequest) -> HttpResponse:
     except CartError as error:
         messages.error(request, error.user_message)
     else:
-        messages.success(request, "Removed from your cart." if form.cleaned_data["quantity"] == 0 else "Cart updated.")
+        messages.success(
+            request, "Removed from your cart." if form.cleaned_data["quantity"] == 0 else "Cart updated."
+        )
     summary = await selectors.cart_summary(cart=cart)
     return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
 
@@ -125,12 +129,19 @@ async def cart_update(request: HttpRequest) -> HttpResponse:
 
 def _initial_address(request: HttpRequest, addresses: list) -> dict:
     chosen_id = request.GET.get("address", "")
-    chosen = next((a for a in addresses if str(a.pk) == chosen_id), None) or (addresses[0] if addresses else None)
+    chosen = next((a for a in addresses if str(a.pk) == chosen_id), None) or (
+        addresses[0] if addresses else None
+    )
     initial: dict = {"email": request.user.email if request.user.is_authenticated else ""}
     if chosen is not None:
         initial.update(
-            full_name=chosen.full_name, line1=chosen.line1, line2=chosen.line2, city=chosen.city,
-            postcode=chosen.postcode, country=chosen.country, phone=chosen.phone,
+            full_name=chosen.full_name,
+            line1=chosen.line1,
+            line2=chosen.line2,
+            city=chosen.city,
+            postcode=chosen.postcode,
+            country=chosen.country,
+            phone=chosen.phone,
         )
     return initial
 
@@ -210,8 +221,13 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
             user_id=request.user.pk if request.user.is_authenticated else None,
             email=data["email"],
             address=services.ShippingAddress(
-                full_name=data["full_name"], line1=data["line1"], line2=data.get("line2", ""),
-                city=data["city"], postcode=data["postcode"], country=data["country"], phone=data.get("phone", ""),
+                full_name=data["full_name"],
+                line1=data["line1"],
+                line2=data.get("line2", ""),
+                city=data["city"],
+                postcode=data["postcode"],
+                country=data["country"],
+                phone=data.get("phone", ""),
             ),
             shipping_method_code=data["shipping_method"],
         )
@@ -219,7 +235,9 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
         messages.error(request, _out_of_stock_message(error, summary))
         return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
     except UnknownItems as error:
-        messages.error(request, f"{error.user_message} Nothing was charged; please remove them and try again.")
+        messages.error(
+            request, f"{error.user_message} Nothing was charged; please remove them and try again."
+        )
         return HttpResponseRedirect(reverse("checkout:cart"))
     except (InventoryUnavailable, PaymentGatewayUnavailable, PaymentRejected) as error:
         messages.error(request, error.user_message)
@@ -300,8 +318,14 @@ async def order_pay(request: HttpRequest, token: str) -> HttpResponse:
         except ShopError as error:
             messages.error(request, error.user_message)
         resumed = await Payment.objects.filter(order=order).aexists()
-        return HttpResponseRedirect(request.path) if resumed else render(
-            request, "checkout/pay.html", {"order": order, "lines": list(order.lines.all()), "payment": None}
+        return (
+            HttpResponseRedirect(request.path)
+            if resumed
+            else render(
+                request,
+                "checkout/pay.html",
+                {"order": order, "lines": list(order.lines.all()), "payment": None},
+            )
         )
     return render(
         request,
@@ -393,12 +417,15 @@ async def order_return(request: HttpRequest, token: str) -> HttpResponse:
     except ShopError:
         messages.warning(
             request,
-            "We couldn't confirm your payment with our provider just yet. This page will show it as soon as it does.",
+            "We couldn't confirm your payment with our provider just yet. "
+            "This page will show it as soon as it does.",
         )
         return HttpResponseRedirect(order.get_absolute_url())
     order = await services.apayment_intent_apply(intent=intent) or order
     if intent.status == "succeeded":
-        messages.success(request, f"Thank you! Your payment was received and order {order.number} is confirmed.")
+        messages.success(
+            request, f"Thank you! Your payment was received and order {order.number} is confirmed."
+        )
         return HttpResponseRedirect(order.get_absolute_url())
     if intent.status in ("requires_payment_method", "requires_action", "requires_confirmation"):
         if intent.decline_message:

@@ -49,7 +49,9 @@ def event_verify(*, payload: bytes, signature: str | None) -> dict:
             text, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
         )
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
-        raise InvalidEvent("invalid_signature", "The Stripe-Signature header is not valid for this body.") from error
+        raise InvalidEvent(
+            "invalid_signature", "The Stripe-Signature header is not valid for this body."
+        ) from error
     try:
         event = json.loads(text)
     except ValueError as error:
@@ -171,7 +173,9 @@ async def handle_dispute(obj: dict) -> str:
     if status in ("won", "lost", "warning_closed"):
         reason = f"Dispute {obj.get('id')} closed: {status}"
     else:
-        reason = f"Dispute {obj.get('id')} opened ({obj.get('reason') or 'no reason given'}, {amount} minor units)"
+        reason = (
+            f"Dispute {obj.get('id')} opened ({obj.get('reason') or 'no reason given'}, {amount} minor units)"
+        )
     await services.aorder_flag_for_payment(payment_intent_id=intent_id, reason=reason)
     return reason
 

@@ -17,16 +17,14 @@ if (BASE_DIR / ".env").is_file():
 
 DEBUG = env.bool("DEBUG", default=False)
 
-_DEVELOPMENT_SECRET_KEY = "development-only-secret-key-never-use-in-production"
+_DEVELOPMENT_SECRET_KEY = "development-only-secret-key-never-use-in-production"  # noqa: S105 - refused when DEBUG is off
 SECRET_KEY = env.str("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY if DEBUG else "")
 if not DEBUG and (not SECRET_KEY or SECRET_KEY == _DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfigured(
         "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG is off."
     )
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
-)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -185,7 +183,7 @@ PRODUCTS_PER_PAGE = env.int("PRODUCTS_PER_PAGE", default=24)
 # By default the checkout reaches this same process; point it at any service
 # that speaks the contract (docs/inventory-openapi.yaml).
 INVENTORY_API_URL = env.str("INVENTORY_API_URL", default="http://127.0.0.1:8000/inventory/v1")
-_DEVELOPMENT_INVENTORY_TOKEN = "development-inventory-token"
+_DEVELOPMENT_INVENTORY_TOKEN = "development-inventory-token"  # noqa: S105 - refused when DEBUG is off
 INVENTORY_API_TOKEN = env.str("INVENTORY_API_TOKEN", default=_DEVELOPMENT_INVENTORY_TOKEN if DEBUG else "")
 if not DEBUG and (not INVENTORY_API_TOKEN or INVENTORY_API_TOKEN == _DEVELOPMENT_INVENTORY_TOKEN):
     raise ImproperlyConfigured("INVENTORY_API_TOKEN must be set to a secret value when DEBUG is off.")

@@ -179,10 +179,13 @@ class PrivateCluster:
                 as_postgres_user(
                     [
                         str(self.bin_dir / "initdb"),
-                        "-D", str(self.data_dir),
-                        "-U", "postgres",
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        "postgres",
                         "--auth=trust",
-                        "-E", "UTF8",
+                        "-E",
+                        "UTF8",
                         "--locale=C.UTF-8",
                     ]
                 ),
@@ -199,8 +202,17 @@ class PrivateCluster:
         result = subprocess.run(
             as_postgres_user(
                 [
-                    str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-                    "-o", options, "-w", "-t", "60", "start",
+                    str(self.bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
                 ]
             ),
             capture_output=True,
@@ -310,16 +322,27 @@ def command_run() -> int:
         manage("seed_demo", env=env)
         manage(
             "ensure_staff",
-            "--password-file", str(RUN_DIR / "staff-password"),
-            "--url", f"{base_url}/admin/",
+            "--password-file",
+            str(RUN_DIR / "staff-password"),
+            "--url",
+            f"{base_url}/admin/",
             env=env,
         )
         say("Starting the web server (uvicorn)")
         server = subprocess.Popen(
             [
-                str(Path(PYTHON).parent / "uvicorn"), "config.asgi:application",
-                "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-                "--loop", "uvloop", "--http", "httptools",
+                str(Path(PYTHON).parent / "uvicorn"),
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
             ],
             env=env,
             cwd=ROOT,
@@ -328,13 +351,17 @@ def command_run() -> int:
         say("Starting the background task worker (e-mails, retries)")
         children.append(
             subprocess.Popen(
-                [PYTHON, str(ROOT / "manage.py"), "db_worker", "--no-reload", "--queue-name", "*"], env=env, cwd=ROOT
+                [PYTHON, str(ROOT / "manage.py"), "db_worker", "--no-reload", "--queue-name", "*"],
+                env=env,
+                cwd=ROOT,
             )
         )
         say("Starting the reservation expiry loop")
         children.append(
             subprocess.Popen(
-                [PYTHON, str(ROOT / "manage.py"), "release_expired_reservations", "--every", "30"], env=env, cwd=ROOT
+                [PYTHON, str(ROOT / "manage.py"), "release_expired_reservations", "--every", "30"],
+                env=env,
+                cwd=ROOT,
             )
         )
         try:
@@ -345,7 +372,10 @@ def command_run() -> int:
             print(flush=True)
             say(f"The shop is running at {base_url}/   (staff: {base_url}/admin/)")
             if env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1"):
-                say("Payments go to a local Stripe stand-in: pay with 4242 4242 4242 4242, any future date, any CVC")
+                say(
+                    "Payments go to a local Stripe stand-in: pay with 4242 4242 4242 4242, "
+                    "any future date, any CVC"
+                )
                 say("(4000 0025 0000 3155 asks for 3-D Secure; 4000 0000 0000 0341 is declined)")
             say("Press Ctrl-C to stop it.")
             return server.wait()

@@ -62,7 +62,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def product_with_stock(
-    *, title: str = "Product", price: int = 1000, on_hand: int = 10, options: dict | None = None, **product_fields
+    *,
+    title: str = "Product",
+    price: int = 1000,
+    on_hand: int = 10,
+    options: dict | None = None,
+    **product_fields,
 ) -> Product:
     """Return a product with one variant and its stock; price_from matches the variant."""
     product = ProductFactory(title=title, price_from=price, **product_fields)

@@ -45,7 +45,13 @@ class LocalStripe:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "localstripe_server.py"), "--port", str(self.port), "--quiet"],
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "localstripe_server.py"),
+                "--port",
+                str(self.port),
+                "--quiet",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -82,7 +88,9 @@ class ThreadedShop:
 class ShopProcess:
     """The shop under uvicorn in its own process, production-like (pool on), on the test database."""
 
-    def __init__(self, *, database_url: str, env: dict[str, str], workers: int = 1, port: int | None = None) -> None:
+    def __init__(
+        self, *, database_url: str, env: dict[str, str], workers: int = 1, port: int | None = None
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = dict(os.environ)
@@ -98,8 +106,20 @@ class ShopProcess:
         self.env = full_env
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                "--port", str(self.port), "--lifespan", "off", "--workers", str(workers), "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--lifespan",
+                "off",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
                 "--no-access-log",
             ],
             cwd=ROOT,
@@ -129,7 +149,9 @@ class DelayProxy:
         async def forward(method: str, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str]:
             await asyncio.sleep(self.delay)
             async with ClientSession() as session:
-                async with session.request(method, self.target + path, data=body, headers=headers) as upstream:
+                async with session.request(
+                    method, self.target + path, data=body, headers=headers
+                ) as upstream:
                     payload = await upstream.read()
             self.events.append(("end", self.name, time.monotonic()))
             return upstream.status, payload, upstream.content_type
@@ -137,7 +159,9 @@ class DelayProxy:
         async def handle(request: web.Request) -> web.StreamResponse:
             self.events.append(("start", self.name, time.monotonic()))
             body = await request.read()
-            headers = {k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}}
+            headers = {
+                k: v for k, v in request.headers.items() if k.lower() not in {"host", "content-length"}
+            }
             # Like a real slow server, finish the work even if the caller gave up waiting.
             work = asyncio.ensure_future(forward(request.method, request.path_qs, body, headers))
             self.pending.add(work)

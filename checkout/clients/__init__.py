@@ -3,16 +3,13 @@
 import asyncio
 import weakref
 from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
 
 _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, object]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def shared_for_loop(key: object, factory: Callable[[], T]) -> T:
+def shared_for_loop[T](key: object, factory: Callable[[], T]) -> T:
     """Return one client per event loop and configuration `key`, made lazily by `factory`.
 
     A server process runs one loop, so this is one client per process, with its

@@ -29,8 +29,12 @@ class Reservation:
 
 def _client() -> httpx.AsyncClient:
     base_url = settings.INVENTORY_API_URL.rstrip("/") + "/"
-    config = (base_url, settings.INVENTORY_API_TOKEN, settings.INVENTORY_API_TIMEOUT,
-              settings.INVENTORY_API_MAX_CONNECTIONS)
+    config = (
+        base_url,
+        settings.INVENTORY_API_TOKEN,
+        settings.INVENTORY_API_TIMEOUT,
+        settings.INVENTORY_API_MAX_CONNECTIONS,
+    )
     return shared_for_loop(
         ("inventory", config),
         lambda: httpx.AsyncClient(
@@ -90,7 +94,9 @@ def _raise_for_conflict(body: dict) -> None:
     if error == "insufficient_stock":
         raise OutOfStock(
             [
-                ShortLine(sku=str(line["sku"]), requested=int(line["requested"]), available=int(line["available"]))
+                ShortLine(
+                    sku=str(line["sku"]), requested=int(line["requested"]), available=int(line["available"])
+                )
                 for line in lines
                 if isinstance(line, dict) and {"sku", "requested", "available"} <= line.keys()
             ]

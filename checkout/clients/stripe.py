@@ -49,8 +49,12 @@ def client() -> stripe.StripeClient:
             **options,
         )
 
-    config = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_TIMEOUT,
-              settings.STRIPE_MAX_NETWORK_RETRIES)
+    config = (
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_TIMEOUT,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+    )
     return shared_for_loop(("stripe", config), make)
 
 
@@ -239,7 +243,9 @@ async def payment_intents_since(*, created_since: int, limit: int = 100) -> list
         data = page.to_dict()
         batch = data.get("data") or []
         created = [int(item.get("created") or 0) for item in batch]
-        intents.extend(_payment_intent(item) for item, when in zip(batch, created) if when >= created_since)
+        intents.extend(
+            _payment_intent(item) for item, when in zip(batch, created, strict=True) if when >= created_since
+        )
         if not data.get("has_more") or not batch:
             return intents
         # Stripe lists newest first: once a page reaches past the start, older pages follow.
@@ -260,7 +266,7 @@ async def events_since(*, created_since: int, limit: int = 100) -> list[dict]:
         data = page.to_dict()
         batch = data.get("data") or []
         created = [int(item.get("created") or 0) for item in batch]
-        events.extend(item for item, when in zip(batch, created) if when >= created_since)
+        events.extend(item for item, when in zip(batch, created, strict=True) if when >= created_since)
         if not data.get("has_more") or not batch:
             return events
         if created[0] >= created[-1] and created[-1] < created_since:

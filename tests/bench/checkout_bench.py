@@ -52,8 +52,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def prepare_buyers(count: int) -> list[tuple[str, str, int]]:
-    """Return (session key, CSRF secret, cart version) for `count` shoppers, each with one item in the cart."""
-    ShippingMethod.objects.get_or_create(code="standard", defaults={"name": "Standard delivery", "price": 495})
+    """Return (session key, CSRF secret, cart version) for `count` shoppers with one item each."""
+    ShippingMethod.objects.get_or_create(
+        code="standard", defaults={"name": "Standard delivery", "price": 495}
+    )
     variant = Variant.objects.filter(is_active=True, product__is_active=True).order_by("id").first()
     Stock.objects.filter(variant=variant).update(on_hand=10**6, allocated=0)
     buyers = []
@@ -79,9 +81,15 @@ async def place_orders(url: str, buyers: list, concurrency: int) -> tuple[list[f
             response = await client.post(
                 f"{url}/checkout/",
                 data={
-                    "csrfmiddlewaretoken": csrf, "cart_version": version, "email": "bench@example.com",
-                    "full_name": "Bench Buyer", "line1": "1 Road", "city": "Leeds", "postcode": "LS1 1AA",
-                    "country": "GB", "shipping_method": "standard",
+                    "csrfmiddlewaretoken": csrf,
+                    "cart_version": version,
+                    "email": "bench@example.com",
+                    "full_name": "Bench Buyer",
+                    "line1": "1 Road",
+                    "city": "Leeds",
+                    "postcode": "LS1 1AA",
+                    "country": "GB",
+                    "shipping_method": "standard",
                 },
                 headers={"Cookie": f"sessionid={key}; csrftoken={csrf}"},
             )
@@ -95,22 +103,30 @@ async def place_orders(url: str, buyers: list, concurrency: int) -> tuple[list[f
     return latencies, errors, time.perf_counter() - started
 
 
-async def ingest_webhooks(url: str, secret: str, count: int, concurrency: int) -> tuple[list[float], int, float]:
+async def ingest_webhooks(
+    url: str, secret: str, count: int, concurrency: int
+) -> tuple[list[float], int, float]:
     limit = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     errors = 0
 
     async def one(client: httpx.AsyncClient, index: int) -> None:
         nonlocal errors
-        body = json.dumps({
-            "id": f"evt_bench_{secrets.token_hex(8)}", "object": "event", "type": "payment_intent.succeeded",
-            "created": int(time.time()), "data": {"object": {"id": f"pi_not_ours_{index}", "object": "payment_intent"}},
-        })
+        body = json.dumps(
+            {
+                "id": f"evt_bench_{secrets.token_hex(8)}",
+                "object": "event",
+                "type": "payment_intent.succeeded",
+                "created": int(time.time()),
+                "data": {"object": {"id": f"pi_not_ours_{index}", "object": "payment_intent"}},
+            }
+        )
         header = stripe.WebhookSignature.generate_signature_header(body, secret)
         async with limit:
             started = time.perf_counter()
             response = await client.post(
-                f"{url}/webhooks/stripe/", content=body,
+                f"{url}/webhooks/stripe/",
+                content=body,
                 headers={"Stripe-Signature": header, "Content-Type": "application/json"},
             )
             latencies.append(time.perf_counter() - started)
@@ -142,28 +158,47 @@ def main() -> None:
     stripe_proxy = DelayProxy(target=localstripe.url, name="stripe", delay=args.delay).start()
     rows = []
     try:
-        for label, sequential in (("place order, calls concurrent", "false"), ("place order, calls one after the other", "true")):
+        for label, sequential in (
+            ("place order, calls concurrent", "false"),
+            ("place order, calls one after the other", "true"),
+        ):
             port = free_port()
-            inventory_proxy = DelayProxy(target=f"http://127.0.0.1:{port}", name="inventory", delay=args.delay).start()
-            shop = ShopProcess(database_url=database_url, port=port, env={
-                "STRIPE_API_BASE": stripe_proxy.url, "CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS": sequential,
-                "INVENTORY_API_URL": f"{inventory_proxy.url}/inventory/v1", "LOG_LEVEL": "WARNING",
-            })
+            inventory_proxy = DelayProxy(
+                target=f"http://127.0.0.1:{port}", name="inventory", delay=args.delay
+            ).start()
+            shop = ShopProcess(
+                database_url=database_url,
+                port=port,
+                env={
+                    "STRIPE_API_BASE": stripe_proxy.url,
+                    "CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS": sequential,
+                    "INVENTORY_API_URL": f"{inventory_proxy.url}/inventory/v1",
+                    "LOG_LEVEL": "WARNING",
+                },
+            )
             try:
                 buyers = prepare_buyers(args.orders)
                 rows.append(row(label, *asyncio.run(place_orders(shop.url, buyers, args.concurrency))))
                 if sequential == "false":
                     secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_test_suite")
-                    rows.append(row("webhook ingest (signed events)",
-                                    *asyncio.run(ingest_webhooks(shop.url, secret, args.orders * 5, args.concurrency))))
+                    rows.append(
+                        row(
+                            "webhook ingest (signed events)",
+                            *asyncio.run(
+                                ingest_webhooks(shop.url, secret, args.orders * 5, args.concurrency)
+                            ),
+                        )
+                    )
             finally:
                 shop.stop()
                 inventory_proxy.stop()
     finally:
         stripe_proxy.stop()
         localstripe.stop()
-    print(f"\nOne uvicorn worker, {os.cpu_count()} cores, outside calls delayed {args.delay * 1000:.0f} ms, "
-          f"concurrency {args.concurrency}, {args.orders} orders\n")
+    print(
+        f"\nOne uvicorn worker, {os.cpu_count()} cores, outside calls delayed {args.delay * 1000:.0f} ms, "
+        f"concurrency {args.concurrency}, {args.orders} orders\n"
+    )
     print("| what | req/s | p50 ms | p95 ms | p99 ms | errors |")
     print("| --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))

@@ -129,9 +129,7 @@ def test_levels_in_the_order_asked_with_unknown_skus_listed(client, shelves):
     stock("OFF", on_hand=9, is_active=False)
     VariantFactory(sku="NO-STOCK-ROW")
 
-    response = client.get(
-        f"{LEVELS_URL}?sku=B&sku=NOPE&sku=A&sku=B&sku=OFF&sku=NO-STOCK-ROW", headers=AUTH
-    )
+    response = client.get(f"{LEVELS_URL}?sku=B&sku=NOPE&sku=A&sku=B&sku=OFF&sku=NO-STOCK-ROW", headers=AUTH)
 
     assert response.status_code == 200
     assert response.json() == {
@@ -628,12 +626,30 @@ BAD_BODIES = {
     "array": ("[]", "The body must be a JSON object."),
     "null": ("null", "The body must be a JSON object."),
     "unknown-field": (body_with(ttl=60), "Unexpected field in the body: ttl."),
-    "missing-reference": (body_without("reference"), "reference must be a string of 1 to 100 characters, without NUL."),
-    "empty-reference": (body_with(reference=""), "reference must be a string of 1 to 100 characters, without NUL."),
-    "blank-reference": (body_with(reference="  "), "reference must be a string of 1 to 100 characters, without NUL."),
-    "long-reference": (body_with(reference="r" * 101), "reference must be a string of 1 to 100 characters, without NUL."),
-    "nul-reference": (body_with(reference="order\x00-1"), "reference must be a string of 1 to 100 characters, without NUL."),
-    "number-reference": (body_with(reference=1042), "reference must be a string of 1 to 100 characters, without NUL."),
+    "missing-reference": (
+        body_without("reference"),
+        "reference must be a string of 1 to 100 characters, without NUL.",
+    ),
+    "empty-reference": (
+        body_with(reference=""),
+        "reference must be a string of 1 to 100 characters, without NUL.",
+    ),
+    "blank-reference": (
+        body_with(reference="  "),
+        "reference must be a string of 1 to 100 characters, without NUL.",
+    ),
+    "long-reference": (
+        body_with(reference="r" * 101),
+        "reference must be a string of 1 to 100 characters, without NUL.",
+    ),
+    "nul-reference": (
+        body_with(reference="order\x00-1"),
+        "reference must be a string of 1 to 100 characters, without NUL.",
+    ),
+    "number-reference": (
+        body_with(reference=1042),
+        "reference must be a string of 1 to 100 characters, without NUL.",
+    ),
     "missing-lines": (body_without("lines"), "lines must be a list of 1 to 100 lines."),
     "no-lines": (body_with(lines=[]), "lines must be a list of 1 to 100 lines."),
     "lines-object": (body_with(lines={"sku": "A", "quantity": 1}), "lines must be a list of 1 to 100 lines."),
@@ -668,8 +684,13 @@ BAD_BODIES = {
             "lines[1].quantity must be an integer from 1 to 1000.",
         )
         for name, value in [
-            ("0", 0), ("-1", -1), ("1001", 1001), ("string", "2"),
-            ("float", 2.0), ("bool", True), ("null", None),
+            ("0", 0),
+            ("-1", -1),
+            ("1001", 1001),
+            ("string", "2"),
+            ("float", 2.0),
+            ("bool", True),
+            ("null", None),
         ]
     },
     "duplicate-sku": (
@@ -679,7 +700,12 @@ BAD_BODIES = {
     **{
         f"ttl-{name}": (body_with(ttl_seconds=value), "ttl_seconds must be an integer from 1 to 86400.")
         for name, value in [
-            ("0", 0), ("86401", 86401), ("string", "900"), ("float", 1.5), ("null", None), ("bool", True)
+            ("0", 0),
+            ("86401", 86401),
+            ("string", "900"),
+            ("float", 1.5),
+            ("null", None),
+            ("bool", True),
         ]
     },
 }
@@ -702,9 +728,7 @@ def test_limits_themselves_are_accepted(client, shelves):
     stock("BIG", on_hand=1000)
     lines = [{"sku": f"S{n}", "quantity": 1} for n in range(99)] + [{"sku": "BIG", "quantity": 1000}]
 
-    response = reserve(
-        client, {"reference": "r" * 100, "lines": lines, "ttl_seconds": 86400}, key="k" * 200
-    )
+    response = reserve(client, {"reference": "r" * 100, "lines": lines, "ttl_seconds": 86400}, key="k" * 200)
 
     assert response.status_code == 201
     assert len(response.json()["lines"]) == 100

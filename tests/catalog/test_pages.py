@@ -167,7 +167,9 @@ def test_pagination_and_canonical_of_later_pages(client, clothing):
     assert 'rel="next" href="?page=2"' in first.content.decode()
     assert len(titles(third)) == 1
     assert "Page 3 of 3" in third.content.decode()
-    assert '<link rel="canonical" href="http://testserver/category/clothing/?page=3">' in third.content.decode()
+    assert (
+        '<link rel="canonical" href="http://testserver/category/clothing/?page=3">' in third.content.decode()
+    )
 
 
 @pytest.mark.parametrize("page", ["99", "0", "-1", "abc", "1.5", "9" * 40, "%00"])

@@ -1,7 +1,8 @@
 import httpx
 import pytest
 
-from checkout.models import ShippingMethod, TaxRate
+from checkout.models import Order, ShippingMethod, TaxRate
+from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 from tests.servers import LocalStripe, ThreadedShop
 
 
@@ -38,3 +39,23 @@ def shipping():
     TaxRate.objects.create(country="GB", name="VAT", rate="0.2000")
     TaxRate.objects.create(country="DE", name="MwSt", rate="0.1900")
     return standard
+
+
+@pytest.fixture
+def jumper():
+    """A variant with three in stock."""
+    product = ProductFactory(
+        title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500
+    )
+    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
+    StockFactory(variant=variant, on_hand=3)
+    return variant
+
+
+@pytest.fixture
+def order(outside, shipping, client, jumper) -> Order:
+    """A placed guest order for one jumper, awaiting payment."""
+    from tests.checkout.test_place_order import fill_cart, place
+
+    assert place(client, fill_cart(client, (jumper, 1))).status_code == 302
+    return Order.objects.get()

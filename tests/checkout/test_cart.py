@@ -4,17 +4,9 @@ import pytest
 from django.test import Client
 
 from checkout.models import Cart, CartLine
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
+from tests.factories import ProductFactory, StockFactory, UserFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def jumper():
-    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
-    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
-    StockFactory(variant=variant, on_hand=3)
-    return variant
 
 
 def lines(client) -> dict[str, int]:
@@ -51,7 +43,10 @@ def test_more_than_available_is_refused_naming_what_is_left(client, jumper):
 
     response = client.post("/cart/add/", {"variant": jumper.pk, "quantity": 2}, follow=True)
 
-    assert "Sorry, only 3 of Merino Jumper (M) left and you already have 2 in your cart." in response.content.decode()
+    assert (
+        "Sorry, only 3 of Merino Jumper (M) left and you already have 2 in your cart."
+        in response.content.decode()
+    )
     assert lines(client) == {"JUMP-M": 2}
     response = client.post("/cart/update/", {"variant": jumper.pk, "quantity": 5}, follow=True)
     assert "Sorry, only 3 of Merino Jumper (M) left." in response.content.decode()
@@ -146,7 +141,9 @@ def test_guest_cart_merges_into_the_account_cart_at_sign_in(client, jumper):
     client.post("/cart/add/", {"variant": jumper.pk, "quantity": 2})
     client.post("/cart/add/", {"variant": tee.pk, "quantity": 1})
     guest_cart_id = client.session["cart_id"]
-    response = client.post("/account/login/", {"username": "ann@example.com", "password": "correct horse battery"})
+    response = client.post(
+        "/account/login/", {"username": "ann@example.com", "password": "correct horse battery"}
+    )
     assert response.status_code == 302
 
     assert not Cart.objects.filter(pk=guest_cart_id).exists()

@@ -39,7 +39,9 @@ def list_payment_intents(stripe_url: str) -> list[dict]:
     while True:
         params = {"limit": 100, **({"starting_after": after} if after else {})}
         page = httpx.get(
-            f"{stripe_url}/v1/payment_intents", params=params, headers={"Authorization": "Bearer sk_test_suite"}
+            f"{stripe_url}/v1/payment_intents",
+            params=params,
+            headers={"Authorization": "Bearer sk_test_suite"},
         ).json()
         intents.extend(page["data"])
         if not page["has_more"]:
@@ -50,7 +52,9 @@ def list_payment_intents(stripe_url: str) -> list[dict]:
 @pytest.mark.slow
 def test_200_buyers_for_10_units(outside, shipping, shop_process, localstripe):
     variant = VariantFactory(
-        product=ProductFactory(title="Last Few Lanterns", category=CategoryFactory()), sku="LANTERN", price=4500
+        product=ProductFactory(title="Last Few Lanterns", category=CategoryFactory()),
+        sku="LANTERN",
+        price=4500,
     )
     StockFactory(variant=variant, on_hand=UNITS)
     carts = Cart.objects.bulk_create([Cart() for _ in range(BUYERS)])
@@ -66,9 +70,15 @@ def test_200_buyers_for_10_units(outside, shipping, shop_process, localstripe):
         return await client.post(
             f"{shop_process.url}/checkout/",
             data={
-                "csrfmiddlewaretoken": csrf, "cart_version": 1, "email": "buyer@example.com",
-                "full_name": "A Buyer", "line1": "1 Road", "city": "Leeds", "postcode": "LS1 1AA",
-                "country": "GB", "shipping_method": "standard",
+                "csrfmiddlewaretoken": csrf,
+                "cart_version": 1,
+                "email": "buyer@example.com",
+                "full_name": "A Buyer",
+                "line1": "1 Road",
+                "city": "Leeds",
+                "postcode": "LS1 1AA",
+                "country": "GB",
+                "shipping_method": "standard",
             },
             headers={"Cookie": f"sessionid={session_key}; csrftoken={csrf}"},
         )
@@ -99,7 +109,10 @@ def test_200_buyers_for_10_units(outside, shipping, shop_process, localstripe):
     assert Order.objects.filter(status="pending_payment").count() == UNITS
     canceled = Order.objects.filter(status="canceled")
     assert canceled.count() == BUYERS - UNITS
-    assert all(reason.startswith("out of stock: LANTERN") for reason in canceled.values_list("cancel_reason", flat=True))
+    assert all(
+        reason.startswith("out of stock: LANTERN")
+        for reason in canceled.values_list("cancel_reason", flat=True)
+    )
     assert Payment.objects.count() == UNITS
     # Every PaymentIntent of a buyer who got nothing was canceled: nobody can be charged for it.
     intents = list_payment_intents(localstripe.url)

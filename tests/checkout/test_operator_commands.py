@@ -7,24 +7,8 @@ from django.core.management import CommandError, call_command
 
 from catalog.models import Stock
 from checkout.models import Order, Payment, Refund, WebhookEvent
-from tests.checkout.test_place_order import fill_cart, place
 from tests.checkout.test_webhooks import deliver, event, pay_behind_our_back, stripe_api
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 from tests.servers import free_port
-
-
-@pytest.fixture
-def jumper():
-    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
-    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
-    StockFactory(variant=variant, on_hand=3)
-    return variant
-
-
-@pytest.fixture
-def order(outside, shipping, client, jumper) -> Order:
-    assert place(client, fill_cart(client, (jumper, 1))).status_code == 302
-    return Order.objects.get()
 
 
 def run(*args) -> str:
@@ -84,10 +68,19 @@ def test_reconcile_refunds_a_payment_we_never_recorded(outside, client, order):
     first = pay_behind_our_back(outside, client, order)
     deliver(client, event("payment_intent.succeeded", first))
     setup_customer = first["customer"]
-    orphan = stripe_api(outside, "POST", "payment_intents", {
-        "amount": order.total, "currency": "gbp", "customer": setup_customer,
-        "payment_method": first["payment_method"], "confirm": "true", "metadata[order_number]": order.number,
-    })
+    orphan = stripe_api(
+        outside,
+        "POST",
+        "payment_intents",
+        {
+            "amount": order.total,
+            "currency": "gbp",
+            "customer": setup_customer,
+            "payment_method": first["payment_method"],
+            "confirm": "true",
+            "metadata[order_number]": order.number,
+        },
+    )
     assert orphan["status"] == "succeeded"
 
     output = run("stripe_reconcile", "--since", "1h")

@@ -3,32 +3,16 @@
 import json
 
 import httpx
-import pytest
 from django.test import Client
 
 from catalog.models import Reservation, Stock
 from checkout.models import Order, Payment
 from tests.checkout.test_place_order import fill_cart, place
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
+from tests.factories import UserFactory
 
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000341"
 THREE_D_SECURE_CARD = "4000002500003155"
-
-
-@pytest.fixture
-def jumper():
-    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
-    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
-    StockFactory(variant=variant, on_hand=3)
-    return variant
-
-
-@pytest.fixture
-def order(outside, shipping, client, jumper) -> Order:
-    version = fill_cart(client, (jumper, 1))
-    assert place(client, version).status_code == 302
-    return Order.objects.get()
 
 
 class Browser:
@@ -57,7 +41,9 @@ class Browser:
                 "billing_details": {"address": {"postal_code": "42424"}},
             },
         }
-        result = httpx.post(f"{self.stripe_url}/v1/setup_intents/{setup_id}/confirm", content=json.dumps(body)).json()
+        result = httpx.post(
+            f"{self.stripe_url}/v1/setup_intents/{setup_id}/confirm", content=json.dumps(body)
+        ).json()
         if result["status"] == "requires_action":
             action = "confirm" if pass_challenge else "cancel"
             result = httpx.post(
@@ -73,7 +59,8 @@ class Browser:
     def authenticate(self, client_secret: str, *, success: bool) -> None:
         intent_id = client_secret.split("_secret_")[0]
         httpx.post(
-            f"{self.stripe_url}/v1/payment_intents/{intent_id}/_authenticate?success={'true' if success else 'false'}",
+            f"{self.stripe_url}/v1/payment_intents/{intent_id}/_authenticate"
+            f"?success={'true' if success else 'false'}",
             content=json.dumps({"key": "pk_test_suite", "client_secret": client_secret}),
         )
 
@@ -111,7 +98,10 @@ def test_declined_card_says_why_and_a_second_card_pays(outside, client, order, j
     declined = browser.pay(DECLINED_CARD)
 
     assert declined.status_code == 402
-    assert declined.json() == {"status": "declined", "message": "Your card was declined. Please try another card."}
+    assert declined.json() == {
+        "status": "declined",
+        "message": "Your card was declined. Please try another card.",
+    }
     order.refresh_from_db()
     assert order.status == Order.Status.PENDING_PAYMENT
     assert stock(jumper) == (3, 1)  # still held for the shopper's next try
@@ -124,7 +114,10 @@ def test_declined_card_says_why_and_a_second_card_pays(outside, client, order, j
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     # The failed attempt's PaymentIntent was replaced by a fresh one, which paid.
-    assert [(p.attempt, p.status) for p in Payment.objects.order_by("attempt")] == [(1, "canceled"), (2, "succeeded")]
+    assert [(p.attempt, p.status) for p in Payment.objects.order_by("attempt")] == [
+        (1, "canceled"),
+        (2, "succeeded"),
+    ]
     assert stock(jumper) == (2, 0)
 
 
@@ -166,7 +159,9 @@ def test_pay_refuses_bad_requests(outside, client, order):
     assert client.post(path, data="{}", content_type="application/json").json()["message"] == (
         "The request did not say which card to use."
     )
-    response = client.post(path, data=json.dumps({"setup_intent": "seti_someone_else"}), content_type="application/json")
+    response = client.post(
+        path, data=json.dumps({"setup_intent": "seti_someone_else"}), content_type="application/json"
+    )
     assert response.status_code == 409
     assert "out of date" in response.json()["message"]
     assert client.get(path).status_code == 405

@@ -5,7 +5,6 @@ import threading
 import time
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -18,23 +17,8 @@ from checkout.models import Cart, Order, Payment, Refund
 from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
 from tests.checkout.test_place_order import ADDRESS, fill_cart, place
 from tests.checkout.test_webhooks import deliver, event, pay_behind_our_back, stripe_api
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
+from tests.factories import UserFactory
 from tests.servers import DelayProxy, free_port
-
-
-@pytest.fixture
-def jumper():
-    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
-    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
-    StockFactory(variant=variant, on_hand=3)
-    return variant
-
-
-@pytest.fixture
-def order(outside, shipping, client, jumper) -> Order:
-    version = fill_cart(client, (jumper, 1))
-    assert place(client, version).status_code == 302
-    return Order.objects.get()
 
 
 def stock(variant) -> tuple[int, int]:
@@ -77,12 +61,27 @@ def test_a_second_successful_payment_is_refunded_and_flagged(outside, client, or
     Order.objects.filter(pk=order.pk).update(status="pending_payment")
     setup = stripe_api(outside, "GET", f"setup_intents/{browser.set_up_card(GOOD_CARD)}")
     Order.objects.filter(pk=order.pk).update(status="paid")
-    second = stripe_api(outside, "POST", "payment_intents", {
-        "amount": order.total, "currency": "gbp", "customer": setup["customer"],
-        "payment_method": setup["payment_method"], "confirm": "true", "metadata[order_number]": order.number,
-    })
-    Payment.objects.create(order=order, attempt=2, payment_intent_id=second["id"], amount=order.total,
-                           currency="GBP", status="requires_confirmation")
+    second = stripe_api(
+        outside,
+        "POST",
+        "payment_intents",
+        {
+            "amount": order.total,
+            "currency": "gbp",
+            "customer": setup["customer"],
+            "payment_method": setup["payment_method"],
+            "confirm": "true",
+            "metadata[order_number]": order.number,
+        },
+    )
+    Payment.objects.create(
+        order=order,
+        attempt=2,
+        payment_intent_id=second["id"],
+        amount=order.total,
+        currency="GBP",
+        status="requires_confirmation",
+    )
 
     deliver(client, event("payment_intent.succeeded", second))
 
@@ -170,7 +169,9 @@ def test_concurrent_double_submit_gives_one_order(outside, shipping, client, jum
     assert stock(jumper) == (3, 1)
 
 
-def test_an_inventory_timeout_leaves_nothing_held_or_chargeable(outside, shipping, client, jumper, threaded_shop):
+def test_an_inventory_timeout_leaves_nothing_held_or_chargeable(
+    outside, shipping, client, jumper, threaded_shop
+):
     proxy = DelayProxy(target=threaded_shop.url, name="inventory", delay=1.5).start()
     try:
         outside.INVENTORY_API_URL = f"{proxy.url}/inventory/v1"
@@ -200,7 +201,10 @@ def test_an_interrupted_placement_is_finished_from_the_payment_page(outside, shi
 
     cart = Cart.objects.get()
     order, created = services.order_create(
-        cart_id=cart.pk, cart_version=version, user_id=None, email="ann@example.com",
+        cart_id=cart.pk,
+        cart_version=version,
+        user_id=None,
+        email="ann@example.com",
         address=services.ShippingAddress("Ann", "1 Road", "", "Kendal", "LA9 4DT", "GB", ""),
         shipping_method_code="standard",
     )
@@ -224,11 +228,19 @@ def test_strangers_cannot_pay_or_return_for_an_account_order(outside, shipping, 
     stranger = Client()
     stranger.force_login(UserFactory())
     body = json.dumps({"setup_intent": "seti_x"})
-    assert stranger.post(f"/order/{order.public_token}/pay/confirm/", data=body,
-                         content_type="application/json").status_code == 404
+    assert (
+        stranger.post(
+            f"/order/{order.public_token}/pay/confirm/", data=body, content_type="application/json"
+        ).status_code
+        == 404
+    )
     assert stranger.get(f"/order/{order.public_token}/return/").status_code == 404
-    assert Client().post(f"/order/{order.public_token}/pay/confirm/", data=body,
-                         content_type="application/json").status_code == 403
+    assert (
+        Client()
+        .post(f"/order/{order.public_token}/pay/confirm/", data=body, content_type="application/json")
+        .status_code
+        == 403
+    )
 
 
 @pytest.mark.parametrize("path", ["/order/%00/", "/order/%00/pay/", "/order/a%00b/return/"])
@@ -237,8 +249,9 @@ def test_bad_order_tokens_are_404(outside, client, path):
 
 
 def test_deeply_nested_json_is_a_400(outside, client, order):
-    response = client.post(f"/order/{order.public_token}/pay/confirm/", data="[" * 100_000,
-                           content_type="application/json")
+    response = client.post(
+        f"/order/{order.public_token}/pay/confirm/", data="[" * 100_000, content_type="application/json"
+    )
     assert response.status_code == 400
 
 

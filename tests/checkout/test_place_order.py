@@ -35,16 +35,10 @@ def stripe_get(settings, path: str) -> dict:
 
 
 @pytest.fixture
-def jumper():
-    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
-    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
-    StockFactory(variant=variant, on_hand=3)
-    return variant
-
-
-@pytest.fixture
 def mug():
-    product = ProductFactory(title="Enamel Mug", slug="enamel-mug", category=CategoryFactory(), price_from=1250)
+    product = ProductFactory(
+        title="Enamel Mug", slug="enamel-mug", category=CategoryFactory(), price_from=1250
+    )
     variant = VariantFactory(product=product, sku="MUG", price=1250)
     StockFactory(variant=variant, on_hand=10)
     return variant
@@ -73,7 +67,9 @@ def test_checkout_page_shows_server_totals(outside, shipping, client, jumper, mu
     assert "£90.00" in body and "Free" in body and "£18.00" in body and "£108.00" in body
 
 
-def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(outside, shipping, client, jumper, mug):
+def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(
+    outside, shipping, client, jumper, mug
+):
     version = fill_cart(client, (jumper, 2), (mug, 1))
 
     response = place(client, version, subtotal="1", total="1", price="1")
@@ -85,11 +81,16 @@ def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(outsid
     assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (14250, 0, 2850, 17100)
     assert order.postcode == "LA9 4DT"
     assert [(line.sku, line.quantity, line.unit_price) for line in order.lines.order_by("sku")] == [
-        ("JUMP-M", 2, 6500), ("MUG", 1, 1250),
+        ("JUMP-M", 2, 6500),
+        ("MUG", 1, 1250),
     ]
     payment = Payment.objects.get(order=order)
     intent = stripe_get(outside, f"payment_intents/{payment.payment_intent_id}")
-    assert (intent["amount"], intent["currency"], intent["metadata"]) == (17100, "gbp", {"order_number": order.number})
+    assert (intent["amount"], intent["currency"], intent["metadata"]) == (
+        17100,
+        "gbp",
+        {"order_number": order.number},
+    )
     assert intent["status"] == "requires_payment_method"
     reservation = Reservation.objects.get()
     assert str(reservation.id) == order.reservation_id
@@ -131,7 +132,11 @@ def test_out_of_stock_cancels_the_payment_intent_and_names_the_item(outside, shi
     order = Order.objects.get()
     assert order.status == Order.Status.CANCELED and "out of stock" in order.cancel_reason
     assert not Payment.objects.exists()
-    intents = [i for i in stripe_get(outside, "payment_intents?limit=100")["data"] if i["metadata"].get("order_number") == order.number]
+    intents = [
+        i
+        for i in stripe_get(outside, "payment_intents?limit=100")["data"]
+        if i["metadata"].get("order_number") == order.number
+    ]
     assert [i["status"] for i in intents] == ["canceled"]
     assert stock(jumper) == (1, 0) and not Reservation.objects.exists()
     assert CartLine.objects.get().quantity == 3  # the cart is kept for the shopper to fix
@@ -147,7 +152,11 @@ def test_inventory_down_cancels_the_payment_intent(outside, shipping, client, ju
     assert "We couldn&#x27;t check our stock just now. Nothing was charged" in response.content.decode()
     order = Order.objects.get()
     assert order.status == Order.Status.CANCELED and order.cancel_reason == "inventory unavailable"
-    intents = [i for i in stripe_get(outside, "payment_intents?limit=100")["data"] if i["metadata"].get("order_number") == order.number]
+    intents = [
+        i
+        for i in stripe_get(outside, "payment_intents?limit=100")["data"]
+        if i["metadata"].get("order_number") == order.number
+    ]
     assert [i["status"] for i in intents] == ["canceled"]
     assert stock(jumper) == (3, 0)
     # The page offers a fresh attempt, which succeeds once the inventory is back.
@@ -240,7 +249,9 @@ def test_cart_changed_in_another_tab(outside, shipping, client, jumper, mug):
         ({"line1": "x" * 500}, "Ensure this value has at most 120 characters"),
     ],
 )
-def test_bad_checkout_input_is_refused_with_nothing_left_behind(outside, shipping, client, jumper, overrides, message):
+def test_bad_checkout_input_is_refused_with_nothing_left_behind(
+    outside, shipping, client, jumper, overrides, message
+):
     version = fill_cart(client, (jumper, 1))
     intents_before = len(stripe_get(outside, "payment_intents?limit=100")["data"])
     response = place(client, version, **overrides)

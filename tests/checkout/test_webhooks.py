@@ -16,31 +16,17 @@ from catalog.inventory import reservations_expire
 from catalog.models import Reservation, Stock
 from checkout.models import Order, Payment, Refund, WebhookEvent
 from tests.checkout.test_payment import GOOD_CARD, Browser
-from tests.checkout.test_place_order import fill_cart, place
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 
 SECRET = "whsec_test_suite"
 
 
-@pytest.fixture
-def jumper():
-    product = ProductFactory(title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500)
-    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
-    StockFactory(variant=variant, on_hand=3)
-    return variant
-
-
-@pytest.fixture
-def order(outside, shipping, client, jumper) -> Order:
-    version = fill_cart(client, (jumper, 1))
-    assert place(client, version).status_code == 302
-    return Order.objects.get()
-
-
 def stripe_api(settings, method: str, path: str, data: dict | None = None) -> dict:
     response = httpx.request(
-        method, f"{settings.STRIPE_API_BASE}/v1/{path}", data=data,
-        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"}, timeout=5,
+        method,
+        f"{settings.STRIPE_API_BASE}/v1/{path}",
+        data=data,
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=5,
     )
     response.raise_for_status()
     return response.json()
@@ -52,14 +38,23 @@ def pay_behind_our_back(settings, client, order: Order, card: str = GOOD_CARD) -
     setup_id = browser.set_up_card(card)
     setup = stripe_api(settings, "GET", f"setup_intents/{setup_id}")
     payment = Payment.objects.get(order=order)
-    stripe_api(settings, "POST", f"payment_intents/{payment.payment_intent_id}",
-               {"payment_method": setup["payment_method"], "customer": setup["customer"]})
+    stripe_api(
+        settings,
+        "POST",
+        f"payment_intents/{payment.payment_intent_id}",
+        {"payment_method": setup["payment_method"], "customer": setup["customer"]},
+    )
     return stripe_api(settings, "POST", f"payment_intents/{payment.payment_intent_id}/confirm")
 
 
 def event(event_type: str, obj: dict, event_id: str | None = None) -> dict:
-    return {"id": event_id or f"evt_{secrets.token_hex(8)}", "object": "event", "type": event_type,
-            "created": int(time.time()), "data": {"object": obj}}
+    return {
+        "id": event_id or f"evt_{secrets.token_hex(8)}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
 
 
 def deliver(client, body: dict | bytes, *, secret: str = SECRET, timestamp: int | None = None, header=True):
@@ -131,7 +126,9 @@ def test_return_page_and_webhook_end_in_one_state(outside, client, order, jumper
     ],
 )
 def test_forged_or_altered_events_leave_no_trace(outside, client, order, mutate, status, error):
-    body = json.dumps(event("payment_intent.succeeded", {"id": order.payments.get().payment_intent_id})).encode()
+    body = json.dumps(
+        event("payment_intent.succeeded", {"id": order.payments.get().payment_intent_id})
+    ).encode()
     headers = {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET)}
     body, headers = mutate(body, headers)
 
@@ -233,7 +230,10 @@ def test_canceled_then_stale_succeeded_ends_canceled_with_stock_back(outside, cl
     canceled = stripe_api(outside, "POST", f"payment_intents/{intent_id}/cancel")
     stale_success = {**canceled, "status": "succeeded"}
 
-    for body in [event("payment_intent.succeeded", stale_success), event("payment_intent.canceled", canceled)] * 3:
+    for body in [
+        event("payment_intent.succeeded", stale_success),
+        event("payment_intent.canceled", canceled),
+    ] * 3:
         assert deliver(client, body).status_code == 200
 
     order.refresh_from_db()
@@ -251,7 +251,10 @@ def test_payment_after_the_stock_was_sold_is_refunded_and_flagged(outside, clien
 
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
-    assert order.is_flagged and "Paid after its stock was gone: refunded in full automatically." in order.flag_reason
+    assert (
+        order.is_flagged
+        and "Paid after its stock was gone: refunded in full automatically." in order.flag_reason
+    )
     refund = Refund.objects.get()
     assert (refund.amount, refund.status) == (order.total, "succeeded")
     assert stripe_api(outside, "GET", f"refunds/{refund.stripe_refund_id}")["amount"] == order.total
@@ -262,8 +265,15 @@ def test_refunds_partial_then_full(outside, client, order):
     intent = pay_behind_our_back(outside, client, order)
     deliver(client, event("payment_intent.succeeded", intent))
     first = stripe_api(outside, "POST", "refunds", {"payment_intent": intent["id"], "amount": 1000})
-    charge = {"id": "ch_1", "object": "charge", "payment_intent": intent["id"], "currency": "gbp",
-              "amount": order.total, "amount_refunded": 1000, "refunds": {"data": [first]}}
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "payment_intent": intent["id"],
+        "currency": "gbp",
+        "amount": order.total,
+        "amount_refunded": 1000,
+        "refunds": {"data": [first]},
+    }
 
     for _ in range(10):
         deliver(client, event("charge.refunded", charge, event_id="evt_refund_1"))
@@ -271,7 +281,9 @@ def test_refunds_partial_then_full(outside, client, order):
     assert order.status == Order.Status.PARTIALLY_REFUNDED
     assert list(Refund.objects.values_list("amount", flat=True)) == [1000]
 
-    second = stripe_api(outside, "POST", "refunds", {"payment_intent": intent["id"], "amount": order.total - 1000})
+    second = stripe_api(
+        outside, "POST", "refunds", {"payment_intent": intent["id"], "amount": order.total - 1000}
+    )
     charge = {**charge, "amount_refunded": order.total, "refunds": {"data": [second, first]}}
     deliver(client, event("charge.refunded", charge))
     order.refresh_from_db()
@@ -282,8 +294,14 @@ def test_refunds_partial_then_full(outside, client, order):
 def test_disputes_flag_the_order(outside, client, order):
     intent = pay_behind_our_back(outside, client, order)
     deliver(client, event("payment_intent.succeeded", intent))
-    dispute = {"id": "dp_1", "object": "dispute", "payment_intent": intent["id"], "amount": order.total,
-               "reason": "fraudulent", "status": "needs_response"}
+    dispute = {
+        "id": "dp_1",
+        "object": "dispute",
+        "payment_intent": intent["id"],
+        "amount": order.total,
+        "reason": "fraudulent",
+        "status": "needs_response",
+    }
 
     deliver(client, event("charge.dispute.created", dispute))
     deliver(client, event("charge.dispute.closed", {**dispute, "status": "won"}))
@@ -302,8 +320,12 @@ def test_a_storm_of_the_same_event_is_applied_once(outside, client, order, jumpe
     header = stripe.WebhookSignature.generate_signature_header(payload.decode(), SECRET)
 
     def post(_):
-        return httpx.post(f"{threaded_shop.url}/webhooks/stripe/", content=payload, timeout=30,
-                          headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+        return httpx.post(
+            f"{threaded_shop.url}/webhooks/stripe/",
+            content=payload,
+            timeout=30,
+            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+        )
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         responses = list(pool.map(post, range(50)))
@@ -320,7 +342,9 @@ def test_a_storm_of_the_same_event_is_applied_once(outside, client, order, jumpe
 
 
 @pytest.mark.slow
-def test_localstripe_delivers_succeeded_and_the_order_becomes_paid(outside, client, order, jumper, threaded_shop):
+def test_localstripe_delivers_succeeded_and_the_order_becomes_paid(
+    outside, client, order, jumper, threaded_shop
+):
     httpx.post(
         f"{outside.STRIPE_API_BASE}/_config/webhooks/shop",
         data={"url": f"{threaded_shop.url}/webhooks/stripe/", "secret": SECRET},

@@ -39,7 +39,16 @@ def test_healthz_is_503_when_the_database_is_down():
         DATABASE_POOL_TIMEOUT="1",
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--lifespan", "off"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

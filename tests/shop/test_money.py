@@ -23,8 +23,13 @@ def test_money_refuses_mixed_currencies_and_floats():
 
 @pytest.mark.parametrize(
     ("amount", "currency", "text"),
-    [(123450, "GBP", "£1,234.50"), (5, "EUR", "€0.05"), (-250, "USD", "-$2.50"), (500, "JPY", "¥500"),
-     (1234, "CHF", "12.34 CHF")],
+    [
+        (123450, "GBP", "£1,234.50"),
+        (5, "EUR", "€0.05"),
+        (-250, "USD", "-$2.50"),
+        (500, "JPY", "¥500"),
+        (1234, "CHF", "12.34 CHF"),
+    ],
 )
 def test_format_money(amount, currency, text):
     assert format_money(amount, currency) == text

@@ -9,8 +9,16 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[2]
 # Variables the test settings set for the suite; production must be judged without them.
 REMOVED = {
-    "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "SECURE_COOKIES", "DATABASE_POOL",
-    "INVENTORY_API_TOKEN", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_COOKIES",
+    "DATABASE_POOL",
+    "INVENTORY_API_TOKEN",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
 }
 PRODUCTION_SECRETS = {
     "INVENTORY_API_TOKEN": "inv-" + "s" * 40,

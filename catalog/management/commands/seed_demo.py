@@ -19,7 +19,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--products", type=int, default=240, help="How many products the catalogue should have (default 240)."
+            "--products",
+            type=int,
+            default=240,
+            help="How many products the catalogue should have (default 240).",
         )
 
     def handle(self, *args: object, products: int, verbosity: int, **options: object) -> None:
@@ -57,8 +60,11 @@ class Command(BaseCommand):
             ShippingMethod.objects.get_or_create(
                 code=code,
                 defaults={
-                    "name": name, "description": description, "price": price,
-                    "free_over": free_over, "position": position,
+                    "name": name,
+                    "description": description,
+                    "price": price,
+                    "free_over": free_over,
+                    "position": position,
                 },
             )
         for country, name, rate in TAX_RATES:

@@ -9,11 +9,15 @@ class Command(BaseCommand):
     help = "Register this shop's webhook endpoint with localstripe (not needed with real Stripe)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--shop-url", required=True, help="Where localstripe reaches the shop, e.g. http://web:8000")
+        parser.add_argument(
+            "--shop-url", required=True, help="Where localstripe reaches the shop, e.g. http://web:8000"
+        )
 
     def handle(self, *args: object, shop_url: str, **options: object) -> None:
         if not settings.STRIPE_API_BASE:
-            raise CommandError("STRIPE_API_BASE is empty: this shop talks to real Stripe; configure webhooks there.")
+            raise CommandError(
+                "STRIPE_API_BASE is empty: this shop talks to real Stripe; configure webhooks there."
+            )
         endpoint = f"{shop_url.rstrip('/')}/webhooks/stripe/"
         try:
             response = httpx.post(

@@ -28,10 +28,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--since", type=since_argument, default="24h",
+            "--since",
+            type=since_argument,
+            default="24h",
             help="How far back: an ISO date/time or a duration such as 24h or 7d (default 24h).",
         )
-        parser.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would change; change nothing."
+        )
 
     def handle(self, *args: object, since: datetime, dry_run: bool, **options: object) -> None:
         with tqdm(desc="Checking", unit="item", disable=None, file=self.stderr) as bar:

@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def handle(self, *args: object, event_id: str, **options: object) -> None:
         stored = WebhookEvent.objects.filter(stripe_event_id=event_id).first()
         if stored is None:
-            raise CommandError(f"No stored event {event_id}. (stripe_reconcile fetches events we never received.)")
+            raise CommandError(
+                f"No stored event {event_id}. (stripe_reconcile fetches events we never received.)"
+            )
         try:
             outcome = async_to_sync(webhooks.aevent_apply)(stored, force=True)
         except ShopError as error:

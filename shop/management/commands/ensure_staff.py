@@ -33,9 +33,7 @@ class Command(BaseCommand):
         user.save()
         where = f" at {options['url']}" if options["url"] else ""
         verb = "created" if created else "ready"
-        self.stdout.write(
-            self.style.SUCCESS(f"Staff login {verb}{where}: {user.username} / {password}")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Staff login {verb}{where}: {user.username} / {password}"))
 
     @staticmethod
     def _password_from_file(path: Path | None) -> str:
