@@ -87,6 +87,8 @@ def api_view(*methods: str) -> Callable[[View], View]:
                 return error_response(404, "not_found", error.user_message)
             except inventory.ReservationAlreadyCommitted as error:
                 return error_response(409, "already_committed", error.user_message)
+            except inventory.ReservationNotCommitted as error:
+                return error_response(409, "not_committed", error.user_message)
 
         return wrapper
 
@@ -149,6 +151,12 @@ async def reservation_commit(request: HttpRequest, reservation_id: str) -> JsonR
 @api_view("POST")
 async def reservation_release(request: HttpRequest, reservation_id: str) -> JsonResponse:
     reservation = await inventory.areservation_release(reservation_id=reservation_id)
+    return JsonResponse(reservation_body(reservation))
+
+
+@api_view("POST")
+async def reservation_return(request: HttpRequest, reservation_id: str) -> JsonResponse:
+    reservation = await inventory.areservation_return(reservation_id=reservation_id)
     return JsonResponse(reservation_body(reservation))
 
 

@@ -29,7 +29,7 @@ from django.db.models import F, Sum
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 
-from catalog.models import Reservation, ReservationLine, Stock, Variant
+from catalog.models import Reservation, ReservationLine, Stock, StockAdjustment, Variant
 from shop.exceptions import InvalidInput, ShopError
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,10 @@ class IdempotencyKeyReused(InventoryError):
 
 class ReservationNotFound(InventoryError):
     user_message = "No reservation with this id."
+
+
+class ReservationNotCommitted(InventoryError):
+    user_message = "Only committed stock can be returned."
 
 
 class ReservationAlreadyCommitted(InventoryError):
@@ -239,6 +243,54 @@ def reservation_release(*, reservation_id: uuid.UUID | str) -> Reservation:
     return reservation
 
 
+def reservation_return(*, reservation_id: uuid.UUID | str) -> Reservation:
+    """Put a committed reservation's units back on hand (e.g. an order canceled before shipping).
+
+    Idempotent: a returned reservation is returned unchanged. Raises
+    ReservationNotCommitted for one that is not committed.
+    """
+    with transaction.atomic():
+        reservation = _reservation_locked(reservation_id)
+        if reservation.status == Reservation.Status.RETURNED:
+            return reservation
+        if reservation.status != Reservation.Status.COMMITTED:
+            raise ReservationNotCommitted()
+        quantities = _line_quantities(reservation.lines.all())
+        _stocks_locked(variant_ids=quantities)
+        for variant_id, (_sku, quantity) in quantities.items():
+            _stock_change(variant_id, on_hand=F("on_hand") + quantity)
+        reservation.status = Reservation.Status.RETURNED
+        reservation.save(update_fields=["status", "updated_at"])
+    return reservation
+
+
+def stock_adjust(*, variant_id: int, on_hand: int, reason: str, user_id: int | None) -> StockAdjustment:
+    """Set a SKU's on-hand count, recording who, why, before and after.
+
+    Refuses a count below what open reservations hold, or a blank reason.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Give a reason for the change.")
+    if on_hand < 0 or on_hand > 10_000_000:
+        raise InvalidInput("On hand must be a whole number from 0 to 10,000,000.")
+    with transaction.atomic():
+        stock = Stock.objects.select_for_update().filter(variant_id=variant_id).first()
+        if stock is None:
+            raise InvalidInput("That SKU has no stock record.")
+        if on_hand < stock.allocated:
+            raise InvalidInput(
+                f"{stock.allocated} units are held by orders awaiting payment; on hand cannot go below that."
+            )
+        adjustment = StockAdjustment.objects.create(
+            variant_id=variant_id, on_hand_before=stock.on_hand, on_hand_after=on_hand, reason=reason[:200],
+            user_id=user_id,
+        )
+        stock.on_hand = on_hand
+        stock.save(update_fields=["on_hand", "updated_at"])
+    return adjustment
+
+
 def reservations_expire(*, now: datetime | None = None) -> int:
     """Expire held reservations whose time has passed and give their units back.
 
@@ -288,6 +340,13 @@ async def areservation_commit(*, reservation_id: uuid.UUID | str) -> Reservation
 
 async def areservation_release(*, reservation_id: uuid.UUID | str) -> Reservation:
     return await sync_to_async(reservation_release)(reservation_id=reservation_id)
+
+
+async def areservation_return(*, reservation_id: uuid.UUID | str) -> Reservation:
+    return await sync_to_async(reservation_return)(reservation_id=reservation_id)
+
+
+astock_adjust = sync_to_async(stock_adjust)
 
 
 async def areservations_expire(*, now: datetime | None = None) -> int:

@@ -147,6 +147,8 @@ class Reservation(models.Model):
         COMMITTED = "committed"
         RELEASED = "released"
         EXPIRED = "expired"
+        # Committed stock put back on the shelf (e.g. a paid order canceled before shipping).
+        RETURNED = "returned"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     reference = models.CharField(max_length=100, db_index=True)
@@ -183,3 +185,24 @@ class ReservationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} × {self.quantity}"
+
+
+class StockAdjustment(models.Model):
+    """A change of on-hand stock made by a person, with the reason they gave."""
+
+    variant = models.ForeignKey(Variant, related_name="stock_adjustments", on_delete=models.CASCADE)
+    on_hand_before = models.PositiveIntegerField()
+    on_hand_after = models.PositiveIntegerField()
+    reason = models.CharField(max_length=200)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.variant_id}: {self.on_hand_before} → {self.on_hand_after}"
+
+    @property
+    def change(self) -> int:
+        return self.on_hand_after - self.on_hand_before

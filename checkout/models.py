@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.urls import reverse
 
 from catalog.models import Variant
@@ -169,12 +170,21 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    carrier = models.CharField(max_length=60, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "created_at"], name="order_status_created"),
             models.Index(fields=["created_at"], name="order_flagged", condition=Q(is_flagged=True)),
+            # Sales figures read paid orders by payment time: an index-only scan.
+            models.Index(
+                fields=["paid_at"], include=["total"], name="order_paid_at", condition=Q(paid_at__isnull=False)
+            ),
+            models.Index(fields=["paid_at"], name="order_awaiting_fulfilment", condition=Q(status="paid")),
+            models.Index(Lower("email"), name="order_email_lower"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -268,7 +278,9 @@ class Refund(models.Model):
 
     order = models.ForeignKey(Order, related_name="refunds", on_delete=models.PROTECT)
     payment = models.ForeignKey(Payment, related_name="refunds", on_delete=models.PROTECT)
-    stripe_refund_id = models.CharField(max_length=255, unique=True)
+    # Empty until Stripe has made the refund: a claim made first stops a double submit.
+    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    request_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     amount = models.PositiveBigIntegerField()
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=Status.choices)
@@ -281,9 +293,35 @@ class Refund(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive")]
+        indexes = [models.Index(fields=["created_at"], name="refund_created")]
 
     def __str__(self) -> str:
-        return self.stripe_refund_id
+        return self.stripe_refund_id or f"refund {self.pk} (being made)"
+
+
+class OrderEvent(models.Model):
+    """One line of an order's history: what happened, who did it, when."""
+
+    class Kind(models.TextChoices):
+        PLACED = "placed"
+        STATUS = "status"
+        PAYMENT = "payment"
+        REFUND = "refund"
+        FULFILLED = "fulfilled"
+        FLAGGED = "flagged"
+        NOTE = "note"
+
+    order = models.ForeignKey(Order, related_name="events", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.CharField(max_length=500)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind}: {self.message}"
 
 
 class WebhookEvent(models.Model):

@@ -148,3 +148,14 @@ async def reservation_release(*, reservation_id: str) -> Reservation:
     if response.status_code in (404, 409):
         raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
     raise InventoryUnavailable()
+
+
+async def reservation_return(*, reservation_id: str) -> Reservation:
+    """Put committed stock back on hand (an order canceled before shipping). Idempotent."""
+    response = await _request("POST", f"reservations/{reservation_id}/return")
+    body = _json(response)
+    if response.status_code == 200:
+        return _reservation(body)
+    if response.status_code in (404, 409):
+        raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
+    raise InventoryUnavailable()

@@ -863,6 +863,7 @@ def test_openapi_document_names_these_urls_and_error_codes():
         reverse("inventory:reservation-detail", args=[some_id]): ["get"],
         reverse("inventory:reservation-commit", args=[some_id]): ["post"],
         reverse("inventory:reservation-release", args=[some_id]): ["post"],
+        reverse("inventory:reservation-return", args=[some_id]): ["post"],
     }
     assert set(document["components"]["schemas"]["Error"]["properties"]["error"]["enum"]) == {
         "invalid_request",
@@ -874,4 +875,71 @@ def test_openapi_document_names_these_urls_and_error_codes():
         "insufficient_stock",
         "idempotency_key_reused",
         "already_committed",
+        "not_committed",
     }
+
+
+# --- return (committed stock back on hand) ---------------------------------------------------
+
+
+def test_return_puts_committed_stock_back_once(client, shelves):
+    created = reserve(client, {"reference": "order-9", "lines": [{"sku": "B", "quantity": 3}]}).json()
+    post(client, f"{RESERVATIONS_URL}/{created['id']}/commit")
+    assert levels_of("B") == {"B": (1, 0)}
+
+    first = post(client, f"{RESERVATIONS_URL}/{created['id']}/return")
+    second = post(client, f"{RESERVATIONS_URL}/{created['id']}/return")
+
+    assert (first.status_code, first.json()["status"]) == (200, "returned")
+    assert (second.status_code, second.json()["status"]) == (200, "returned")
+    assert levels_of("B") == {"B": (4, 0)}
+
+
+def test_return_of_a_held_reservation_is_refused(client, shelves):
+    created = reserve(client, {"reference": "order-9", "lines": [{"sku": "B", "quantity": 1}]}).json()
+    before = database_state()
+
+    response = post(client, f"{RESERVATIONS_URL}/{created['id']}/return")
+
+    assert response.status_code == 409 and response.json()["error"] == "not_committed"
+    assert database_state() == before
+
+
+# --- stock adjustments (the staff's stock page) ------------------------------------------------
+
+
+def test_stock_adjust_records_who_why_before_and_after(shelves):
+    from catalog.inventory import stock_adjust
+    from catalog.models import StockAdjustment
+    from tests.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    a, _b = shelves
+    adjustment = stock_adjust(
+        variant_id=a.variant_id, on_hand=20, reason=" Delivery from supplier ", user_id=user.pk
+    )
+
+    assert (adjustment.on_hand_before, adjustment.on_hand_after, adjustment.change) == (15, 20, 5)
+    assert (adjustment.reason, adjustment.user_id) == ("Delivery from supplier", user.pk)
+    assert levels_of("A") == {"A": (20, 3)}
+    assert StockAdjustment.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("on_hand", "reason", "message"),
+    [
+        (2, "Count", "3 units are held by orders awaiting payment; on hand cannot go below that."),
+        (-1, "Count", "On hand must be a whole number from 0 to 10,000,000."),
+        (10, "   ", "Give a reason for the change."),
+    ],
+)
+def test_stock_adjust_refusals_change_nothing(shelves, on_hand, reason, message):
+    from catalog.inventory import stock_adjust
+    from catalog.models import StockAdjustment
+    from shop.exceptions import InvalidInput
+
+    a, _b = shelves
+    with pytest.raises(InvalidInput, match=message):
+        stock_adjust(variant_id=a.variant_id, on_hand=on_hand, reason=reason, user_id=None)
+    assert levels_of("A") == {"A": (15, 3)}
+    assert not StockAdjustment.objects.exists()
