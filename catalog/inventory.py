@@ -283,7 +283,10 @@ def stock_adjust(*, variant_id: int, on_hand: int, reason: str, user_id: int | N
                 f"{stock.allocated} units are held by orders awaiting payment; on hand cannot go below that."
             )
         adjustment = StockAdjustment.objects.create(
-            variant_id=variant_id, on_hand_before=stock.on_hand, on_hand_after=on_hand, reason=reason[:200],
+            variant_id=variant_id,
+            on_hand_before=stock.on_hand,
+            on_hand_after=on_hand,
+            reason=reason[:200],
             user_id=user_id,
         )
         stock.on_hand = on_hand

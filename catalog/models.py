@@ -194,7 +194,9 @@ class StockAdjustment(models.Model):
     on_hand_before = models.PositiveIntegerField()
     on_hand_after = models.PositiveIntegerField()
     reason = models.CharField(max_length=200)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -173,6 +173,7 @@ class Order(models.Model):
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     carrier = models.CharField(max_length=60, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
+    shipping_notice_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -181,7 +182,10 @@ class Order(models.Model):
             models.Index(fields=["created_at"], name="order_flagged", condition=Q(is_flagged=True)),
             # Sales figures read paid orders by payment time: an index-only scan.
             models.Index(
-                fields=["paid_at"], include=["total"], name="order_paid_at", condition=Q(paid_at__isnull=False)
+                fields=["paid_at"],
+                include=["total"],
+                name="order_paid_at",
+                condition=Q(paid_at__isnull=False),
             ),
             models.Index(fields=["paid_at"], name="order_awaiting_fulfilment", condition=Q(status="paid")),
             models.Index(Lower("email"), name="order_email_lower"),
@@ -314,7 +318,9 @@ class OrderEvent(models.Model):
     order = models.ForeignKey(Order, related_name="events", on_delete=models.CASCADE)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     message = models.CharField(max_length=500)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

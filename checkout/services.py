@@ -33,9 +33,19 @@ from checkout.exceptions import (
     ReservationNotHeld,
     UnknownItems,
 )
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund, ShippingMethod, TaxRate
+from checkout.models import (
+    Cart,
+    CartLine,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    Refund,
+    ShippingMethod,
+    TaxRate,
+)
 from checkout.pricing import totals_compute
-from checkout.tasks import send_order_confirmation
+from checkout.tasks import send_order_confirmation, send_shipping_notice
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
@@ -61,17 +71,27 @@ class IllegalTransition(ShopError):
     """An order was asked to move to a status it cannot reach from where it is."""
 
 
-def _order_move(order: Order, status: str, **fields: object) -> None:
-    """Move a locked order to `status` (and set `fields`); raise IllegalTransition if not allowed."""
+def _order_move(
+    order: Order, status: str, *, actor_id: int | None = None, note: str = "", **fields: object
+) -> None:
+    """Move a locked order to `status` (and set `fields`), recording it in the order's history.
+
+    Raise IllegalTransition if the order cannot go there from where it is.
+    """
     if status not in ALLOWED_TRANSITIONS[order.status]:
         raise IllegalTransition(
             f"Order {order.number} cannot go from {order.get_status_display()} "
             f"to {Order.Status(status).label}."
         )
+    before = order.get_status_display()
     order.status = status
     for name, value in fields.items():
         setattr(order, name, value)
     order.save(update_fields=["status", *fields, "updated_at"])
+    message = f"{before} → {order.get_status_display()}" + (f": {note}" if note else "")
+    OrderEvent.objects.create(
+        order=order, kind=OrderEvent.Kind.STATUS, message=message[:500], actor_id=actor_id
+    )
 
 
 def _order_flag(order: Order, reason: str) -> None:
@@ -82,6 +102,7 @@ def _order_flag(order: Order, reason: str) -> None:
     order.is_flagged = True
     order.flag_reason = " | ".join(reasons)[-300:]
     order.save(update_fields=["is_flagged", "flag_reason", "updated_at"])
+    OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.FLAGGED, message=reason[:500])
 
 
 # Carts ---------------------------------------------------------------------
@@ -317,6 +338,11 @@ def order_create(
                 tax_rate=totals.tax_rate,
                 tax_total=totals.tax,
                 total=totals.total,
+            )
+            OrderEvent.objects.create(
+                order=order,
+                kind=OrderEvent.Kind.PLACED,
+                message=f"Placed for {totals.total} {totals.currency}",
             )
             OrderLine.objects.bulk_create(
                 [
@@ -943,31 +969,119 @@ async def arefund_create(
 ) -> Refund:
     """Refund `amount` of a succeeded payment through Stripe and record it.
 
-    Refuses amounts of zero or less, and more than is left to refund.
+    The refund is first claimed in our database under a lock on the order, so a
+    double submit (same key) gives one refund and two staff together can never
+    refund more than was paid. Refuses amounts of zero or less, or more than is left.
     """
+    refund = await sync_to_async(refund_claim)(
+        order_id=order.pk,
+        payment_id=payment.pk,
+        amount=amount,
+        reason=reason,
+        request_key=idempotency_key,
+        actor_id=created_by_id,
+    )
+    if refund.stripe_refund_id:
+        return refund  # this request was already carried out
+    await arelease_database_connection()
+    try:
+        made = await stripe_api.refund_create(
+            payment_intent_id=payment.payment_intent_id, amount=amount, idempotency_key=idempotency_key
+        )
+    except ShopError:
+        await sync_to_async(refund_abandon)(refund_id=refund.pk)
+        raise
+    return await sync_to_async(refund_finish)(
+        refund_id=refund.pk, stripe_refund_id=made.id, status=made.status
+    )
+
+
+def refund_claim(
+    *, order_id: int, payment_id: int, amount: int, reason: str, request_key: str, actor_id: int | None
+) -> Refund:
+    """Reserve a refund of `amount` on a payment before asking Stripe for it. Return the claim
+    (or the refund already made under `request_key`)."""
     from shop.exceptions import InvalidInput
     from shop.money import format_money
 
-    if payment.status != Payment.Status.SUCCEEDED:
-        raise InvalidInput("Only a completed payment can be refunded.")
-    remaining = payment.amount - await _arefunded_amount(payment)
-    if amount <= 0:
-        raise InvalidInput("A refund must be more than zero.")
-    if amount > remaining:
-        raise InvalidInput(f"At most {format_money(remaining, payment.currency)} can still be refunded.")
-    await arelease_database_connection()
-    refund = await stripe_api.refund_create(
-        payment_intent_id=payment.payment_intent_id, amount=amount, idempotency_key=idempotency_key
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        existing = Refund.objects.filter(request_key=request_key).first()
+        if existing is not None:
+            return existing
+        payment = Payment.objects.select_for_update().get(pk=payment_id, order=order)
+        if payment.status != Payment.Status.SUCCEEDED:
+            raise InvalidInput("Only a completed payment can be refunded.")
+        refunded = sum(
+            Refund.objects.filter(
+                payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
+            ).values_list("amount", flat=True)
+        )
+        remaining = payment.amount - refunded
+        if amount <= 0:
+            raise InvalidInput("A refund must be more than zero.")
+        if amount > remaining:
+            raise InvalidInput(f"At most {format_money(remaining, payment.currency)} can still be refunded.")
+        return Refund.objects.create(
+            order=order,
+            payment=payment,
+            amount=amount,
+            currency=payment.currency,
+            status=Refund.Status.PENDING,
+            reason=reason[:200],
+            request_key=request_key,
+            created_by_id=actor_id,
+        )
+
+
+def refund_abandon(*, refund_id: int) -> None:
+    """Drop a claim whose refund Stripe did not make."""
+    Refund.objects.filter(pk=refund_id, stripe_refund_id__isnull=True).delete()
+
+
+def refund_finish(*, refund_id: int, stripe_refund_id: str, status: str) -> Refund:
+    """Record Stripe's id and status on a claimed refund and bring the order's status up to date."""
+    from shop.money import format_money
+
+    order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        # The webhook may have recorded this refund already, while we waited for Stripe's answer.
+        Refund.objects.filter(stripe_refund_id=stripe_refund_id).exclude(pk=refund.pk).delete()
+        refund.stripe_refund_id = stripe_refund_id
+        refund.status = status if status in Refund.Status.values else Refund.Status.PENDING
+        refund.save(update_fields=["stripe_refund_id", "status"])
+        OrderEvent.objects.create(
+            order=order,
+            kind=OrderEvent.Kind.REFUND,
+            message=f"Refunded {format_money(refund.amount, refund.currency)}: {refund.reason}"[:500],
+            actor_id=refund.created_by_id,
+        )
+        _order_refund_status(order)
+        return refund
+
+
+def _order_refund_status(order: Order) -> None:
+    """Move a locked order to refunded / partially refunded by the money we keep (received − refunded)."""
+    received = sum(
+        Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).values_list("amount", flat=True)
     )
-    return await sync_to_async(refund_record)(
-        payment_intent_id=payment.payment_intent_id,
-        stripe_refund_id=refund.id,
-        amount=refund.amount,
-        currency=refund.currency,
-        status=refund.status,
-        reason=reason,
-        created_by_id=created_by_id,
+    refunded = sum(
+        Refund.objects.filter(
+            order=order, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
+        ).values_list("amount", flat=True)
     )
+    kept = received - refunded
+    if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED):
+        if kept <= 0:
+            target = Order.Status.REFUNDED
+        elif kept < order.total:
+            target = Order.Status.PARTIALLY_REFUNDED
+        else:
+            target = order.status
+        if target != order.status:
+            _order_move(order, target)
 
 
 def refund_record(
@@ -980,10 +1094,8 @@ def refund_record(
     reason: str = "",
     created_by_id: int | None = None,
 ) -> Refund | None:
-    """Record a refund once (by Stripe's id) and move the order to refunded or partially refunded.
+    """Record a refund Stripe reports (once, by its id) and bring the order's status up to date.
 
-    The order's status follows the money we keep: everything received less
-    everything refunded. Refunding an extra charge leaves a paid order paid.
     Return None when the payment is not ours.
     """
     with transaction.atomic():
@@ -1011,26 +1123,13 @@ def refund_record(
         if not created and refund.status != known_status:
             refund.status = known_status
             refund.save(update_fields=["status"])
-        received = sum(
-            Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).values_list(
-                "amount", flat=True
+        if created:
+            OrderEvent.objects.create(
+                order=order,
+                kind=OrderEvent.Kind.REFUND,
+                message=f"Refund {stripe_refund_id} of {amount} recorded",
             )
-        )
-        refunded = sum(
-            Refund.objects.filter(
-                order=order, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
-            ).values_list("amount", flat=True)
-        )
-        kept = received - refunded
-        if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED):
-            if kept <= 0:
-                target = Order.Status.REFUNDED
-            elif kept < order.total:
-                target = Order.Status.PARTIALLY_REFUNDED
-            else:
-                target = order.status
-            if target != order.status:
-                _order_move(order, target)
+        _order_refund_status(order)
         return refund
 
 
@@ -1112,3 +1211,131 @@ async def aunrecorded_payment_resolve(*, order_number: str, intent: stripe_api.P
         },
     )
     return await apayment_intent_apply(intent=intent)
+
+
+# Staff actions ----------------------------------------------------------------------------
+
+
+def order_fulfil(*, order_id: int, carrier: str, tracking_number: str, actor_id: int) -> Order:
+    """Mark a paid order shipped, with its carrier and tracking number, and queue the customer's e-mail."""
+    from shop.exceptions import InvalidInput
+
+    carrier, tracking_number = carrier.strip(), tracking_number.strip()
+    if not carrier or not tracking_number:
+        raise InvalidInput("Give the carrier and the tracking number.")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
+            raise IllegalTransition(
+                f"Only a paid order can be shipped; this one is {order.get_status_display()}."
+            )
+        _order_move(
+            order,
+            Order.Status.FULFILLED,
+            actor_id=actor_id,
+            note=f"shipped with {carrier}, tracking {tracking_number}",
+            fulfilled_at=timezone.now(),
+            carrier=carrier[:60],
+            tracking_number=tracking_number[:100],
+        )
+        transaction.on_commit(lambda: send_shipping_notice.enqueue(order.pk))
+    return order
+
+
+aorder_fulfil = sync_to_async(order_fulfil)
+
+
+def _refundable_payments(order_id: int) -> list[tuple[Payment, int]]:
+    payments = []
+    for payment in Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED).order_by(
+        "attempt"
+    ):
+        refunded = sum(
+            Refund.objects.filter(
+                payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
+            ).values_list("amount", flat=True)
+        )
+        if payment.amount > refunded:
+            payments.append((payment, payment.amount - refunded))
+    return payments
+
+
+async def astaff_refund(*, order: Order, amount: int, reason: str, request_key: str, actor_id: int) -> Refund:
+    """Refund part or all of a paid order, as a member of staff."""
+    from shop.exceptions import InvalidInput
+
+    refundable = (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED)
+    if order.status not in refundable:
+        raise InvalidInput(f"A {order.get_status_display().lower()} order cannot be refunded.")
+    payments = await sync_to_async(_refundable_payments)(order.pk)
+    if not payments:
+        raise InvalidInput("Nothing is left to refund on this order.")
+    payment, _remaining = payments[0]
+    return await arefund_create(
+        order=order,
+        payment=payment,
+        amount=amount,
+        reason=reason.strip() or "refunded by staff",
+        idempotency_key=f"order-{order.number}-refund-{request_key}",
+        created_by_id=actor_id,
+    )
+
+
+async def astaff_cancel(*, order: Order, reason: str, actor_id: int) -> Order:
+    """Cancel an order as a member of staff.
+
+    Unpaid: its PaymentIntents are canceled and its stock released. Paid but not
+    shipped: it is canceled, everything paid is refunded and its stock goes back
+    on hand. A shipped, refunded or canceled order cannot be canceled.
+    """
+    reason = reason.strip() or "canceled by staff"
+    if order.status == Order.Status.PENDING_PAYMENT:
+        canceled = await aorder_cancel(order=order, reason=f"canceled by staff: {reason}")
+        await OrderEvent.objects.acreate(
+            order=order, kind=OrderEvent.Kind.NOTE, message=reason, actor_id=actor_id
+        )
+        return canceled
+    if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
+        raise IllegalTransition(f"A {order.get_status_display().lower()} order cannot be canceled.")
+    await sync_to_async(_order_cancel_paid)(order_id=order.pk, reason=reason, actor_id=actor_id)
+    for payment, remaining in await sync_to_async(_refundable_payments)(order.pk):
+        try:
+            await arefund_create(
+                order=order,
+                payment=payment,
+                amount=remaining,
+                reason=f"order canceled: {reason}",
+                idempotency_key=f"order-{order.number}-cancel-refund-{payment.pk}",
+                created_by_id=actor_id,
+            )
+        except ShopError as error:
+            await sync_to_async(_flag_by_id)(
+                order_id=order.pk,
+                reason=f"Canceled, but the refund failed ({error.user_message}): refund it by hand.",
+            )
+            raise
+    if order.reservation_id:
+        await arelease_database_connection()
+        try:
+            if order.stock_committed_at:
+                await inventory.reservation_return(reservation_id=order.reservation_id)
+            else:
+                await inventory.reservation_release(reservation_id=order.reservation_id)
+        except ReservationNotHeld:
+            pass
+    return await Order.objects.aget(pk=order.pk)
+
+
+def _order_cancel_paid(*, order_id: int, reason: str, actor_id: int) -> None:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
+            raise IllegalTransition(f"A {order.get_status_display().lower()} order cannot be canceled.")
+        _order_move(
+            order,
+            Order.Status.CANCELED,
+            actor_id=actor_id,
+            note=reason,
+            cancel_reason=f"canceled by staff: {reason}"[:200],
+            canceled_at=timezone.now(),
+        )

@@ -38,6 +38,27 @@ def send_order_confirmation(order_id: int) -> None:
 
 
 @task()
+def send_shipping_notice(order_id: int) -> None:
+    """E-mail the shopper that their order has shipped, with the tracking number. Sends at most once."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or order.shipping_notice_sent_at is not None or not order.tracking_number:
+            return
+        context = {"order": order, "lines": list(order.lines.all()), "shop_name": settings.SHOP_NAME}
+        message = EmailMultiAlternatives(
+            subject=f"Your {settings.SHOP_NAME} order {order.number} is on its way",
+            body=render_to_string("checkout/email/shipping_notice.txt", context),
+            to=[order.email],
+        )
+        message.attach_alternative(
+            render_to_string("checkout/email/shipping_notice.html", context), "text/html"
+        )
+        message.send()
+        order.shipping_notice_sent_at = timezone.now()
+        order.save(update_fields=["shipping_notice_sent_at", "updated_at"])
+
+
+@task()
 async def commit_order_stock(order_id: int, attempt: int) -> None:
     """Retry committing a paid order's stock after the inventory API could not be reached."""
     from checkout.services import aorder_stock_commit
