@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("inventory/v1/", include("catalog.api_urls")),
     path("account/", include("shop.account_urls")),
+    path("dashboard/", include("shop.dashboard_urls")),
     path("", include("checkout.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,399 @@
+"""The staff dashboard: async views for staff only, over selectors and services."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import AsyncPaginator, InvalidPage
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from catalog import inventory
+from catalog.models import Stock
+from checkout import services as checkout_services
+from checkout import webhooks
+from checkout.models import Order, OrderEvent, WebhookEvent
+from shop import dashboard_selectors as selectors
+from shop.dashboard_forms import CancelForm, FulfilForm, OrderFilterForm, RefundForm, StockAdjustForm
+from shop.exceptions import ShopError
+from shop.money import format_money, to_minor_units
+
+View = Callable[..., Awaitable[HttpResponse]]
+
+
+def staff_required(view: View) -> View:
+    """Let staff in; send others to sign in, or refuse them with 403."""
+
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("account:login"))
+        if not request.user.is_staff:
+            raise PermissionDenied("The dashboard is for staff.")
+        return await view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _errors(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+@require_GET
+@staff_required
+async def home(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    awaiting, awaiting_count = await selectors.orders_awaiting_fulfilment()
+    out_of_stock, out_of_stock_count = await selectors.out_of_stock()
+    points = await selectors.daily_sales(now=now)
+    return render(
+        request,
+        "dashboard/home.html",
+        {
+            "section": "home",
+            "figures": await selectors.sales_figures(now=now),
+            "chart": selectors.chart_layout(points),
+            "points": points,
+            "awaiting": awaiting,
+            "awaiting_count": awaiting_count,
+            "flagged": await selectors.flagged_orders(),
+            "low_stock": await selectors.low_stock(),
+            "out_of_stock": out_of_stock,
+            "out_of_stock_count": out_of_stock_count,
+            "events": await selectors.recent_webhook_events(),
+            "currency": settings.SHOP_CURRENCY,
+        },
+    )
+
+
+def _order_filters(request: HttpRequest) -> tuple[OrderFilterForm, selectors.OrderFilters]:
+    form = OrderFilterForm(request.GET)
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    return form, selectors.OrderFilters(
+        query=(data.get("q") or "").replace("\x00", ""),
+        status=data.get("status") or "",
+        date_from=data.get("date_from"),
+        date_to=data.get("date_to"),
+        flagged=bool(data.get("flagged")),
+    )
+
+
+@require_GET
+@staff_required
+async def order_list(request: HttpRequest) -> HttpResponse:
+    form, filters = _order_filters(request)
+    paginator = AsyncPaginator(selectors.order_search(filters), 50)
+    raw = request.GET.get("page", "1")
+    if not raw.isdigit() or len(raw) > 7:
+        raise Http404("No such page.")
+    try:
+        page = await paginator.apage(int(raw))
+    except InvalidPage as error:
+        raise Http404("No such page.") from error
+    orders = await page.aget_object_list()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboard/order_list.html",
+        {
+            "section": "orders",
+            "form": form,
+            "orders": orders,
+            "page": page,
+            "total": await paginator.acount(),
+            "num_pages": await paginator.anum_pages(),
+            "query": query.urlencode(),
+        },
+    )
+
+
+CSV_HEADER = [
+    "number",
+    "created_at",
+    "paid_at",
+    "status",
+    "email",
+    "full_name",
+    "country",
+    "currency",
+    "subtotal",
+    "shipping",
+    "tax",
+    "total",
+    "flagged",
+]
+
+
+async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def take() -> str:
+        value = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)
+        return value
+
+    writer.writerow(CSV_HEADER)
+    yield take()
+    rows = selectors.order_search(filters).values_list(
+        "number",
+        "created_at",
+        "paid_at",
+        "status",
+        "email",
+        "full_name",
+        "country",
+        "currency",
+        "subtotal",
+        "shipping_total",
+        "tax_total",
+        "total",
+        "is_flagged",
+    )
+    count = 0
+    async for row in rows.aiterator(chunk_size=2000):
+        number, created, paid, status, email, name, country, currency, *amounts, flagged = row
+        writer.writerow(
+            [
+                number,
+                created.isoformat(),
+                paid.isoformat() if paid else "",
+                status,
+                email,
+                _csv_safe(name),
+                country,
+                currency,
+                *(f"{amount / 100:.2f}" for amount in amounts),
+                "yes" if flagged else "no",
+            ]
+        )
+        count += 1
+        if count % 500 == 0:
+            yield take()
+    yield take()
+
+
+def _csv_safe(text: str) -> str:
+    """Keep spreadsheet programs from running a customer's text as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+@require_GET
+@staff_required
+async def order_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Stream the filtered orders as CSV, a chunk at a time (never all in memory)."""
+    _form, filters = _order_filters(request)
+    response = StreamingHttpResponse(_csv_rows(filters), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="orders-{timezone.localdate():%Y-%m-%d}.csv"'
+    return response
+
+
+async def _order_or_404(number: str) -> Order:
+    order = await selectors.order_for_staff(number=number)
+    if order is None:
+        raise Http404("No such order.")
+    return order
+
+
+@require_GET
+@staff_required
+async def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    order = await _order_or_404(number)
+    refunded = sum(
+        refund.amount for refund in order.refunds.all() if refund.status in ("pending", "succeeded")
+    )
+    paid = sum(payment.amount for payment in order.payments.all() if payment.status == "succeeded")
+    return render(
+        request,
+        "dashboard/order_detail.html",
+        {
+            "section": "orders",
+            "order": order,
+            "lines": list(order.lines.all()),
+            "payments": sorted(order.payments.all(), key=lambda p: p.attempt),
+            "refunds": list(order.refunds.all()),
+            "events": list(order.events.all()),
+            "refundable": max(paid - refunded, 0),
+            "fulfil_form": FulfilForm(),
+            "refund_form": RefundForm(initial={"request_key": secrets.token_urlsafe(16)}),
+            "cancel_form": CancelForm(),
+        },
+    )
+
+
+def _back_to(order: Order | str) -> HttpResponseRedirect:
+    number = order if isinstance(order, str) else order.number
+    return HttpResponseRedirect(reverse("dashboard:order-detail", kwargs={"number": number}))
+
+
+@require_POST
+@staff_required
+async def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
+    order = await _order_or_404(number)
+    form = FulfilForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _errors(form))
+        return _back_to(order)
+    try:
+        await checkout_services.aorder_fulfil(
+            order_id=order.pk,
+            carrier=form.cleaned_data["carrier"],
+            tracking_number=form.cleaned_data["tracking_number"],
+            actor_id=request.user.pk,
+        )
+    except ShopError as error:
+        messages.error(request, error.user_message)
+    else:
+        messages.success(request, f"Order {order.number} marked shipped; the customer is being e-mailed.")
+    return _back_to(order)
+
+
+@require_POST
+@staff_required
+async def order_refund(request: HttpRequest, number: str) -> HttpResponse:
+    order = await _order_or_404(number)
+    form = RefundForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _errors(form))
+        return _back_to(order)
+    amount = to_minor_units(form.cleaned_data["amount"], order.currency)
+    try:
+        refund = await checkout_services.astaff_refund(
+            order=order,
+            amount=amount,
+            reason=form.cleaned_data["reason"],
+            request_key=form.cleaned_data["request_key"],
+            actor_id=request.user.pk,
+        )
+    except ShopError as error:
+        messages.error(request, error.user_message)
+    else:
+        messages.success(
+            request, f"Refunded {format_money(refund.amount, refund.currency)} on order {order.number}."
+        )
+    return _back_to(order)
+
+
+@require_POST
+@staff_required
+async def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
+    order = await _order_or_404(number)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _errors(form))
+        return _back_to(order)
+    try:
+        await checkout_services.astaff_cancel(
+            order=order, reason=form.cleaned_data["reason"], actor_id=request.user.pk
+        )
+    except ShopError as error:
+        messages.error(request, error.user_message)
+    else:
+        messages.success(
+            request, f"Order {order.number} canceled; anything paid was refunded and the stock put back."
+        )
+    return _back_to(order)
+
+
+@require_POST
+@staff_required
+async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
+    order = await _order_or_404(number)
+    if await Order.objects.filter(pk=order.pk, is_flagged=True).aupdate(is_flagged=False):
+        await OrderEvent.objects.acreate(
+            order=order,
+            kind=OrderEvent.Kind.NOTE,
+            message=f"Flag resolved: {order.flag_reason}"[:500],
+            actor_id=request.user.pk,
+        )
+        messages.success(request, "Flag resolved.")
+    return _back_to(order)
+
+
+@require_GET
+@staff_required
+async def stock_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100].replace("\x00", "")
+    level = request.GET.get("level", "")
+    paginator = AsyncPaginator(selectors.stock_search(query=query, level=level), 50)
+    raw = request.GET.get("page", "1")
+    if not raw.isdigit() or len(raw) > 7:
+        raise Http404("No such page.")
+    try:
+        page = await paginator.apage(int(raw))
+    except InvalidPage as error:
+        raise Http404("No such page.") from error
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "dashboard/stock.html",
+        {
+            "section": "stock",
+            "rows": await page.aget_object_list(),
+            "page": page,
+            "num_pages": await paginator.anum_pages(),
+            "query": query,
+            "level": level,
+            "params": params.urlencode(),
+            "adjustments": await selectors.recent_adjustments(),
+        },
+    )
+
+
+@require_POST
+@staff_required
+async def stock_adjust(request: HttpRequest, variant_id: int) -> HttpResponse:
+    form = StockAdjustForm(request.POST)
+    target = str(request.POST.get("next", ""))
+    back = HttpResponseRedirect(
+        target if target.startswith("/dashboard/stock/") else reverse("dashboard:stock")
+    )
+    if not form.is_valid():
+        messages.error(request, _errors(form))
+        return back
+    if not await Stock.objects.filter(variant_id=variant_id).aexists():
+        raise Http404("No such SKU.")
+    try:
+        adjustment = await inventory.astock_adjust(
+            variant_id=variant_id,
+            on_hand=form.cleaned_data["on_hand"],
+            reason=form.cleaned_data["reason"],
+            user_id=request.user.pk,
+        )
+    except ShopError as error:
+        messages.error(request, error.user_message)
+    else:
+        messages.success(
+            request, f"On hand changed from {adjustment.on_hand_before} to {adjustment.on_hand_after}."
+        )
+    return back
+
+
+@require_POST
+@staff_required
+async def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    event = await WebhookEvent.objects.filter(pk=pk).afirst()
+    if event is None:
+        raise Http404("No such event.")
+    try:
+        outcome = await webhooks.aevent_apply(event, force=True)
+    except ShopError as error:
+        messages.error(request, f"{event.type} {event.stripe_event_id} failed again: {error.user_message}")
+    else:
+        messages.success(request, f"{event.type} {event.stripe_event_id}: {outcome}")
+    return HttpResponseRedirect(reverse("dashboard:home") + "#events")
