@@ -241,10 +241,9 @@ class OrderAdmin(ReadOnlyModelAdmin):
                 continue
             if result.status != Order.Status.CANCELED:
                 # It moved on (e.g. was paid) between the list and the action.
+                now = result.get_status_display().lower()
                 self.message_user(
-                    request,
-                    f"Order {order.number} was not canceled: it is {result.get_status_display().lower()} now.",
-                    messages.WARNING,
+                    request, f"Order {order.number} was not canceled: it is {now} now.", messages.WARNING
                 )
             elif was_paid:
                 self.message_user(

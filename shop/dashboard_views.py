@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import AsyncPaginator, InvalidPage
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -120,6 +121,7 @@ async def order_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+EXPORT_CHUNK = 2000
 CSV_HEADER = [
     "number",
     "created_at",
@@ -149,7 +151,8 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
 
     writer.writerow(CSV_HEADER)
     yield take()
-    rows = selectors.order_search(filters).values_list(
+    orders = selectors.order_search(filters)
+    fields = (
         "number",
         "created_at",
         "paid_at",
@@ -163,28 +166,34 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
         "tax_total",
         "total",
         "is_flagged",
+        "id",
     )
-    count = 0
-    async for row in rows.aiterator(chunk_size=2000):
-        number, created, paid, status, email, name, country, currency, *amounts, flagged = row
-        writer.writerow(
-            [
-                number,
-                created.isoformat(),
-                paid.isoformat() if paid else "",
-                status,
-                email,
-                _csv_safe(name),
-                country,
-                currency,
-                *(f"{amount / 100:.2f}" for amount in amounts),
-                "yes" if flagged else "no",
-            ]
-        )
-        count += 1
-        if count % 500 == 0:
-            yield take()
-    yield take()
+    last: tuple | None = None
+    while True:
+        # Keyset pages in the list's own order (newest first): each is one indexed query.
+        page = orders
+        if last is not None:
+            page = page.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
+        rows = [row async for row in page.values_list(*fields)[:EXPORT_CHUNK]]
+        for number, created, paid, status, email, name, country, currency, *amounts, flagged, _id in rows:
+            writer.writerow(
+                [
+                    number,
+                    created.isoformat(),
+                    paid.isoformat() if paid else "",
+                    status,
+                    email,
+                    _csv_safe(name),
+                    country,
+                    currency,
+                    *(f"{amount / 100:.2f}" for amount in amounts),
+                    "yes" if flagged else "no",
+                ]
+            )
+        yield take()
+        if len(rows) < EXPORT_CHUNK:
+            return
+        last = (rows[-1][1], rows[-1][-1])
 
 
 def _csv_safe(text: str) -> str:

@@ -253,6 +253,7 @@ def test_csv_export_streams_the_filtered_orders(staff):
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="orders-')
+
     async def body() -> bytes:
         return b"".join([chunk async for chunk in response.streaming_content])
 
@@ -304,3 +305,21 @@ def test_resolving_a_flag_is_recorded(staff):
     assert not order.is_flagged
     event = order.events.get()
     assert event.message == "Flag resolved: Dispute dp_1 opened" and event.actor.is_staff
+
+
+def test_csv_export_crosses_chunks_without_losing_or_repeating_rows(staff, monkeypatch):
+    from shop import dashboard_views
+
+    monkeypatch.setattr(dashboard_views, "EXPORT_CHUNK", 2)
+    moment = timezone.now()
+    for index in range(5):
+        make_order(f"NW{index}", paid_at=moment)
+    Order.objects.update(created_at=moment)  # equal times: the id breaks the tie
+
+    response = staff.get("/dashboard/orders/export.csv")
+
+    async def body() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    rows = list(csv.reader(io.StringIO(async_to_sync(body)().decode())))[1:]
+    assert sorted(row[0] for row in rows) == [f"NW{index}" for index in range(5)]
