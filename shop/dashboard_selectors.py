@@ -134,7 +134,8 @@ def chart_layout(points: list[DayPoint], *, width: int = 720, height: int = 220,
         )
         cx, cy = round(x + step / 2, 1), round(pad + inner_h - inner_h * point.orders / max_orders, 1)
         dots.append((cx, cy, point))
-        if index % 7 == 0 or index == len(points) - 1:
+        last = index == len(points) - 1
+        if index % 7 == 0 or (last and index % 7 >= 4):  # keep the last label clear of the one before
             labels.append((cx, point.day.strftime("%d %b")))
     return Chart(
         width=width,
