@@ -58,13 +58,14 @@ async def home(request: HttpRequest) -> HttpResponse:
     awaiting, awaiting_count = await selectors.orders_awaiting_fulfilment()
     out_of_stock, out_of_stock_count = await selectors.out_of_stock()
     points = await selectors.daily_sales(now=now)
+    chart = selectors.chart_layout(points)
     return render(
         request,
         "dashboard/home.html",
         {
             "section": "home",
-            "figures": await selectors.sales_figures(now=now),
-            "chart": selectors.chart_layout(points),
+            "figures": await selectors.sales_figures(now=now, points=points),
+            "chart_svg": selectors.chart_svg(chart, currency=settings.SHOP_CURRENCY),
             "points": points,
             "awaiting": awaiting,
             "awaiting_count": awaiting_count,

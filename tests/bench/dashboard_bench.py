@@ -16,7 +16,9 @@ the database, and measures GET /dashboard/:
 * --requests requests at --concurrency: requests/s and latency percentiles;
 * 50 requests one at a time: the single-request latency;
 * EXPLAIN (ANALYZE, BUFFERS) of the dashboard's main queries, run directly, to
-  show which one dominates.
+  show which one dominates;
+* the view rendered in this process (no HTTP) with its SQL captured: its time
+  against the time of its queries, and each captured query EXPLAINed again.
 
 With --keep the database is left in place and reused by the next run if it
 holds the same number of orders (seeded less than a day before); without it the
