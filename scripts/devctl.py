@@ -394,7 +394,25 @@ def command_run() -> int:
                     child.kill()
 
 
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests when it is missing (Playwright's own download
+    is not used: it fetches a browser build from outside the package registries)."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    apt = shutil.which("apt-get")
+    if os.geteuid() != 0 or apt is None:
+        fail(
+            "the browser tests need Chromium and it is not installed. "
+            "Install Debian's package (apt-get install -y chromium) and run make test again."
+        )
+    say("Installing Chromium for the browser tests (Debian package)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([apt, "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([apt, "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
 def command_test(pytest_args: list[str]) -> int:
+    ensure_chromium()
     with database(fast=True) as database_url:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url
