@@ -60,8 +60,10 @@ def e2e_shop(django_db_setup, django_db_blocker, e2e_stripe):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """Chromium for one test module. Playwright's sync API runs an event loop in this thread while
+    it is open, so it is closed before tests outside tests/e2e run in the same process."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
