@@ -1,9 +1,10 @@
 .DEFAULT_GOAL := help
-.PHONY: help run test install check clean
+.PHONY: help run test bench install check clean
 
 help:
 	@echo "make run    - set everything up and run the shop (Ctrl-C stops it)"
 	@echo "make test   - set everything up and run the whole test suite"
+	@echo "make bench  - benchmarks on loopback (not part of make test); results in bench-results/"
 	@echo "make check  - migrations check and Django system checks"
 	@echo "make clean  - stop and remove the private database, media and virtualenv"
 
@@ -12,6 +13,9 @@ run:
 
 test:
 	@./scripts/shop test $(ARGS)
+
+bench:
+	@./scripts/shop bench $(ARGS)
 
 install:
 	@./scripts/shop install

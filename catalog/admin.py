@@ -4,12 +4,25 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from catalog.models import Category, Product, ProductImage, Reservation, ReservationLine, Stock, Variant
+from catalog.selectors import catalog_cache_clear
 from catalog.services import product_catalogue_sync
 from shop.money import format_money
 
 
+class ClearsCatalogCache:
+    """Admin mixin: an edit is seen at once by this process's storefront."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        catalog_cache_clear()
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        catalog_cache_clear()
+
+
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ClearsCatalogCache, admin.ModelAdmin):
     list_display = ["name", "parent", "slug", "position", "is_active"]
     list_filter = ["is_active", "parent"]
     list_editable = ["position", "is_active"]
@@ -64,7 +77,7 @@ class PriceRangeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ClearsCatalogCache, admin.ModelAdmin):
     list_display = ["title", "category", "price", "is_active", "is_featured", "created_at"]
     list_filter = ["is_active", "is_featured", PriceRangeFilter, "category"]
     list_select_related = ["category"]
@@ -130,7 +143,7 @@ class StockAdmin(admin.ModelAdmin):
 
 
 @admin.register(Variant)
-class VariantAdmin(admin.ModelAdmin):
+class VariantAdmin(ClearsCatalogCache, admin.ModelAdmin):
     list_display = ["sku", "product", "label", "price_display", "is_active"]
     list_filter = ["is_active", "product__category"]
     list_select_related = ["product"]

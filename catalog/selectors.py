@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from catalog.models import Category, Product, ProductImage, Stock, Variant
+
+# Reads that every page makes but that change only when staff edit the catalogue
+# (the category tree, a category's option facets) are kept in this process for
+# CATALOG_CACHE_SECONDS. Edits through the admin clear it at once in the editing
+# process; other processes see them within that many seconds.
+_memo: dict[object, tuple[float, object]] = {}
+
+
+def catalog_cache_clear() -> None:
+    """Forget the cached category tree and facets in this process."""
+    _memo.clear()
+
+
+async def _remembered(key: object, compute):
+    seconds = settings.CATALOG_CACHE_SECONDS
+    if seconds:
+        hit = _memo.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+    value = await compute()
+    if seconds:
+        _memo[key] = (time.monotonic() + seconds, value)
+    return value
+
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -74,7 +100,11 @@ class CategoryTree:
 
 
 async def category_tree() -> CategoryTree:
-    """Return the tree of visible categories, read in one query."""
+    """Return the tree of visible categories, read in one query (or from the short-lived cache)."""
+    return await _remembered("category-tree", _category_tree)
+
+
+async def _category_tree() -> CategoryTree:
     rows = [
         row
         async for row in Category.objects.filter(is_active=True)
@@ -271,8 +301,12 @@ def _option_sort_key(value: str) -> tuple[int, float, str]:
 
 
 async def option_facets(*, tree: CategoryTree, category: CategoryNode) -> list[OptionFacet]:
-    """Return the option values (size, colour, …) offered in a category, with product counts."""
-    return await sync_to_async(_option_facets_sync)(tree.descendant_ids(category))
+    """Return the option values (size, colour, …) offered in a category, with product counts.
+
+    The scan behind it grows with the category, so it is kept in the short-lived cache.
+    """
+    ids = tree.descendant_ids(category)
+    return await _remembered(("facets", tuple(sorted(ids))), lambda: sync_to_async(_option_facets_sync)(ids))
 
 
 async def featured_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:

@@ -178,6 +178,8 @@ TASKS = {"default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_d
 SHOP_NAME = env.str("SHOP_NAME", default="Northwind Supply")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="GBP")
 PRODUCTS_PER_PAGE = env.int("PRODUCTS_PER_PAGE", default=24)
+# How long each process keeps the category tree and option facets (0: read them every time).
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=60)
 
 # Inventory API: served by `catalog` under /inventory/v1/, called by checkout over HTTP.
 # By default the checkout reaches this same process; point it at any service
@@ -190,6 +192,8 @@ if not DEBUG and (not INVENTORY_API_TOKEN or INVENTORY_API_TOKEN == _DEVELOPMENT
 INVENTORY_API_TIMEOUT = env.float("INVENTORY_API_TIMEOUT", default=5.0)
 INVENTORY_API_MAX_CONNECTIONS = env.int("INVENTORY_API_MAX_CONNECTIONS", default=50)
 RESERVATION_TTL = env.int("RESERVATION_TTL", default=15 * 60)  # seconds
+# Benchmarks only: a bare async view at /bench/ping, the ceiling the pages are compared with.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)
 # Benchmark baseline only: make the PaymentIntent and the reservation one after the other.
 CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS = env.bool("CHECKOUT_SEQUENTIAL_OUTSIDE_CALLS", default=False)
 

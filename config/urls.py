@@ -13,6 +13,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+if settings.BENCH_ENDPOINTS:
+    from shop.views import bench_ping
+
+    urlpatterns += [path("bench/ping", bench_ping)]
+
 if settings.SERVE_MEDIA:
     urlpatterns += [
         re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),

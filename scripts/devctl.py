@@ -2,6 +2,7 @@
 
     devctl.py run     database ready, migrated, demo data, staff login, server
     devctl.py test    database ready, then pytest (extra arguments go to pytest)
+    devctl.py bench   benchmarks (tests/bench/suite.py; extra arguments go to it)
     devctl.py check   migrations and system checks
     devctl.py clean   stop the private database and remove local state
 
@@ -425,6 +426,23 @@ def command_test(pytest_args: list[str]) -> int:
         return result.returncode
 
 
+def command_bench(bench_args: list[str]) -> int:
+    if not shutil.which("wrk"):
+        apt = shutil.which("apt-get")
+        if os.geteuid() != 0 or apt is None:
+            fail(
+                "the benchmarks need wrk: install it (Debian: apt-get install -y wrk), then run make bench."
+            )
+        say("Installing wrk (Debian package)")
+        subprocess.run([apt, "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    with database() as database_url:
+        env = dict(os.environ)
+        env["DATABASE_URL"] = database_url
+        return subprocess.run(
+            [PYTHON, str(ROOT / "tests" / "bench" / "suite.py"), *bench_args], env=env, cwd=ROOT
+        ).returncode
+
+
 def command_check() -> int:
     with database() as database_url:
         env = development_env(database_url)
@@ -445,7 +463,7 @@ def command_clean() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test", "check", "clean", "install"}:
+    if not argv or argv[0] not in {"run", "test", "bench", "check", "clean", "install"}:
         print(__doc__)
         return 2
     RUN_DIR.mkdir(exist_ok=True)
@@ -458,6 +476,8 @@ def main(argv: list[str]) -> int:
             return command_run()
         if command == "test":
             return command_test(rest)
+        if command == "bench":
+            return command_bench(rest)
         if command == "check":
             return command_check()
         return command_clean()

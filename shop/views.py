@@ -59,3 +59,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     """Render a minimal 500 page without any context processors."""
     return HttpResponse(loader.render_to_string("500.html"), status=500)
+
+
+async def bench_ping(request: HttpRequest) -> HttpResponse:
+    """The ceiling for benchmarks: an async view that does nothing (routed only with BENCH_ENDPOINTS)."""
+    return HttpResponse(b"ok", content_type="text/plain")

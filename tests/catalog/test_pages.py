@@ -301,3 +301,23 @@ def test_size_facets_are_in_wearing_order(client, clothing):
     body = client.get("/category/clothing/").content.decode()
     positions = [body.index(f'value="{size}"') for size in ["XS", "S", "M", "L", "XL"]]
     assert positions == sorted(positions)
+
+
+def test_catalogue_reads_are_cached_briefly_and_cleared_by_admin_edits(
+    client, clothing, settings, django_assert_num_queries
+):
+    from catalog.selectors import catalog_cache_clear
+
+    settings.CATALOG_CACHE_SECONDS = 60
+    catalog_cache_clear()
+    product_with_stock(title="Jumper", category=clothing[0], options={"colour": "Navy"})
+    client.get("/category/clothing/")
+    # categories and facets come from the cache: count and page only
+    with django_assert_num_queries(2):
+        assert client.get("/category/clothing/").status_code == 200
+
+    CategoryFactory(name="Outdoors", slug="outdoors")
+    assert "Outdoors" not in client.get("/").content.decode()  # cached for up to a minute
+    catalog_cache_clear()  # what an admin edit does
+    assert "Outdoors" in client.get("/").content.decode()
+    catalog_cache_clear()
