@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from catalog.models import Category, Product, ProductImage, Stock, Variant
+from catalog.models import Category, Product, ProductImage, Variant
 
 # Reads that every page makes but that change only when staff edit the catalogue
 # (the category tree, a category's option facets) are kept in this process for
@@ -162,9 +162,11 @@ def _visible_products(tree: CategoryTree) -> QuerySet[Product]:
 
 
 def _in_stock_subquery() -> Exists:
+    # Driven from the product's own variants (an index lookup per product) rather than from the
+    # stock table, which the planner would otherwise hash whole for every page.
     return Exists(
-        Stock.objects.filter(
-            variant__product=OuterRef("pk"), variant__is_active=True, on_hand__gt=F("allocated")
+        Variant.objects.filter(
+            product=OuterRef("pk"), is_active=True, stock__on_hand__gt=F("stock__allocated")
         )
     )
 
@@ -183,7 +185,19 @@ def product_cards_queryset(products: QuerySet[Product]) -> QuerySet[Product]:
 
 
 async def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
-    """Return the cards for an already-sliced, annotated queryset."""
+    """Return the cards for an already-sliced queryset, in its order.
+
+    Two queries: the page's ids first, then what the cards show for those ids
+    only. Asked together, PostgreSQL plans the per-product subqueries for every
+    row before the sort and limit, and builds a hash of the whole stock table on
+    every page.
+    """
+    ids = [pk async for pk in products.values_list("pk", flat=True)]
+    if not ids:
+        return []
+    rows = {
+        product.pk: product async for product in product_cards_queryset(Product.objects.filter(pk__in=ids))
+    }
     return [
         ProductCard(
             title=product.title,
@@ -194,7 +208,7 @@ async def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
             is_in_stock=product.is_in_stock,
             has_price_range=product.has_price_range,
         )
-        async for product in products
+        for product in (rows[pk] for pk in ids if pk in rows)
     ]
 
 
@@ -206,7 +220,7 @@ def product_listing(
     if category is not None:
         products = products.filter(category_id__in=tree.descendant_ids(category))
     products = _apply_filters(products, filters)
-    return product_cards_queryset(products).order_by(*SORTS.get(filters.sort, SORTS["newest"]))
+    return products.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
 
 
 def _apply_filters(products: QuerySet[Product], filters: ListingFilters) -> QuerySet[Product]:
@@ -242,7 +256,7 @@ def product_search(*, tree: CategoryTree, query: str, filters: ListingFilters) -
         )
         .filter(Q(search_vector=search_query) | Q(title__trigram_word_similar=query))
     )
-    products = product_cards_queryset(_apply_filters(products, filters))
+    products = _apply_filters(products, filters)
     if filters.sort in SORTS:
         return products.order_by(*SORTS[filters.sort])
     return products.order_by(F("rank").desc(), F("similarity").desc(), "-id")
@@ -311,14 +325,13 @@ async def option_facets(*, tree: CategoryTree, category: CategoryNode) -> list[O
 
 async def featured_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
     """Return featured products for the home page, newest first."""
-    products = product_cards_queryset(_visible_products(tree).filter(is_featured=True))
+    products = _visible_products(tree).filter(is_featured=True)
     return await product_cards(products.order_by("-created_at", "-id")[:limit])
 
 
 async def newest_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
     """Return the newest products."""
-    products = product_cards_queryset(_visible_products(tree))
-    return await product_cards(products.order_by("-created_at", "-id")[:limit])
+    return await product_cards(_visible_products(tree).order_by("-created_at", "-id")[:limit])
 
 
 @dataclass(frozen=True)

@@ -430,9 +430,7 @@ def command_bench(bench_args: list[str]) -> int:
     if not shutil.which("wrk"):
         apt = shutil.which("apt-get")
         if os.geteuid() != 0 or apt is None:
-            fail(
-                "the benchmarks need wrk: install it (Debian: apt-get install -y wrk), then run make bench."
-            )
+            fail("the benchmarks need wrk: install it (Debian: apt-get install -y wrk), then run make bench.")
         say("Installing wrk (Debian package)")
         subprocess.run([apt, "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
     with database() as database_url:

@@ -3,7 +3,7 @@
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -46,6 +46,12 @@ class Command(BaseCommand):
                 created_products += len(batch)
                 created_variants += variant_count
                 progress.update(len(batch))
+        if created_products:
+            # Fresh statistics, so the planner sees the catalogue as it now is.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ANALYZE catalog_product, catalog_variant, catalog_stock, catalog_productimage"
+                )
         if verbosity:
             self.stdout.write(
                 self.style.SUCCESS(
