@@ -97,7 +97,7 @@ async def search(request: HttpRequest) -> HttpResponse:
         "suggestions": [],
     }
     if query:
-        products = selectors.product_search(tree=tree, query=query, filters=filters)
+        products = await selectors.product_search(tree=tree, query=query, filters=filters)
         page, cards, paginator = await _paginate(request, products)
         context.update(
             page=page,
