@@ -14,48 +14,47 @@ from checkout.models import Order
 logger = logging.getLogger(__name__)
 
 
-@task()
-def send_order_confirmation(order_id: int) -> None:
-    """E-mail the shopper that their order is paid (HTML and text). Sends at most once."""
+def _send_order_email(order_id: int, *, sent_field: str, subject: str, template: str) -> None:
+    """E-mail the shopper about their order (HTML and text) once, marking `sent_field` when sent."""
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id).first()
-        if order is None or order.confirmation_sent_at is not None:
+        if order is None or getattr(order, sent_field) is not None:
             return
-        lines = list(order.lines.all())
-        context = {"order": order, "lines": lines, "shop_name": settings.SHOP_NAME}
+        context = {"order": order, "lines": list(order.lines.all()), "shop_name": settings.SHOP_NAME}
         message = EmailMultiAlternatives(
-            subject=f"Your {settings.SHOP_NAME} order {order.number} is confirmed",
-            body=render_to_string("checkout/email/order_confirmation.txt", context),
+            subject=subject.format(shop=settings.SHOP_NAME, number=order.number),
+            body=render_to_string(f"{template}.txt", context),
             to=[order.email],
         )
-        message.attach_alternative(
-            render_to_string("checkout/email/order_confirmation.html", context), "text/html"
-        )
+        message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
         message.send()
-        order.confirmation_sent_at = timezone.now()
-        order.save(update_fields=["confirmation_sent_at", "updated_at"])
-    logger.info("order confirmation sent", extra={"order": order.number})
+        setattr(order, sent_field, timezone.now())
+        order.save(update_fields=[sent_field, "updated_at"])
+    logger.info("order e-mail sent: %s", template.rsplit("/", 1)[-1], extra={"order": order.number})
+
+
+@task()
+def send_order_confirmation(order_id: int) -> None:
+    """E-mail the shopper that their order is paid. Sends at most once."""
+    _send_order_email(
+        order_id,
+        sent_field="confirmation_sent_at",
+        subject="Your {shop} order {number} is confirmed",
+        template="checkout/email/order_confirmation",
+    )
 
 
 @task()
 def send_shipping_notice(order_id: int) -> None:
     """E-mail the shopper that their order has shipped, with the tracking number. Sends at most once."""
-    with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id).first()
-        if order is None or order.shipping_notice_sent_at is not None or not order.tracking_number:
-            return
-        context = {"order": order, "lines": list(order.lines.all()), "shop_name": settings.SHOP_NAME}
-        message = EmailMultiAlternatives(
-            subject=f"Your {settings.SHOP_NAME} order {order.number} is on its way",
-            body=render_to_string("checkout/email/shipping_notice.txt", context),
-            to=[order.email],
-        )
-        message.attach_alternative(
-            render_to_string("checkout/email/shipping_notice.html", context), "text/html"
-        )
-        message.send()
-        order.shipping_notice_sent_at = timezone.now()
-        order.save(update_fields=["shipping_notice_sent_at", "updated_at"])
+    if not Order.objects.filter(pk=order_id).exclude(tracking_number="").exists():
+        return
+    _send_order_email(
+        order_id,
+        sent_field="shipping_notice_sent_at",
+        subject="Your {shop} order {number} is on its way",
+        template="checkout/email/shipping_notice",
+    )
 
 
 @task()

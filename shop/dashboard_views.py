@@ -47,6 +47,17 @@ def staff_required(view: View) -> View:
     return wrapper
 
 
+async def _apage(request: HttpRequest, paginator: AsyncPaginator):
+    """Return the requested page; 404 for a page number that is not a number or out of range."""
+    raw = request.GET.get("page", "1")
+    if not raw.isdigit() or len(raw) > 7:
+        raise Http404("No such page.")
+    try:
+        return await paginator.apage(int(raw))
+    except InvalidPage as error:
+        raise Http404("No such page.") from error
+
+
 def _errors(form) -> str:
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
@@ -97,13 +108,7 @@ def _order_filters(request: HttpRequest) -> tuple[OrderFilterForm, selectors.Ord
 async def order_list(request: HttpRequest) -> HttpResponse:
     form, filters = _order_filters(request)
     paginator = AsyncPaginator(selectors.order_search(filters), 50)
-    raw = request.GET.get("page", "1")
-    if not raw.isdigit() or len(raw) > 7:
-        raise Http404("No such page.")
-    try:
-        page = await paginator.apage(int(raw))
-    except InvalidPage as error:
-        raise Http404("No such page.") from error
+    page = await _apage(request, paginator)
     orders = await page.aget_object_list()
     query = request.GET.copy()
     query.pop("page", None)
@@ -340,13 +345,7 @@ async def stock_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100].replace("\x00", "")
     level = request.GET.get("level", "")
     paginator = AsyncPaginator(selectors.stock_search(query=query, level=level), 50)
-    raw = request.GET.get("page", "1")
-    if not raw.isdigit() or len(raw) > 7:
-        raise Http404("No such page.")
-    try:
-        page = await paginator.apage(int(raw))
-    except InvalidPage as error:
-        raise Http404("No such page.") from error
+    page = await _apage(request, paginator)
     params = request.GET.copy()
     params.pop("page", None)
     return render(

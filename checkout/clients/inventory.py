@@ -139,23 +139,21 @@ async def reservation_commit(*, reservation_id: str) -> Reservation:
     raise InventoryUnavailable()
 
 
-async def reservation_release(*, reservation_id: str) -> Reservation:
-    """Give held stock back. Idempotent."""
-    response = await _request("POST", f"reservations/{reservation_id}/release")
+async def _reservation_change(reservation_id: str, action: str) -> Reservation:
+    response = await _request("POST", f"reservations/{reservation_id}/{action}")
     body = _json(response)
     if response.status_code == 200:
         return _reservation(body)
     if response.status_code in (404, 409):
         raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
     raise InventoryUnavailable()
+
+
+async def reservation_release(*, reservation_id: str) -> Reservation:
+    """Give held stock back. Idempotent."""
+    return await _reservation_change(reservation_id, "release")
 
 
 async def reservation_return(*, reservation_id: str) -> Reservation:
     """Put committed stock back on hand (an order canceled before shipping). Idempotent."""
-    response = await _request("POST", f"reservations/{reservation_id}/return")
-    body = _json(response)
-    if response.status_code == 200:
-        return _reservation(body)
-    if response.status_code in (404, 409):
-        raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
-    raise InventoryUnavailable()
+    return await _reservation_change(reservation_id, "return")
