@@ -1,5 +1,6 @@
 import httpx
 import pytest
+from django.db import connection
 
 from checkout.models import Order, ShippingMethod, TaxRate
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
@@ -19,6 +20,13 @@ def threaded_shop(django_db_setup, django_db_blocker):
         server = ThreadedShop()
     yield server
     server.stop()
+    # The server's worker threads may still hold database sessions; end them so the
+    # test database can be dropped.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture
