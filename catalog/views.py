@@ -8,6 +8,7 @@ from django.shortcuts import render
 from catalog import selectors
 from catalog.forms import ListingForm
 from shop.context_processors import MAX_QUERY_LENGTH
+from shop.http import canonical_url
 
 
 async def _paginate(request: HttpRequest, products) -> tuple[object, list, object]:
@@ -23,11 +24,6 @@ async def _paginate(request: HttpRequest, products) -> tuple[object, list, objec
     cards = await selectors.product_cards(page.object_list)
     page.object_list = cards
     return page, cards, paginator
-
-
-def _canonical(request: HttpRequest, path: str, page_number: int = 1) -> str:
-    suffix = f"?page={page_number}" if page_number > 1 else ""
-    return request.build_absolute_uri(path + suffix)
 
 
 async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -54,7 +50,7 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "products": cards,
             "total": await paginator.acount(),
             "num_pages": await paginator.anum_pages(),
-            "canonical_url": _canonical(request, category.url, page.number),
+            "canonical_url": canonical_url(request, category.url, page.number),
             "meta_description": (category.description or f"Shop {category.name}.")[:160],
         },
     )
@@ -74,7 +70,7 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "product": product,
             "category": category,
             "breadcrumbs": [*tree.ancestors(category), category],
-            "canonical_url": _canonical(request, product.url),
+            "canonical_url": canonical_url(request, product.url),
             "meta_description": " ".join(product.description.split())[:160],
         },
     )

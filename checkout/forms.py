@@ -55,3 +55,22 @@ class CheckoutForm(ShippingAddressForm):
         self.fields["shipping_method"].choices = [(method.code, method.name) for method in methods]
         if methods and not self.initial.get("shipping_method"):
             self.initial["shipping_method"] = methods[0].code
+
+
+def checkout_initial(*, user, addresses: list, chosen_id: str) -> dict:
+    """Return the checkout form's starting values: the account's e-mail, the chosen (or default) address."""
+    chosen = next((a for a in addresses if str(a.pk) == chosen_id), None) or (
+        addresses[0] if addresses else None
+    )
+    initial: dict = {"email": user.email if user.is_authenticated else ""}
+    if chosen is not None:
+        initial.update(
+            full_name=chosen.full_name,
+            line1=chosen.line1,
+            line2=chosen.line2,
+            city=chosen.city,
+            postcode=chosen.postcode,
+            country=chosen.country,
+            phone=chosen.phone,
+        )
+    return initial

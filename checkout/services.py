@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from catalog.models import Variant
@@ -949,13 +949,14 @@ def _flag_by_id(*, order_id: int, reason: str) -> None:
 # Refunds, cancellations, disputes --------------------------------------------------------
 
 
+def _refunded(**filters: object) -> int:
+    """Return the minor units refunded or being refunded on the payment or order in `filters`."""
+    live = Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED], **filters)
+    return live.aggregate(total=Sum("amount"))["total"] or 0
+
+
 async def _arefunded_amount(payment: Payment) -> int:
-    total = 0
-    async for refund in Refund.objects.filter(
-        payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
-    ):
-        total += refund.amount
-    return total
+    return await sync_to_async(_refunded)(payment=payment)
 
 
 async def arefund_create(
@@ -1012,12 +1013,7 @@ def refund_claim(
         payment = Payment.objects.select_for_update().get(pk=payment_id, order=order)
         if payment.status != Payment.Status.SUCCEEDED:
             raise InvalidInput("Only a completed payment can be refunded.")
-        refunded = sum(
-            Refund.objects.filter(
-                payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
-            ).values_list("amount", flat=True)
-        )
-        remaining = payment.amount - refunded
+        remaining = payment.amount - _refunded(payment=payment)
         if amount <= 0:
             raise InvalidInput("A refund must be more than zero.")
         if amount > remaining:
@@ -1064,15 +1060,13 @@ def refund_finish(*, refund_id: int, stripe_refund_id: str, status: str) -> Refu
 
 def _order_refund_status(order: Order) -> None:
     """Move a locked order to refunded / partially refunded by the money we keep (received − refunded)."""
-    received = sum(
-        Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).values_list("amount", flat=True)
+    received = (
+        Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).aggregate(total=Sum("amount"))[
+            "total"
+        ]
+        or 0
     )
-    refunded = sum(
-        Refund.objects.filter(
-            order=order, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
-        ).values_list("amount", flat=True)
-    )
-    kept = received - refunded
+    kept = received - _refunded(order=order)
     if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED):
         if kept <= 0:
             target = Order.Status.REFUNDED
@@ -1250,11 +1244,7 @@ def _refundable_payments(order_id: int) -> list[tuple[Payment, int]]:
     for payment in Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED).order_by(
         "attempt"
     ):
-        refunded = sum(
-            Refund.objects.filter(
-                payment=payment, status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED]
-            ).values_list("amount", flat=True)
-        )
+        refunded = _refunded(payment=payment)
         if payment.amount > refunded:
             payments.append((payment, payment.amount - refunded))
     return payments

@@ -20,7 +20,12 @@ def _send_order_email(order_id: int, *, sent_field: str, subject: str, template:
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None or getattr(order, sent_field) is not None:
             return
-        context = {"order": order, "lines": list(order.lines.all()), "shop_name": settings.SHOP_NAME}
+        context = {
+            "order": order,
+            "lines": list(order.lines.all()),
+            "shop_name": settings.SHOP_NAME,
+            "order_url": settings.SHOP_URL + order.get_absolute_url(),
+        }
         message = EmailMultiAlternatives(
             subject=subject.format(shop=settings.SHOP_NAME, number=order.number),
             body=render_to_string(f"{template}.txt", context),

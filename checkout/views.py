@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,9 +26,10 @@ from checkout.exceptions import (
     PaymentRejected,
     UnknownItems,
 )
-from checkout.forms import CartAddForm, CartLineForm, CheckoutForm
+from checkout.forms import CartAddForm, CartLineForm, CheckoutForm, checkout_initial
 from checkout.models import Order, Payment
 from shop.exceptions import ShopError
+from shop.http import login_redirect, safe_next_url
 from shop.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -46,18 +47,6 @@ def _with_cart_count(response: HttpResponse, summary: selectors.CartSummary) -> 
         secure=settings.SESSION_COOKIE_SECURE,
     )
     return response
-
-
-def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
-    """Redirect to the page the form was on when it is ours, else to `fallback`."""
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = fallback
-    return HttpResponseRedirect(target)
 
 
 def _form_errors(form) -> str:
@@ -84,7 +73,7 @@ async def cart_add(request: HttpRequest) -> HttpResponse:
     form = CartAddForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
-        return _back(request, reverse("checkout:cart"))
+        return HttpResponseRedirect(safe_next_url(request, reverse("checkout:cart")))
     cart = await services.acart_for_request(request, create=True)
     try:
         quantity = await services.acart_line_add(
@@ -92,7 +81,7 @@ async def cart_add(request: HttpRequest) -> HttpResponse:
         )
     except CartError as error:
         messages.error(request, error.user_message)
-        return _back(request, reverse("checkout:cart"))
+        return HttpResponseRedirect(safe_next_url(request, reverse("checkout:cart")))
     messages.success(request, f"Added to your cart (you now have {quantity}).")
     summary = await selectors.cart_summary(cart=cart)
     return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
@@ -127,25 +116,6 @@ async def cart_update(request: HttpRequest) -> HttpResponse:
 # Checkout ------------------------------------------------------------------------
 
 
-def _initial_address(request: HttpRequest, addresses: list) -> dict:
-    chosen_id = request.GET.get("address", "")
-    chosen = next((a for a in addresses if str(a.pk) == chosen_id), None) or (
-        addresses[0] if addresses else None
-    )
-    initial: dict = {"email": request.user.email if request.user.is_authenticated else ""}
-    if chosen is not None:
-        initial.update(
-            full_name=chosen.full_name,
-            line1=chosen.line1,
-            line2=chosen.line2,
-            city=chosen.city,
-            postcode=chosen.postcode,
-            country=chosen.country,
-            phone=chosen.phone,
-        )
-    return initial
-
-
 def _out_of_stock_message(error: OutOfStock, summary: selectors.CartSummary) -> str:
     titles = {line.sku: line.title for line in summary.lines}
     parts = []
@@ -167,8 +137,6 @@ async def checkout(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Your cart is empty.")
         return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
     methods = await selectors.shipping_methods()
-    rates = await selectors.tax_rates()
-    addresses = await selectors.saved_addresses(user=request.user)
     status = 200
     if request.method == "POST":
         form = CheckoutForm(request.POST, methods=methods)
@@ -184,9 +152,18 @@ async def checkout(request: HttpRequest) -> HttpResponse:
             status = 409
         else:
             status = 400
-    else:
+    # Read only when the page is shown: a successful order never needs them.
+    rates = await selectors.tax_rates()
+    addresses = await selectors.saved_addresses(user=request.user)
+    if request.method != "POST":
         form = CheckoutForm(
-            initial={**_initial_address(request, addresses), "cart_version": summary.version}, methods=methods
+            initial={
+                **checkout_initial(
+                    user=request.user, addresses=addresses, chosen_id=request.GET.get("address", "")
+                ),
+                "cart_version": summary.version,
+            },
+            methods=methods,
         )
     chosen_code = form.data.get("shipping_method") if form.is_bound else form.initial.get("shipping_method")
     method = next((m for m in methods if m.code == chosen_code), methods[0] if methods else None)
@@ -248,7 +225,6 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
     except CartError as error:
         messages.error(request, error.user_message)
         return None
-    await _remember_order(request, order)
     if order.status == Order.Status.CANCELED:
         messages.error(request, f"This order could not be placed ({order.cancel_reason}). Please try again.")
         return None
@@ -257,44 +233,40 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
     return response
 
 
-async def _remember_order(request: HttpRequest, order: Order) -> None:
-    """Let a guest's browser find its recent orders again from the session."""
-    recent = list(await request.session.aget("recent_orders", []))
-    if order.public_token not in recent:
-        await request.session.aset("recent_orders", [order.public_token, *recent][:10])
-
-
 # Orders and payment ------------------------------------------------------------------
 
 
-async def _order_for_request(request: HttpRequest, token: str) -> Order:
-    """Return the order behind a link: guests' orders by the unguessable link alone,
-    account orders only for their owner (or staff)."""
-    order = await selectors.order_by_token(token=token)
-    if order is None:
-        raise Http404("No such order.")
-    user = request.user
-    if order.user_id and not (user.is_authenticated and (user.pk == order.user_id or user.is_staff)):
-        if not user.is_authenticated:
-            raise _LoginRequired()
-        raise Http404("No such order.")
-    return order
+def order_view(*, answers_json: bool = False):
+    """Decorate a view of one order, found by its link's token, and pass it the order.
 
+    Guests' orders open with the unguessable link alone; account orders only for
+    their owner (or staff): a visitor who is not signed in is asked to, anyone
+    else gets 404.
+    """
 
-class _LoginRequired(Exception):
-    pass
+    def decorate(view):
+        @wraps(view)
+        async def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+            order = await selectors.order_by_token(token=token)
+            if order is None:
+                raise Http404("No such order.")
+            user = request.user
+            if order.user_id and not (user.is_authenticated and (user.pk == order.user_id or user.is_staff)):
+                if user.is_authenticated:
+                    raise Http404("No such order.")
+                if answers_json:
+                    return _json_error("Please sign in to pay for this order.", 403)
+                return login_redirect(request)
+            return await view(request, order)
 
+        return wrapper
 
-def _login_redirect(request: HttpRequest) -> HttpResponse:
-    return redirect_to_login(request.get_full_path(), reverse("account:login"))
+    return decorate
 
 
 @require_GET
-async def order_detail(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        order = await _order_for_request(request, token)
-    except _LoginRequired:
-        return _login_redirect(request)
+@order_view()
+async def order_detail(request: HttpRequest, order: Order) -> HttpResponse:
     lines = list(order.lines.all())
     return render(
         request,
@@ -304,11 +276,8 @@ async def order_detail(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-async def order_pay(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        order = await _order_for_request(request, token)
-    except _LoginRequired:
-        return _login_redirect(request)
+@order_view()
+async def order_pay(request: HttpRequest, order: Order) -> HttpResponse:
     if order.status != Order.Status.PENDING_PAYMENT:
         return HttpResponseRedirect(order.get_absolute_url())
     payment = selectors.current_payment(order)
@@ -347,11 +316,8 @@ def _json_error(message: str, status: int, **extra: object) -> JsonResponse:
 
 
 @require_POST
-async def order_pay_setup(request: HttpRequest, token: str) -> JsonResponse:
-    try:
-        order = await _order_for_request(request, token)
-    except _LoginRequired:
-        return _json_error("Please sign in to pay for this order.", 403)
+@order_view(answers_json=True)
+async def order_pay_setup(request: HttpRequest, order: Order) -> JsonResponse:
     try:
         client_secret = await services.apayment_setup(order=order)
     except services.OrderNotPayable as error:
@@ -362,11 +328,8 @@ async def order_pay_setup(request: HttpRequest, token: str) -> JsonResponse:
 
 
 @require_POST
-async def order_pay_confirm(request: HttpRequest, token: str) -> JsonResponse:
-    try:
-        order = await _order_for_request(request, token)
-    except _LoginRequired:
-        return _json_error("Please sign in to pay for this order.", 403)
+@order_view(answers_json=True)
+async def order_pay_confirm(request: HttpRequest, order: Order) -> JsonResponse:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, RecursionError):
@@ -402,12 +365,9 @@ async def order_pay_confirm(request: HttpRequest, token: str) -> JsonResponse:
 
 
 @require_GET
-async def order_return(request: HttpRequest, token: str) -> HttpResponse:
+@order_view()
+async def order_return(request: HttpRequest, order: Order) -> HttpResponse:
     """Where the browser lands after paying: read the PaymentIntent back and show the result now."""
-    try:
-        order = await _order_for_request(request, token)
-    except _LoginRequired:
-        return _login_redirect(request)
     payment = selectors.current_payment(order)
     if payment is None:
         return HttpResponseRedirect(order.get_absolute_url())

@@ -177,6 +177,8 @@ TASKS = {"default": {"BACKEND": env.str("TASKS_BACKEND", default="django_tasks_d
 # Shop
 SHOP_NAME = env.str("SHOP_NAME", default="Northwind Supply")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="GBP")
+# Where shoppers reach the shop, for links in e-mails (e.g. https://shop.example.com).
+SHOP_URL = env.str("SHOP_URL", default="http://127.0.0.1:8000").rstrip("/")
 PRODUCTS_PER_PAGE = env.int("PRODUCTS_PER_PAGE", default=24)
 # How long each process keeps the category tree and option facets (0: read them every time).
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=60)

@@ -317,6 +317,7 @@ def command_run() -> int:
             say(f"Starting the Stripe stand-in (localstripe) on {stripe_url}")
             children.append(start_localstripe(stripe_port))
         env.setdefault("INVENTORY_API_URL", f"{base_url}/inventory/v1")
+        env.setdefault("SHOP_URL", base_url)
         say("Migrating")
         manage("migrate", "--noinput", "-v", "0", env=env)
         say("Loading the demo catalogue")

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from checkout.models import Order
+from shop.dashboard_selectors import OrderFilters
 
 AMOUNT_ERRORS = {
     "invalid": "Enter the amount as a number, e.g. 12.50.",
@@ -20,6 +21,18 @@ class OrderFilterForm(forms.Form):
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
     flagged = forms.BooleanField(required=False, label="Flagged only")
+
+    def filters(self) -> OrderFilters:
+        """Return the filters from the valid fields; invalid ones are left out (and shown)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return OrderFilters(
+            query=(data.get("q") or "").replace("\x00", ""),
+            status=data.get("status") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            flagged=bool(data.get("flagged")),
+        )
 
 
 class FulfilForm(forms.Form):

@@ -10,7 +10,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import AsyncPaginator, InvalidPage
 from django.db.models import Q
@@ -28,6 +27,7 @@ from checkout.models import Order, OrderEvent, WebhookEvent
 from shop import dashboard_selectors as selectors
 from shop.dashboard_forms import CancelForm, FulfilForm, OrderFilterForm, RefundForm, StockAdjustForm
 from shop.exceptions import ShopError
+from shop.http import login_redirect
 from shop.money import format_money, to_minor_units
 
 View = Callable[..., Awaitable[HttpResponse]]
@@ -39,7 +39,7 @@ def staff_required(view: View) -> View:
     @wraps(view)
     async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), reverse("account:login"))
+            return login_redirect(request)
         if not request.user.is_staff:
             raise PermissionDenied("The dashboard is for staff.")
         return await view(request, *args, **kwargs)
@@ -90,23 +90,11 @@ async def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _order_filters(request: HttpRequest) -> tuple[OrderFilterForm, selectors.OrderFilters]:
-    form = OrderFilterForm(request.GET)
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
-    return form, selectors.OrderFilters(
-        query=(data.get("q") or "").replace("\x00", ""),
-        status=data.get("status") or "",
-        date_from=data.get("date_from"),
-        date_to=data.get("date_to"),
-        flagged=bool(data.get("flagged")),
-    )
-
-
 @require_GET
 @staff_required
 async def order_list(request: HttpRequest) -> HttpResponse:
-    form, filters = _order_filters(request)
+    form = OrderFilterForm(request.GET)
+    filters = form.filters()
     paginator = AsyncPaginator(selectors.order_search(filters), 50)
     page = await _apage(request, paginator)
     orders = await page.aget_object_list()
@@ -211,7 +199,7 @@ def _csv_safe(text: str) -> str:
 @staff_required
 async def order_export(request: HttpRequest) -> StreamingHttpResponse:
     """Stream the filtered orders as CSV, a chunk at a time (never all in memory)."""
-    _form, filters = _order_filters(request)
+    filters = OrderFilterForm(request.GET).filters()
     response = StreamingHttpResponse(_csv_rows(filters), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="orders-{timezone.localdate():%Y-%m-%d}.csv"'
     return response
@@ -255,79 +243,75 @@ def _back_to(order: Order | str) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("dashboard:order-detail", kwargs={"number": number}))
 
 
-@require_POST
-@staff_required
-async def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
-    order = await _order_or_404(number)
-    form = FulfilForm(request.POST)
+async def _order_action(request: HttpRequest, number: str, form_class, act) -> HttpResponse:
+    """Validate a staff action's form, carry it out with `act(order, data)`, and show the outcome.
+
+    `act` returns the success message; a refused action (ShopError) changes nothing
+    and its reason is shown instead.
+    """
+    order = await Order.objects.filter(number=number).afirst()
+    if order is None:
+        raise Http404("No such order.")
+    form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, _errors(form))
         return _back_to(order)
     try:
-        await checkout_services.aorder_fulfil(
-            order_id=order.pk,
-            carrier=form.cleaned_data["carrier"],
-            tracking_number=form.cleaned_data["tracking_number"],
-            actor_id=request.user.pk,
-        )
+        message = await act(order, form.cleaned_data)
     except ShopError as error:
         messages.error(request, error.user_message)
     else:
-        messages.success(request, f"Order {order.number} marked shipped; the customer is being e-mailed.")
+        messages.success(request, message)
     return _back_to(order)
+
+
+@require_POST
+@staff_required
+async def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
+    async def fulfil(order: Order, data: dict) -> str:
+        await checkout_services.aorder_fulfil(
+            order_id=order.pk,
+            carrier=data["carrier"],
+            tracking_number=data["tracking_number"],
+            actor_id=request.user.pk,
+        )
+        return f"Order {order.number} marked shipped; the customer is being e-mailed."
+
+    return await _order_action(request, number, FulfilForm, fulfil)
 
 
 @require_POST
 @staff_required
 async def order_refund(request: HttpRequest, number: str) -> HttpResponse:
-    order = await _order_or_404(number)
-    form = RefundForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _errors(form))
-        return _back_to(order)
-    amount = to_minor_units(form.cleaned_data["amount"], order.currency)
-    try:
-        refund = await checkout_services.astaff_refund(
+    async def refund(order: Order, data: dict) -> str:
+        made = await checkout_services.astaff_refund(
             order=order,
-            amount=amount,
-            reason=form.cleaned_data["reason"],
-            request_key=form.cleaned_data["request_key"],
+            amount=to_minor_units(data["amount"], order.currency),
+            reason=data["reason"],
+            request_key=data["request_key"],
             actor_id=request.user.pk,
         )
-    except ShopError as error:
-        messages.error(request, error.user_message)
-    else:
-        messages.success(
-            request, f"Refunded {format_money(refund.amount, refund.currency)} on order {order.number}."
-        )
-    return _back_to(order)
+        return f"Refunded {format_money(made.amount, made.currency)} on order {order.number}."
+
+    return await _order_action(request, number, RefundForm, refund)
 
 
 @require_POST
 @staff_required
 async def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
-    order = await _order_or_404(number)
-    form = CancelForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _errors(form))
-        return _back_to(order)
-    try:
-        await checkout_services.astaff_cancel(
-            order=order, reason=form.cleaned_data["reason"], actor_id=request.user.pk
-        )
-    except ShopError as error:
-        messages.error(request, error.user_message)
-    else:
-        messages.success(
-            request, f"Order {order.number} canceled; anything paid was refunded and the stock put back."
-        )
-    return _back_to(order)
+    async def cancel(order: Order, data: dict) -> str:
+        await checkout_services.astaff_cancel(order=order, reason=data["reason"], actor_id=request.user.pk)
+        return f"Order {order.number} canceled; anything paid was refunded and the stock put back."
+
+    return await _order_action(request, number, CancelForm, cancel)
 
 
 @require_POST
 @staff_required
 async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
-    order = await _order_or_404(number)
+    order = await Order.objects.filter(number=number).afirst()
+    if order is None:
+        raise Http404("No such order.")
     if await Order.objects.filter(pk=order.pk, is_flagged=True).aupdate(is_flagged=False):
         await OrderEvent.objects.acreate(
             order=order,

@@ -7,7 +7,6 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.template import loader
 
 from catalog import selectors
 
@@ -46,19 +45,6 @@ async def healthz(request: HttpRequest) -> JsonResponse:
         logger.warning("health check failed: %s", error.__class__.__name__)
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
     return JsonResponse({"status": "ok", "database": "up"})
-
-
-def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Render the shop's 404 page. Never touches the database."""
-    return HttpResponse(
-        loader.render_to_string("404.html", {"request_path": request.path}, request),
-        status=404,
-    )
-
-
-def server_error(request: HttpRequest) -> HttpResponse:
-    """Render a minimal 500 page without any context processors."""
-    return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
 async def bench_ping(request: HttpRequest) -> HttpResponse:

@@ -101,6 +101,7 @@ def test_succeeded_delivered_ten_times_pays_once(outside, client, order, jumper)
     assert message.to == ["ann@example.com"]
     assert message.subject == f"Your Northwind Supply order {order.number} is confirmed"
     assert "1 × Merino Jumper (M)  £65.00" in message.body and "Total paid: £83.94" in message.body
+    assert f"See your order at any time: http://127.0.0.1:8000/order/{order.public_token}/" in message.body
     assert message.alternatives[0].mimetype == "text/html"
     assert "Thank you for your order" in message.alternatives[0].content
 

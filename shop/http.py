@@ -1,0 +1,27 @@
+"""Small request helpers shared by the shop's views."""
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+
+def canonical_url(request: HttpRequest, path: str, page_number: int = 1) -> str:
+    """Return the absolute canonical URL of `path`, naming the page when it is not the first."""
+    suffix = f"?page={page_number}" if page_number > 1 else ""
+    return request.build_absolute_uri(path + suffix)
+
+
+def safe_next_url(request: HttpRequest, fallback: str) -> str:
+    """Return the form's `next` address when it is one of ours, else `fallback`."""
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def login_redirect(request: HttpRequest) -> HttpResponse:
+    """Send the visitor to sign in, coming back here afterwards."""
+    return redirect_to_login(request.get_full_path(), reverse("account:login"))
