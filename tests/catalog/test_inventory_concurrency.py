@@ -13,6 +13,7 @@ from django.utils import timezone
 from catalog import inventory
 from catalog.inventory import InsufficientStock, LineRequest
 from catalog.models import Reservation, ReservationLine, Stock
+from tests.audit import assert_audit_clean
 from tests.factories import StockFactory, VariantFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -69,6 +70,7 @@ def test_200_buyers_for_10_units_get_exactly_10_reservations():
     short = [result for result in results if isinstance(result, InsufficientStock)]
     assert {(line.sku, line.requested) for error in short for line in error.lines} == {("A", 1)}
     assert all(0 <= line.available < 1 for error in short for line in error.lines)
+    assert_audit_clean()
 
 
 def test_buyers_of_several_skus_in_opposite_orders_never_oversell_or_deadlock():
@@ -91,6 +93,7 @@ def test_buyers_of_several_skus_in_opposite_orders_never_oversell_or_deadlock():
         ("A", 10, 10),
         ("B", 10, 10),
     ]
+    assert_audit_clean()
 
 
 def test_50_replays_of_one_key_make_one_reservation():
@@ -112,6 +115,7 @@ def test_50_replays_of_one_key_make_one_reservation():
     assert Reservation.objects.count() == 1
     shelf.refresh_from_db()
     assert (shelf.on_hand, shelf.allocated) == (10, 1)
+    assert_audit_clean()
 
 
 def test_two_expirers_racing_release_each_reservation_once(monkeypatch):
@@ -138,6 +142,7 @@ def test_two_expirers_racing_release_each_reservation_once(monkeypatch):
         ("A", 100, 0),
         ("B", 100, 0),
     ]
+    assert_audit_clean()
 
 
 def test_commit_release_and_expire_racing_on_the_same_reservations_keep_stock_consistent():
@@ -174,3 +179,4 @@ def test_commit_release_and_expire_racing_on_the_same_reservations_keep_stock_co
     assert Counter(Reservation.objects.values_list("status", flat=True)) == {"committed": 20}
     shelf.refresh_from_db()
     assert (shelf.on_hand, shelf.allocated) == (0, 0)
+    assert_audit_clean()

@@ -11,6 +11,7 @@ from django.db import connection
 
 from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment
+from tests.audit import assert_audit_clean
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 from tests.servers import ShopProcess
 
@@ -119,3 +120,4 @@ def test_200_buyers_for_10_units(outside, shipping, shop_process, localstripe):
     assert len(intents) == BUYERS
     live = {intent["id"] for intent in intents if intent["status"] != "canceled"}
     assert live == set(Payment.objects.values_list("payment_intent_id", flat=True))
+    assert_audit_clean()
