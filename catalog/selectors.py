@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -9,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.files.storage import default_storage
+from django.core.paginator import InvalidPage, Paginator
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
@@ -16,24 +18,33 @@ from catalog.models import Category, Product, ProductImage, Variant
 
 # Reads that every page makes but that change only when staff edit the catalogue
 # (the category tree, a category's option facets) are kept in this process for
-# CATALOG_CACHE_SECONDS. Edits through the admin clear it at once in the editing
-# process; other processes see them within that many seconds.
+# CATALOG_CACHE_SECONDS. Listing pages (a page of product cards with the count) also
+# change with every sale, so they are kept for CATALOG_LISTING_CACHE_SECONDS only: long
+# enough that a busy category is read once every few seconds rather than on every
+# request, short enough that a sold-out badge follows soon (product pages, the cart
+# and checkout always read live stock). Edits through the admin clear it at once in
+# the editing process; other processes see them within those many seconds. The
+# memo is bounded, so odd query strings cannot grow it without limit.
 _memo: dict[object, tuple[float, object]] = {}
+_MEMO_MAX_ENTRIES = 2000
 
 
 def catalog_cache_clear() -> None:
-    """Forget the cached category tree and facets in this process."""
+    """Forget the cached category tree, facets and listing pages in this process."""
     _memo.clear()
 
 
-async def _remembered(key: object, compute):
-    seconds = settings.CATALOG_CACHE_SECONDS
+async def _remembered(key: object, compute, *, seconds: int | None = None):
+    if seconds is None:
+        seconds = settings.CATALOG_CACHE_SECONDS
     if seconds:
         hit = _memo.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
     value = await compute()
     if seconds:
+        if len(_memo) >= _MEMO_MAX_ENTRIES:
+            _memo.pop(next(iter(_memo)), None)  # the oldest entry
         _memo[key] = (time.monotonic() + seconds, value)
     return value
 
@@ -184,7 +195,7 @@ def product_cards_queryset(products: QuerySet[Product]) -> QuerySet[Product]:
     )
 
 
-async def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
+def _product_cards(products: QuerySet[Product]) -> list[ProductCard]:
     """Return the cards for an already-sliced queryset, in its order.
 
     Two queries: the page's ids first, then what the cards show for those ids
@@ -192,12 +203,10 @@ async def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
     row before the sort and limit, and builds a hash of the whole stock table on
     every page.
     """
-    ids = [pk async for pk in products.values_list("pk", flat=True)]
+    ids = list(products.values_list("pk", flat=True))
     if not ids:
         return []
-    rows = {
-        product.pk: product async for product in product_cards_queryset(Product.objects.filter(pk__in=ids))
-    }
+    rows = {product.pk: product for product in product_cards_queryset(Product.objects.filter(pk__in=ids))}
     return [
         ProductCard(
             title=product.title,
@@ -210,6 +219,49 @@ async def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
         )
         for product in (rows[pk] for pk in ids if pk in rows)
     ]
+
+
+product_cards = sync_to_async(_product_cards)
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """One page of a product listing: its cards, where it stands, and the total count."""
+
+    number: int
+    num_pages: int
+    total: int
+    cards: list[ProductCard]
+    # Names this reading of the page, so the rendered grid can be kept exactly as long.
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
+def _listing_page(products: QuerySet[Product], number: int) -> ListingPage | None:
+    paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
+    try:
+        page = paginator.page(number)
+    except InvalidPage:
+        return None
+    return ListingPage(
+        number=page.number,
+        num_pages=paginator.num_pages,
+        total=paginator.count,
+        cards=_product_cards(page.object_list),
+    )
+
+
+async def listing_page(*, products: QuerySet[Product], number: int, key: object) -> ListingPage | None:
+    """Return page `number` of `products` (None when there is no such page).
+
+    The count and the page's cards are read in one trip to a thread (three queries), and
+    kept for CATALOG_LISTING_CACHE_SECONDS under `key`, which must name everything that
+    shapes `products` (what is listed, the filters, the sort).
+    """
+    return await _remembered(
+        ("listing", key, number),
+        lambda: sync_to_async(_listing_page)(products, number),
+        seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
+    )
 
 
 def product_listing(
@@ -265,6 +317,20 @@ async def product_search(*, tree: CategoryTree, query: str, filters: ListingFilt
     if filters.sort in SORTS:
         return products.order_by(*SORTS[filters.sort])
     return products.order_by(*best_first)
+
+
+async def search_page(
+    *, tree: CategoryTree, query: str, filters: ListingFilters, number: int
+) -> ListingPage | None:
+    """Return page `number` of the search results for `query` (None when there is no such page)."""
+
+    async def compute() -> ListingPage | None:
+        products = await product_search(tree=tree, query=query, filters=filters)
+        return await sync_to_async(_listing_page)(products, number)
+
+    return await _remembered(
+        ("search", query, repr(filters), number), compute, seconds=settings.CATALOG_LISTING_CACHE_SECONDS
+    )
 
 
 @dataclass(frozen=True)
@@ -329,14 +395,23 @@ async def option_facets(*, tree: CategoryTree, category: CategoryNode) -> list[O
 
 
 async def featured_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
-    """Return featured products for the home page, newest first."""
-    products = _visible_products(tree).filter(is_featured=True)
-    return await product_cards(products.order_by("-created_at", "-id")[:limit])
+    """Return featured products for the home page, newest first (briefly cached, like listings)."""
+    products = _visible_products(tree).filter(is_featured=True).order_by("-created_at", "-id")[:limit]
+    return await _remembered(
+        ("featured", limit),
+        lambda: product_cards(products),
+        seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
+    )
 
 
 async def newest_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
-    """Return the newest products."""
-    return await product_cards(_visible_products(tree).order_by("-created_at", "-id")[:limit])
+    """Return the newest products (briefly cached, like listings)."""
+    products = _visible_products(tree).order_by("-created_at", "-id")[:limit]
+    return await _remembered(
+        ("newest", limit),
+        lambda: product_cards(products),
+        seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Storefront catalogue pages. Thin async views: parse, read through selectors, render."""
 
 from django.conf import settings
-from django.core.paginator import AsyncPaginator, InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -11,19 +10,19 @@ from shop.context_processors import MAX_QUERY_LENGTH
 from shop.http import canonical_url
 
 
-async def _paginate(request: HttpRequest, products) -> tuple[object, list, object]:
-    """Return (page, cards, paginator) for the requested page; 404 for a bad page number."""
-    paginator = AsyncPaginator(products, settings.PRODUCTS_PER_PAGE)
+def _page_number(request: HttpRequest) -> int:
+    """Return the requested page number; 404 for one that is not a number."""
     raw_number = request.GET.get("page", "1")
     if not raw_number.isdigit() or len(raw_number) > 6:
         raise Http404("That page number is not valid.")
-    try:
-        page = await paginator.apage(int(raw_number))
-    except InvalidPage as error:
-        raise Http404("That page does not exist.") from error
-    cards = await selectors.product_cards(page.object_list)
-    page.object_list = cards
-    return page, cards, paginator
+    return int(raw_number)
+
+
+async def _listing_page(*, products, number: int, key: object) -> selectors.ListingPage:
+    listing = await selectors.listing_page(products=products, number=number, key=key)
+    if listing is None:
+        raise Http404("That page does not exist.")
+    return listing
 
 
 async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -35,7 +34,9 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     form = ListingForm(request.GET)
     filters = form.filters(facets)
     products = selectors.product_listing(tree=tree, filters=filters, category=category)
-    page, cards, paginator = await _paginate(request, products)
+    page = await _listing_page(
+        products=products, number=_page_number(request), key=("category", category.id, repr(filters))
+    )
     return render(
         request,
         "catalog/category_detail.html",
@@ -47,9 +48,10 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "filters": filters,
             "form": form,
             "page": page,
-            "products": cards,
-            "total": await paginator.acount(),
-            "num_pages": await paginator.anum_pages(),
+            "products": page.cards,
+            "total": page.total,
+            "num_pages": page.num_pages,
+            "grid_seconds": settings.CATALOG_LISTING_CACHE_SECONDS,
             "canonical_url": canonical_url(request, category.url, page.number),
             "meta_description": (category.description or f"Shop {category.name}.")[:160],
         },
@@ -93,13 +95,16 @@ async def search(request: HttpRequest) -> HttpResponse:
         "suggestions": [],
     }
     if query:
-        products = await selectors.product_search(tree=tree, query=query, filters=filters)
-        page, cards, paginator = await _paginate(request, products)
+        number = _page_number(request)
+        page = await selectors.search_page(tree=tree, query=query, filters=filters, number=number)
+        if page is None:
+            raise Http404("That page does not exist.")
         context.update(
             page=page,
-            products=cards,
-            total=await paginator.acount(),
-            num_pages=await paginator.anum_pages(),
+            products=page.cards,
+            total=page.total,
+            num_pages=page.num_pages,
+            grid_seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
         )
     if not context["products"]:
         context["suggestions"] = await selectors.featured_products(tree=tree, limit=4)

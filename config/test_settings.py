@@ -28,3 +28,4 @@ MEDIA_ROOT = BASE_DIR / ".run" / "test-media"
 SECURE_HSTS_SECONDS = 0
 # Tests change the catalogue between requests; they read it fresh (one test covers the cache).
 CATALOG_CACHE_SECONDS = 0
+CATALOG_LISTING_CACHE_SECONDS = 0

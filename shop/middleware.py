@@ -2,9 +2,18 @@
 
 from collections.abc import Awaitable, Callable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.contrib.sessions import middleware as sessions_middleware
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.middleware import clickjacking, common, csrf, security
+from django.utils.module_loading import import_string
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 
 def resolve_user_middleware(
@@ -36,3 +45,122 @@ def resolve_user_middleware(
 
 resolve_user_middleware.sync_capable = True  # type: ignore[attr-defined]
 resolve_user_middleware.async_capable = True  # type: ignore[attr-defined]
+
+
+class InlineHooksMixin:
+    """Run a `MiddlewareMixin` middleware's hooks in the event loop under ASGI.
+
+    `MiddlewareMixin.__acall__` sends `process_request` and `process_response`
+    each to a thread (two `sync_to_async` hops a middleware, seven middleware a
+    request). The hooks of the middleware below do no I/O (they read headers and
+    cookies and set headers), so calling them directly is safe and saves the hops.
+    Under WSGI nothing changes. A subclass whose hook may do I/O in some requests
+    says so in `needs_thread`.
+    """
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        response = None
+        if hasattr(self, "process_request"):
+            response = self.process_request(request)  # type: ignore[attr-defined]
+        response = response or await self.get_response(request)  # type: ignore[attr-defined]
+        if hasattr(self, "process_response"):
+            if self.needs_thread(request, response):
+                response = await sync_to_async(self.process_response, thread_sensitive=True)(  # type: ignore[attr-defined]
+                    request, response
+                )
+            else:
+                response = self.process_response(request, response)  # type: ignore[attr-defined]
+        return response
+
+    def needs_thread(self, request: HttpRequest, response: HttpResponse) -> bool:
+        return False
+
+
+class SecurityMiddleware(InlineHooksMixin, security.SecurityMiddleware):
+    pass
+
+
+class CommonMiddleware(InlineHooksMixin, common.CommonMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(InlineHooksMixin, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(InlineHooksMixin, auth_middleware.AuthenticationMiddleware):
+    """`process_request` only installs a lazy `request.user` and `request.auser`."""
+
+
+class MessageMiddleware(InlineHooksMixin, messages_middleware.MessageMiddleware):
+    """Messages live in a signed cookie (`MESSAGE_STORAGE`), so storing them is no I/O."""
+
+    def __init__(self, get_response: Callable) -> None:
+        super().__init__(get_response)
+        if not issubclass(import_string(settings.MESSAGE_STORAGE), CookieStorage):
+            raise ImproperlyConfigured("shop.middleware.MessageMiddleware needs the cookie message storage.")
+
+
+class SessionMiddleware(InlineHooksMixin, sessions_middleware.SessionMiddleware):
+    """Reading a session is async already (`request.auser()`, `session.aget()`); only a
+    session that must be saved at the end of the request goes to a thread."""
+
+    def needs_thread(self, request: HttpRequest, response: HttpResponse) -> bool:
+        session = getattr(request, "session", None)
+        if session is None:
+            return False
+        return (session.modified or settings.SESSION_SAVE_EVERY_REQUEST) and not session.is_empty()
+
+
+class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
+    """The token lives in a cookie (`CSRF_USE_SESSIONS` is off), so the request and
+    response hooks are no I/O. The view hook of an unsafe request reads the form body,
+    which may sit in a temporary file, so it keeps its thread; safe methods are checked
+    in the loop."""
+
+    def __init__(self, get_response: Callable) -> None:
+        super().__init__(get_response)
+        if settings.CSRF_USE_SESSIONS:
+            raise ImproperlyConfigured("shop.middleware.CsrfViewMiddleware needs CSRF_USE_SESSIONS off.")
+        if iscoroutinefunction(get_response):
+            self.process_view = self._aprocess_view  # type: ignore[method-assign]
+
+    async def _aprocess_view(self, request, callback, callback_args, callback_kwargs):
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return super().process_view(request, callback, callback_args, callback_kwargs)
+        return await sync_to_async(super().process_view, thread_sensitive=True)(
+            request, callback, callback_args, callback_kwargs
+        )
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, able to run in an async stack.
+
+    WhiteNoise's middleware is sync only, so under ASGI Django ran every request's
+    whole inner stack through a thread and back. Here a request for anything but a
+    static file passes straight through; a static file is served from a thread
+    (it opens the file).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        super().__init__(get_response)
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if self.async_mode:
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        if self.autorefresh:
+            static_file = await sync_to_async(self.find_file)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve)(static_file, request)
+        return await self.get_response(request)
