@@ -11,7 +11,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.contrib.sessions import middleware as sessions_middleware
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
-from django.middleware import clickjacking, common, csrf, security
+from django.middleware import clickjacking, common, csp, csrf, security
 from django.utils.module_loading import import_string
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -86,6 +86,10 @@ class CommonMiddleware(InlineHooksMixin, common.CommonMiddleware):
 
 class XFrameOptionsMiddleware(InlineHooksMixin, clickjacking.XFrameOptionsMiddleware):
     pass
+
+
+class ContentSecurityPolicyMiddleware(InlineHooksMixin, csp.ContentSecurityPolicyMiddleware):
+    """Sets a lazy nonce, then builds the policy header from settings."""
 
 
 class AuthenticationMiddleware(InlineHooksMixin, auth_middleware.AuthenticationMiddleware):
