@@ -70,6 +70,9 @@ def production_env(db_url: str, static_root: str, **extra: str) -> dict[str, str
         STRIPE_PUBLISHABLE_KEY="pk_test_bench",
         STRIPE_WEBHOOK_SECRET="whsec_bench",
         BENCH_ENDPOINTS="true",
+        # Every simulated shopper comes from 127.0.0.1.
+        RATE_LIMIT_LOGIN="1000000/1m",
+        RATE_LIMIT_PLACE_ORDER="1000000/1m",
         LOG_LEVEL="WARNING",
         EMAIL_URL="consolemail://",
     )
@@ -111,6 +114,19 @@ class Service:
 
         parent = psutil.Process(self.process.pid)
         return [proc.pid for proc in parent.children(recursive=True)] or [parent.pid]
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) used so far by the service's processes."""
+        import psutil
+
+        total = 0.0
+        for pid in {self.process.pid, *self.pids()}:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -160,6 +176,19 @@ def setup_django(db_url: str) -> None:
     import django
 
     django.setup()
+
+
+def with_cpu(shop: Service, outside: list[Service], function, *args) -> dict:
+    """Return `function(*args)`'s figures with the CPU milliseconds a request cost the shop and the outside
+    services (localstripe, the inventory service, the delay proxies): on a machine shared
+    with the load generator these, unlike wall-clock figures, do not depend on who else runs."""
+    before_shop, before_outside = shop.cpu_seconds(), sum(service.cpu_seconds() for service in outside)
+    result = function(*args)
+    requests = max(result.get("requests", 0), 1)
+    result["shop_cpu_ms"] = round((shop.cpu_seconds() - before_shop) * 1000 / requests, 2)
+    outside_cpu = sum(service.cpu_seconds() for service in outside) - before_outside
+    result["outside_cpu_ms"] = round(outside_cpu * 1000 / requests, 2)
+    return result
 
 
 def wrk(url: str, concurrency: int, duration: int) -> dict:
@@ -542,7 +571,7 @@ def main() -> None:
                     targets["ceiling: bare async view"] = "/bench/ping"
                 for what, path in targets.items():
                     for level in levels:
-                        result = wrk(shop.url + path, level, duration)
+                        result = with_cpu(shop, services, wrk, shop.url + path, level, duration)
                         rows.append({"server": server_name, "what": what, "concurrency": level, **result})
                         say(
                             f"{server_name:22} {what:26} c{level:<4} {result['rps']:8.1f} req/s p50 "
@@ -550,7 +579,9 @@ def main() -> None:
                         )
                 for level in levels:
                     shoppers = prepare_shoppers(level, with_cart=False)
-                    result = asyncio.run(drive(add_to_cart(shoppers), level, duration))
+                    result = with_cpu(
+                        shop, services, asyncio.run, drive(add_to_cart(shoppers), level, duration)
+                    )
                     rows.append(
                         {"server": server_name, "what": "add to cart", "concurrency": level, **result}
                     )
@@ -560,7 +591,12 @@ def main() -> None:
                     )
                 for level in sorted({8, *levels}):
                     shoppers = prepare_shoppers(max(400, level * 12), with_cart=True)
-                    result = asyncio.run(drive(place_order(shoppers), level, duration, limit=len(shoppers)))
+                    result = with_cpu(
+                        shop,
+                        services,
+                        asyncio.run,
+                        drive(place_order(shoppers), level, duration, limit=len(shoppers)),
+                    )
                     rows.append(
                         {"server": server_name, "what": "place order", "concurrency": level, **result}
                     )
@@ -569,7 +605,7 @@ def main() -> None:
                         f"{result['p50']:.1f} ms errors {result['errors']} {result.get('sample_errors', '')}"
                     )
                 for level in levels:
-                    result = asyncio.run(drive(webhook, level, duration))
+                    result = with_cpu(shop, services, asyncio.run, drive(webhook, level, duration))
                     rows.append(
                         {"server": server_name, "what": "webhook ingest", "concurrency": level, **result}
                     )
@@ -605,7 +641,9 @@ def main() -> None:
         try:
             _a, place_order, _w = flows(shop.url, "whsec_bench", variant_ids)
             shoppers = prepare_shoppers(400, with_cart=True)
-            result = asyncio.run(drive(place_order(shoppers), 8, duration, limit=len(shoppers)))
+            result = with_cpu(
+                shop, services, asyncio.run, drive(place_order(shoppers), 8, duration, limit=len(shoppers))
+            )
             rows.append(
                 {
                     "server": "ASGI uvicorn, outside calls one after the other",
@@ -639,17 +677,22 @@ def write_results(rows: list[dict], profile_lines: list[str], args) -> None:
         f"Machine: {os.cpu_count()} cores; {args.workers} server process(es); outside calls delayed "
         f"{args.delay * 1000:.0f} ms; wrk/driver {args.duration} s per cell.",
         "",
-        "| server | what | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Shop CPU and outside CPU: milliseconds of CPU a request cost the shop's processes and the",
+        "outside stand-ins (localstripe, the inventory service, the delay proxies).",
+        "",
+        "| server | what | concurrency | req/s | p50 ms | p95 ms | p99 ms | errors | shop CPU ms "
+        "| outside CPU ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         if "p50" in row:
             lines.append(
                 f"| {row['server']} | {row['what']} | {row['concurrency']} | {row['rps']} | {row['p50']} | "
-                f"{row['p95']} | {row['p99']} | {row['errors']} |"
+                f"{row['p95']} | {row['p99']} | {row['errors']} | {row.get('shop_cpu_ms', '')} | "
+                f"{row.get('outside_cpu_ms', '')} |"
             )
         else:
-            lines.append(f"| {row['server']} | {row['what']} | | {row['rps']} | | | | |")
+            lines.append(f"| {row['server']} | {row['what']} | | {row['rps']} | | | | | | |")
     lines += ["", "Ratios:"]
     levels = sorted({row["concurrency"] for row in rows if row["what"] == "home"})
     for level in levels:
