@@ -321,3 +321,42 @@ def test_catalogue_reads_are_cached_briefly_and_cleared_by_admin_edits(
     catalog_cache_clear()  # what an admin edit does
     assert "Outdoors" in client.get("/").content.decode()
     catalog_cache_clear()
+
+
+def test_listing_pages_are_kept_briefly_with_their_rendered_grid(
+    client, clothing, settings, django_assert_num_queries
+):
+    from catalog.selectors import catalog_cache_clear
+
+    settings.CATALOG_CACHE_SECONDS = 60
+    settings.CATALOG_LISTING_CACHE_SECONDS = 10
+    catalog_cache_clear()
+    product_with_stock(title="Jumper", category=clothing[0], options={"colour": "Navy"})
+    first = client.get("/category/clothing/")
+    # tree, facets, count, ids and cards all come from this process's memory
+    with django_assert_num_queries(0):
+        again = client.get("/category/clothing/")
+    assert titles(again) == titles(first) == ["Jumper"]
+    assert "1 product" in again.content.decode()
+
+    product_with_stock(title="Cardigan", category=clothing[0], options={"colour": "Navy"})
+    assert titles(client.get("/category/clothing/")) == ["Jumper"]  # kept for up to 10 s
+    # another filter or page is another entry, read fresh
+    assert set(titles(client.get("/category/clothing/?sort=name"))) == {"Cardigan", "Jumper"}
+    catalog_cache_clear()  # what an admin edit does; the rendered grid goes with its page
+    assert set(titles(client.get("/category/clothing/"))) == {"Cardigan", "Jumper"}
+    assert "2 products" in client.get("/category/clothing/").content.decode()
+    catalog_cache_clear()
+
+
+def test_listing_memory_is_bounded(client, clothing, settings, monkeypatch):
+    from catalog import selectors
+
+    settings.CATALOG_LISTING_CACHE_SECONDS = 10
+    monkeypatch.setattr(selectors, "_MEMO_MAX_ENTRIES", 5)
+    selectors.catalog_cache_clear()
+    product_with_stock(title="Jumper", category=clothing[0])
+    for price in range(1, 20):
+        assert client.get(f"/category/clothing/?min_price={price}").status_code == 200
+    assert len(selectors._memo) <= 5
+    selectors.catalog_cache_clear()
