@@ -93,7 +93,11 @@ if env.bool("DATABASE_POOL", default=True):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        # How long a request may wait for a free connection. Every request takes one
+        # first thing, so a burst (a sale opening) queues here, and a wait that gives up
+        # is a 500: long enough for a burst to drain, shorter than the balancer's 60 s
+        # read timeout so that the shop still answers first.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=30.0),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
