@@ -28,6 +28,7 @@ from checkout.exceptions import (
 )
 from checkout.forms import CartAddForm, CartLineForm, CheckoutForm, checkout_initial
 from checkout.models import Order, Payment
+from shop import ratelimit
 from shop.exceptions import ShopError
 from shop.http import login_redirect, safe_next_url
 from shop.money import format_money
@@ -138,10 +139,22 @@ async def checkout(request: HttpRequest) -> HttpResponse:
         return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
     methods = await selectors.shipping_methods()
     status = 200
+    retry_after = None
     if request.method == "POST":
         form = CheckoutForm(request.POST, methods=methods)
         if form.is_valid():
-            response = await _place_order(request, form, cart, summary)
+            try:
+                await ratelimit.arate_limit_hit(
+                    action="place-order",
+                    clients=[ratelimit.client_ip(request)],
+                    rate=settings.RATE_LIMIT_PLACE_ORDER,
+                    attempts="orders placed from your connection",
+                )
+            except ratelimit.RateLimited as error:
+                messages.error(request, error.user_message)
+                response, retry_after = None, error.retry_after
+            else:
+                response = await _place_order(request, form, cart, summary)
             if response is not None:
                 return response
             cart = await services.acart_for_request(request, create=False)
@@ -149,7 +162,7 @@ async def checkout(request: HttpRequest) -> HttpResponse:
             form = CheckoutForm(
                 initial={**form.cleaned_data, "cart_version": summary.version}, methods=methods
             )
-            status = 409
+            status = 409 if retry_after is None else 429
         else:
             status = 400
     # Read only when the page is shown: a successful order never needs them.
@@ -169,7 +182,7 @@ async def checkout(request: HttpRequest) -> HttpResponse:
     method = next((m for m in methods if m.code == chosen_code), methods[0] if methods else None)
     country = (form.data.get("country") if form.is_bound else form.initial.get("country")) or "GB"
     totals = selectors.checkout_totals(summary=summary, method=method, rates=rates, country=country)
-    return render(
+    response = render(
         request,
         "checkout/checkout.html",
         {
@@ -183,6 +196,9 @@ async def checkout(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _place_order(request, form, cart, summary) -> HttpResponse | None:

@@ -5,9 +5,11 @@ to start without a real SECRET_KEY and ALLOWED_HOSTS.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,14 +21,31 @@ DEBUG = env.bool("DEBUG", default=False)
 
 _DEVELOPMENT_SECRET_KEY = "development-only-secret-key-never-use-in-production"  # noqa: S105 - refused when DEBUG is off
 SECRET_KEY = env.str("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY if DEBUG else "")
-if not DEBUG and (not SECRET_KEY or SECRET_KEY == _DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50):
+if not DEBUG and (
+    SECRET_KEY == _DEVELOPMENT_SECRET_KEY
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.startswith("django-insecure")
+):
     raise ImproperlyConfigured(
         "SECRET_KEY must be set to a random value of at least 50 characters when DEBUG is off."
     )
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+_LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=_LOOPBACK_HOSTS if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
+# DEBUG pages show settings, SQL and source code to whoever sees an error: on a
+# machine reached by a public name it is refused unless development is declared.
+if (
+    DEBUG
+    and env.str("DJANGO_ENV", default="") != "development"
+    and not all(host in _LOOPBACK_HOSTS or host.endswith(".localhost") for host in ALLOWED_HOSTS)
+):
+    raise ImproperlyConfigured(
+        "DEBUG=true is for development: it is refused when ALLOWED_HOSTS names anything but this "
+        "machine's loopback names. Turn DEBUG off, or set DJANGO_ENV=development on a development machine."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -48,6 +67,7 @@ MIDDLEWARE = [
     # Django's own middleware, subclassed so that under ASGI their hooks run in the
     # event loop rather than two thread hops each (see shop/middleware.py).
     "shop.middleware.SecurityMiddleware",
+    "shop.middleware.ContentSecurityPolicyMiddleware",
     "shop.middleware.StaticFilesMiddleware",
     "shop.middleware.SessionMiddleware",
     "shop.middleware.CommonMiddleware",
@@ -76,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop.context_processors.shop",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -140,8 +161,29 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 
 SESSION_COOKIE_SECURE = not DEBUG and env.bool("SECURE_COOKIES", default=True)
+SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The payment page's script reads the token from its form, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "shop.errors.csrf_failure"
+# How many load balancers or proxies of ours stand in front of the shop, each appending
+# the address it was reached from to X-Forwarded-For (see shop.ratelimit.client_ip).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+# A TLS-terminating proxy tells the shop the request came over https in this header,
+# "<META name>,<value>" (default HTTP_X_FORWARDED_PROTO,https when NUM_PROXIES > 0).
+# Only trust it when every request passes through a proxy that sets or strips it.
+_proxy_ssl_header = env.list(
+    "SECURE_PROXY_SSL_HEADER", default=["HTTP_X_FORWARDED_PROTO", "https"] if NUM_PROXIES else []
+)
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        'SECURE_PROXY_SSL_HEADER is "<header>,<value>", e.g. HTTP_X_FORWARDED_PROTO,https.'
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if _proxy_ssl_header else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Order pages carry their secret link in the URL: never send it to another site.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60 * 60 * 24 * 30)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -233,6 +275,47 @@ if not DEBUG and not (STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY and STRIPE_WE
     raise ImproperlyConfigured(
         "STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY and STRIPE_WEBHOOK_SECRET must be set when DEBUG is off."
     )
+
+
+# Content-Security-Policy, sent by Django's ContentSecurityPolicyMiddleware in every mode.
+# Scripts, styles, images and requests stay on the shop's own origin, except on the payment
+# page: Stripe.js, the frames it opens (card field, 3-D Secure) and Stripe's API. An inline
+# <script> or <style> needs nonce="{{ csp_nonce }}"; inline event handlers and style=""
+# attributes are refused.
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+if _origin(STRIPE_JS_URL) == "https://js.stripe.com":
+    _stripe_scripts = ["https://js.stripe.com", "https://*.js.stripe.com"]
+    _stripe_frames = [*_stripe_scripts, "https://hooks.stripe.com"]
+    _stripe_api = [_origin(STRIPE_API_BASE) if STRIPE_API_BASE else "https://api.stripe.com"]
+else:
+    # A stand-in such as localstripe serves its Stripe.js and its API from one origin.
+    _stripe_scripts = _stripe_frames = [_origin(STRIPE_JS_URL)]
+    _stripe_api = sorted({_origin(STRIPE_JS_URL), _origin(STRIPE_API_BASE or STRIPE_JS_URL)})
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, *_stripe_scripts, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF, *_stripe_api],
+    "frame-src": _stripe_frames,
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+    "upgrade-insecure-requests": SECURE_SSL_REDIRECT,
+}
+
+# Per-client rate limits, "<count>/<period>" with the period in s, m, h or d, or "off".
+# Counted in PostgreSQL (shop.ratelimit), so every worker and replica shares them; the
+# client is its IP address (see NUM_PROXIES), and for sign-in also the e-mail tried.
+RATE_LIMIT_LOGIN = env.str("RATE_LIMIT_LOGIN", default="10/5m")
+RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/15m")
+RATE_LIMIT_PLACE_ORDER = env.str("RATE_LIMIT_PLACE_ORDER", default="20/10m")
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ transaction in `shop.services`. URLs are passed explicitly (the URLs are
 namespaced), so nothing depends on the LOGIN_* settings.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
@@ -22,8 +23,15 @@ from django.views.generic.edit import FormView
 
 from checkout import services as checkout_services
 from checkout.models import Address, Order
-from shop import services
-from shop.forms import AddressForm, EmailAuthenticationForm, EmailPasswordResetForm, SignupForm
+from shop import ratelimit, services
+from shop.forms import (
+    EMAIL_MAX_LENGTH,
+    AddressForm,
+    EmailAuthenticationForm,
+    EmailPasswordResetForm,
+    SignupForm,
+    normalize_email,
+)
 
 ORDERS_PER_PAGE = 20
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -31,10 +39,43 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 account_login_required = login_required(login_url="account:login")
 
 
+def _rate_limited(
+    view: FormView, request: HttpRequest, *, rate: str, action: str, attempts: str
+) -> HttpResponse | None:
+    """Count this attempt from the client's address and for the e-mail typed; return the form
+    again with a 429 when either has had too many, else None. Nothing else is checked first."""
+    email = normalize_email(str(request.POST.get(view.email_field, "")))[:EMAIL_MAX_LENGTH]
+    try:
+        ratelimit.rate_limit_hit(
+            action=action,
+            clients=[f"ip:{ratelimit.client_ip(request)}", *([f"email:{email}"] if email else [])],
+            rate=rate,
+            attempts=attempts,
+        )
+    except ratelimit.RateLimited as error:
+        form = view.get_form_class()(
+            **{**view.get_form_kwargs(), "data": None, "files": None, "initial": {view.email_field: email}}
+        )
+        response = view.render_to_response(
+            view.get_context_data(form=form, rate_limit_message=error.user_message)
+        )
+        response.status_code = 429
+        response["Retry-After"] = str(error.retry_after)
+        return response
+    return None
+
+
 class LoginView(auth_views.LoginView):
     form_class = EmailAuthenticationForm
     template_name = "account/login.html"
     next_page = reverse_lazy("account:home")
+    email_field = "username"
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refused = _rate_limited(
+            self, request, rate=settings.RATE_LIMIT_LOGIN, action="sign-in", attempts="sign-in attempts"
+        )
+        return refused or super().post(request, *args, **kwargs)
 
     def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
@@ -100,6 +141,17 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "account/password_reset_email.txt"
     subject_template_name = "account/password_reset_subject.txt"
     success_url = reverse_lazy("account:password-reset-done")
+    email_field = "email"
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refused = _rate_limited(
+            self,
+            request,
+            rate=settings.RATE_LIMIT_PASSWORD_RESET,
+            action="password-reset",
+            attempts="password reset requests",
+        )
+        return refused or super().post(request, *args, **kwargs)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

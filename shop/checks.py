@@ -1,8 +1,26 @@
 """System checks for the shop's own settings."""
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from shop.ratelimit import rate_parse
+
+RATE_LIMIT_SETTINGS = ("RATE_LIMIT_LOGIN", "RATE_LIMIT_PASSWORD_RESET", "RATE_LIMIT_PLACE_ORDER")
+
+
+@register()
+def check_rate_limits(app_configs, **kwargs) -> list[Error]:
+    """Return an error for each rate limit setting that cannot be read."""
+    errors = []
+    for name in RATE_LIMIT_SETTINGS:
+        try:
+            rate_parse(getattr(settings, name))
+        except ImproperlyConfigured as error:
+            errors.append(Error(f"{name}: {error}", id="shop.E001"))
+    return errors
+
 
 # Django's deploy checks security.W001-W003 look for Django's own middleware paths in
 # MIDDLEWARE; the shop runs async-native subclasses of them (shop/middleware.py), so

@@ -176,7 +176,7 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
                     created.isoformat(),
                     paid.isoformat() if paid else "",
                     status,
-                    email,
+                    _csv_safe(email),
                     _csv_safe(name),
                     country,
                     currency,
@@ -190,9 +190,13 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
         last = (rows[-1][1], rows[-1][-1])
 
 
+# What a spreadsheet program may read as the start of a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def _csv_safe(text: str) -> str:
     """Keep spreadsheet programs from running a customer's text as a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 @require_GET

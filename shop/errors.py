@@ -15,3 +15,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     """Render a minimal 500 page without any context processors."""
     return HttpResponse(loader.render_to_string("500.html"), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Render the shop's page for a form refused by CSRF protection (403), saying what to do."""
+    return HttpResponse(loader.render_to_string("403_csrf.html", {}, request), status=403)

@@ -140,5 +140,12 @@ def page(chromium, request):
         page.screenshot(path=str(SCREENSHOTS / f"{test_name}--{name}.png"), full_page=True)
 
     page.shot = shot  # type: ignore[attr-defined]
+    # Chromium reports each thing the Content-Security-Policy blocked on the console.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield page
     context.close()
+    assert blocked == [], f"the Content-Security-Policy blocked: {blocked}"
