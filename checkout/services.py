@@ -513,6 +513,14 @@ async def _aplace_outside(*, order: Order, cart_id: int) -> Order:
         await release_placement_reservation.using(
             run_after=timezone.now() + timedelta(seconds=settings.INVENTORY_API_TIMEOUT * 2 + 5)
         ).aenqueue(order.pk)
+    if isinstance(payment_result, PaymentGatewayUnavailable):
+        # The PaymentIntent may have been made though its answer was lost (or came too late).
+        from checkout.tasks import cancel_placement_payment_intent
+
+        wait = settings.STRIPE_TIMEOUT * (settings.STRIPE_MAX_NETWORK_RETRIES + 1) + 5
+        await cancel_placement_payment_intent.using(
+            run_after=timezone.now() + timedelta(seconds=wait)
+        ).aenqueue(order.pk)
     error = failures[0]
     await aorder_cancel_at_placement(order_id=order.pk, cart_id=cart_id, reason=_placement_reason(error))
     logger.warning("order placement failed: %s", _placement_reason(error), extra={"order": order.number})
@@ -548,6 +556,29 @@ async def aplacement_reservation_release(*, order_id: int) -> None:
     except (OutOfStock, UnknownItems):
         return  # nothing could have been held
     await inventory.reservation_release(reservation_id=reservation.id)
+
+
+async def aplacement_payment_intent_cancel(*, order_id: int) -> None:
+    """Cancel whatever PaymentIntent a failed placement's create request made, if it made one.
+
+    The request is replayed with the same idempotency key: Stripe answers with the
+    PaymentIntent it made (or makes one), and that is then canceled. Either way, no
+    PaymentIntent stays open for a canceled order.
+    """
+    order = await Order.objects.aget(pk=order_id)
+    if order.status != Order.Status.CANCELED or await Payment.objects.filter(order=order).aexists():
+        return
+    await arelease_database_connection()
+    intent = await stripe_api.payment_intent_create(
+        amount=order.total,
+        currency=order.currency,
+        order_number=order.number,
+        idempotency_key=f"order-{order.number}-payment-intent",
+    )
+    if intent.status != Payment.Status.CANCELED:
+        await stripe_api.payment_intent_cancel(
+            payment_intent_id=intent.id, idempotency_key=f"order-{order.number}-cancel"
+        )
 
 
 async def _undo_placement(order: Order, payment_result: object, reservation_result: object) -> None:
@@ -765,6 +796,8 @@ async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.Paym
             return current  # the browser finishes the 3-D Secure challenge it was given
         if current.status == "requires_payment_method":
             payment = await _anext_payment_attempt(order=order, failed=payment)
+        elif current.status == "requires_confirmation":
+            pass  # our confirmation never reached Stripe: nothing was charged, so confirm it now
         elif current.status == "canceled":
             raise OrderNotPayable()
         else:

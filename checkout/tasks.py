@@ -76,3 +76,11 @@ async def release_placement_reservation(order_id: int) -> None:
     from checkout.services import aplacement_reservation_release
 
     await aplacement_reservation_release(order_id=order_id)
+
+
+@task()
+async def cancel_placement_payment_intent(order_id: int) -> None:
+    """Cancel a PaymentIntent a failed placement may have made though its answer never came."""
+    from checkout.services import aplacement_payment_intent_cancel
+
+    await aplacement_payment_intent_cancel(order_id=order_id)
