@@ -8,8 +8,10 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -241,6 +243,11 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
     except CartError as error:
         messages.error(request, error.user_message)
         return None
+    except DatabaseError:
+        # Nothing is charged before the payment page; the cart is kept, and a retry of the
+        # same cart takes up any order this attempt made. The page needs no database.
+        logger.exception("order placement lost the database")
+        return HttpResponse(loader.render_to_string("checkout/placement_interrupted.html"), status=503)
     if order.status == Order.Status.CANCELED:
         messages.error(request, f"This order could not be placed ({order.cancel_reason}). Please try again.")
         return None
@@ -327,6 +334,12 @@ async def order_pay(request: HttpRequest, order: Order) -> HttpResponse:
     )
 
 
+PAYMENT_UNCONFIRMED = (
+    "We couldn't confirm your payment with our provider just now. Please wait a minute, then reload "
+    "this page: it will show whether the payment went through before you try again."
+)
+
+
 def _json_error(message: str, status: int, **extra: object) -> JsonResponse:
     return JsonResponse({"status": "error", "message": message, **extra}, status=status)
 
@@ -366,11 +379,11 @@ async def order_pay_confirm(request: HttpRequest, order: Order) -> JsonResponse:
         return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
     except PaymentGatewayUnavailable:
         # The charge may or may not have gone through: never claim it did not.
-        return _json_error(
-            "We couldn't confirm your payment with our provider just now. Please wait a minute, then reload "
-            "this page: it will show whether the payment went through before you try again.",
-            503,
-        )
+        return _json_error(PAYMENT_UNCONFIRMED, 503)
+    except DatabaseError:
+        # The same: the card may have been charged before our records could be written.
+        logger.exception("payment confirmation lost the database", extra={"order": order.number})
+        return _json_error(PAYMENT_UNCONFIRMED, 503)
     except PaymentRejected as error:
         return _json_error(error.user_message, 503)
     if intent.status == "requires_action":

@@ -108,6 +108,9 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/shop"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Pooled connections are checked before use: after the database restarts or the network
+# drops, a dead connection is replaced instead of failing the request that draws it.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if env.bool("DATABASE_POOL", default=True):
