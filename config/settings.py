@@ -191,7 +191,9 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 60 * 60 * 24 * 30)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The inventory API is exempt: the checkout calls it in its own process over plain http
+# on loopback (INVENTORY_API_URL), and an API client would not follow the redirect anyway.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^inventory/v1/"]
 X_FRAME_OPTIONS = "DENY"
 
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 or consolemail://

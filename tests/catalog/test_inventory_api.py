@@ -943,3 +943,16 @@ def test_stock_adjust_refusals_change_nothing(shelves, on_hand, reason, message)
         stock_adjust(variant_id=a.variant_id, on_hand=on_hand, reason=reason, user_id=None)
     assert levels_of("A") == {"A": (15, 3)}
     assert not StockAdjustment.objects.exists()
+
+
+def test_the_api_answers_plain_http_while_pages_redirect_to_https(client, settings):
+    """The checkout calls the API in its own process over http on loopback (the default
+    INVENTORY_API_URL); an https redirect would turn every reservation away."""
+    settings.SECURE_SSL_REDIRECT = True
+    stock("A", on_hand=2)
+
+    assert client.get("/cart/").status_code == 301
+    response = reserve(client, {"reference": "order-1", "lines": [{"sku": "A", "quantity": 1}]})
+
+    assert response.status_code == 201
+    assert levels_of("A") == {"A": (2, 1)}
