@@ -119,8 +119,8 @@ if env.bool("DATABASE_POOL", default=True):
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
         # How long a request may wait for a free connection. Every request takes one
         # first thing, so a burst (a sale opening) queues here, and a wait that gives up
-        # is a 500: long enough for a burst to drain, shorter than the balancer's 60 s
-        # read timeout so that the shop still answers first.
+        # is an error page: long enough for a burst to drain, shorter than the balancer's
+        # 60 s read timeout so that the shop still answers first.
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=30.0),
     }
 

@@ -67,7 +67,7 @@ def flash_shop(outside, localstripe):
             "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "STRIPE_TIMEOUT": "30",
             "INVENTORY_API_TIMEOUT": "30",
-            "LOG_LEVEL": "ERROR",  # 490 "sold out" warnings would bury the figures
+            "LOG_LEVEL": "ERROR",  # not 490 "order placement failed: out of stock" lines
             # Every buyer here comes from 127.0.0.1: limits stay on (counted), but high.
             "RATE_LIMIT_PLACE_ORDER": f"{BUYERS * 10}/h",
             "RATE_LIMIT_LOGIN": f"{BUYERS * 10}/h",
