@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -250,16 +251,18 @@ def _listing_page(products: QuerySet[Product], number: int) -> ListingPage | Non
     )
 
 
-async def listing_page(*, products: QuerySet[Product], number: int, key: object) -> ListingPage | None:
-    """Return page `number` of `products` (None when there is no such page).
+async def category_page(
+    *, tree: CategoryTree, category: CategoryNode, filters: ListingFilters, number: int
+) -> ListingPage | None:
+    """Return page `number` of a category's listing (None when there is no such page).
 
-    The count and the page's cards are read in one trip to a thread (three queries), and
-    kept for CATALOG_LISTING_CACHE_SECONDS under `key`, which must name everything that
-    shapes `products` (what is listed, the filters, the sort).
+    The count and the page's cards are read in one trip to a thread (three queries),
+    and kept for CATALOG_LISTING_CACHE_SECONDS.
     """
+    products = partial(product_listing, tree=tree, filters=filters, category=category)
     return await _remembered(
-        ("listing", key, number),
-        lambda: sync_to_async(_listing_page)(products, number),
+        ("category", category.id, repr(filters), number),
+        lambda: sync_to_async(_listing_page)(products(), number),
         seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
     )
 
@@ -341,6 +344,11 @@ class OptionFacet:
     @property
     def label(self) -> str:
         return self.name.replace("_", " ").capitalize()
+
+    def choices(self, filters: ListingFilters) -> list[tuple[str, int, bool]]:
+        """Return (value, number of products, chosen in `filters`) for each value."""
+        chosen = set(filters.options.get(self.name, ()))
+        return [(value, count, value in chosen) for value, count in self.values]
 
 
 def _option_facets_sync(category_ids: list[int]) -> list[OptionFacet]:

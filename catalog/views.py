@@ -18,13 +18,6 @@ def _page_number(request: HttpRequest) -> int:
     return int(raw_number)
 
 
-async def _listing_page(*, products, number: int, key: object) -> selectors.ListingPage:
-    listing = await selectors.listing_page(products=products, number=number, key=key)
-    if listing is None:
-        raise Http404("That page does not exist.")
-    return listing
-
-
 async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tree = await selectors.category_tree()
     category = tree.by_slug.get(slug)
@@ -33,10 +26,11 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     facets = await selectors.option_facets(tree=tree, category=category)
     form = ListingForm(request.GET)
     filters = form.filters(facets)
-    products = selectors.product_listing(tree=tree, filters=filters, category=category)
-    page = await _listing_page(
-        products=products, number=_page_number(request), key=("category", category.id, repr(filters))
+    page = await selectors.category_page(
+        tree=tree, category=category, filters=filters, number=_page_number(request)
     )
+    if page is None:
+        raise Http404("That page does not exist.")
     return render(
         request,
         "catalog/category_detail.html",
@@ -44,7 +38,7 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "tree": tree,
             "category": category,
             "breadcrumbs": tree.ancestors(category),
-            "facets": facets,
+            "facets": [(facet, facet.choices(filters)) for facet in facets],
             "filters": filters,
             "form": form,
             "page": page,
@@ -93,6 +87,7 @@ async def search(request: HttpRequest) -> HttpResponse:
         "products": [],
         "total": 0,
         "suggestions": [],
+        "grid_seconds": settings.CATALOG_LISTING_CACHE_SECONDS,
     }
     if query:
         number = _page_number(request)
@@ -104,7 +99,6 @@ async def search(request: HttpRequest) -> HttpResponse:
             products=page.cards,
             total=page.total,
             num_pages=page.num_pages,
-            grid_seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
         )
     if not context["products"]:
         context["suggestions"] = await selectors.featured_products(tree=tree, limit=4)

@@ -343,6 +343,11 @@ def test_listing_pages_are_kept_briefly_with_their_rendered_grid(
     assert titles(client.get("/category/clothing/")) == ["Jumper"]  # kept for up to 10 s
     # another filter or page is another entry, read fresh
     assert set(titles(client.get("/category/clothing/?sort=name"))) == {"Cardigan", "Jumper"}
+    # the filter sidebar is kept per address: what one shopper ticked is not shown to another
+    chosen = client.get("/category/clothing/?colour=Navy").content.decode()
+    assert 'value="Navy" checked' in chosen
+    assert 'value="Navy" checked' not in client.get("/category/clothing/").content.decode()
+    assert 'value="Navy" checked' in client.get("/category/clothing/?colour=Navy").content.decode()
     catalog_cache_clear()  # what an admin edit does; the rendered grid goes with its page
     assert set(titles(client.get("/category/clothing/"))) == {"Cardigan", "Jumper"}
     assert "2 products" in client.get("/category/clothing/").content.decode()
