@@ -352,8 +352,12 @@ def test_localstripe_delivers_succeeded_and_the_order_becomes_paid(
     ).raise_for_status()
     pay_behind_our_back(outside, client, order)
 
+    # Paid first, then the held stock committed: wait for both.
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not Order.objects.filter(pk=order.pk, status="paid").exists():
+    while (
+        time.monotonic() < deadline
+        and not Order.objects.filter(pk=order.pk, status="paid", stock_committed_at__isnull=False).exists()
+    ):
         time.sleep(0.1)
 
     order.refresh_from_db()
