@@ -41,3 +41,21 @@ def test_deploy_check_accepts_djangos_own_classes():
         ]
     ):
         assert check_security_middleware(None) == []
+
+
+def test_djangos_middleware_dependent_checks_still_run_against_the_subclasses(settings):
+    from shop.checks import check_security_settings
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    assert check_security_settings(None) == []
+    settings.SECURE_SSL_REDIRECT = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    assert sorted(message.id for message in check_security_settings(None)) == [
+        "security.W008",
+        "security.W016",
+        "security.W019",
+    ]
