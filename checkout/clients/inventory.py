@@ -41,8 +41,13 @@ def _client() -> httpx.AsyncClient:
             base_url=base_url,
             timeout=httpx.Timeout(settings.INVENTORY_API_TIMEOUT),
             # Bounded to what the inventory service is sized for; callers queue beyond it.
+            # An idle connection is dropped after 2 s, before the server's own keep-alive
+            # timeout (uvicorn's is 5 s, httpx's default expiry too): otherwise a request
+            # sent just as the server closes the connection gets no answer at all.
             limits=httpx.Limits(
-                max_connections=settings.INVENTORY_API_MAX_CONNECTIONS, max_keepalive_connections=20
+                max_connections=settings.INVENTORY_API_MAX_CONNECTIONS,
+                max_keepalive_connections=20,
+                keepalive_expiry=2.0,
             ),
             headers={"Authorization": f"Bearer {settings.INVENTORY_API_TOKEN}"},
         ),
