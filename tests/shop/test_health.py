@@ -1,4 +1,4 @@
-"""The health check answers for the database, up or down."""
+"""The health check answers for the database, up or down; pages say when it is out of reach."""
 
 import os
 import socket
@@ -69,6 +69,12 @@ def test_healthz_is_503_when_the_database_is_down():
             break
         assert status == 503
         assert b'"database": "down"' in body
+        # Any page that needs the database says so plainly, as a 503 worth retrying.
+        with pytest.raises(urllib.error.HTTPError) as page:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.value.code == 503
+        assert page.value.headers["Retry-After"] == "10"
+        assert b"nothing was changed or charged" in page.value.read()
     finally:
         server.terminate()
         server.wait(timeout=10)
