@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from catalog.models import Variant
@@ -381,21 +381,28 @@ def order_payment_started(
         order.reservation_id = reservation.id
         order.reservation_expires_at = reservation.expires_at
         order.save(update_fields=["reservation_id", "reservation_expires_at", "updated_at"])
-        Payment.objects.get_or_create(
-            order=order,
-            attempt=1,
-            defaults={
-                "payment_intent_id": payment_intent.id,
-                "amount": payment_intent.amount,
-                "currency": payment_intent.currency,
-                "status": payment_intent.status,
-            },
+        # Once per order: a resumed placement finds the row already there (one INSERT ... ON
+        # CONFLICT DO NOTHING rather than a read, a savepoint and an insert).
+        Payment.objects.bulk_create(
+            [
+                Payment(
+                    order=order,
+                    attempt=1,
+                    payment_intent_id=payment_intent.id,
+                    amount=payment_intent.amount,
+                    currency=payment_intent.currency,
+                    status=payment_intent.status,
+                )
+            ],
+            ignore_conflicts=True,
         )
         # Only what was ordered leaves the cart: a line added in another tab meanwhile stays.
-        for line in OrderLine.objects.filter(order=order):
-            CartLine.objects.filter(
-                cart_id=cart_id, variant_id=line.variant_id, quantity=line.quantity
-            ).delete()
+        ordered = Q()
+        lines = OrderLine.objects.filter(order=order).values_list("variant_id", "quantity")
+        for variant_id, quantity in lines:
+            ordered |= Q(variant_id=variant_id, quantity=quantity)
+        if ordered:
+            CartLine.objects.filter(ordered, cart_id=cart_id).delete()
         Cart.objects.filter(pk=cart_id).update(version=F("version") + 1, updated_at=timezone.now())
     return order
 
