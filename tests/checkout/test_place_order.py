@@ -285,3 +285,45 @@ def test_order_page_is_private(outside, shipping, client, jumper):
     assert stranger.get(f"/order/{order.public_token}/").status_code == 200  # guests: the link is the key
     assert stranger.get("/order/not-the-token/").status_code == 404
     assert stranger.get(f"/order/{order.number}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_recording_a_placement_is_idempotent_and_leaves_lines_added_meanwhile(shipping, client, jumper, mug):
+    from checkout import services
+    from checkout.clients import inventory
+    from checkout.clients import stripe as stripe_api
+
+    version = fill_cart(client, (jumper, 1))
+    cart = Cart.objects.get()
+    order, created = services.order_create(
+        cart_id=cart.pk,
+        cart_version=version,
+        user_id=None,
+        email="ann@example.com",
+        address=services.ShippingAddress(
+            **{k: ADDRESS[k] for k in ("full_name", "line1", "city", "postcode", "country")},
+            line2="",
+            phone="",
+        ),
+        shipping_method_code="standard",
+    )
+    assert created
+    CartLine.objects.create(cart=cart, variant=mug, quantity=2)  # added in another tab meanwhile
+    intent = stripe_api.PaymentIntent(
+        id="pi_test_1",
+        status="requires_payment_method",
+        amount=order.total,
+        currency="gbp",
+        client_secret="s",
+        metadata={},
+    )
+    reservation = inventory.Reservation(id="res_1", status="held", expires_at=None)
+    for _ in range(2):  # a resumed placement records it again
+        services.order_payment_started(
+            order_id=order.pk, cart_id=cart.pk, payment_intent=intent, reservation=reservation
+        )
+    assert list(Payment.objects.values_list("order_id", "attempt", "payment_intent_id", "amount")) == [
+        (order.pk, 1, "pi_test_1", order.total)
+    ]
+    assert list(CartLine.objects.values_list("variant_id", "quantity")) == [(mug.pk, 2)]
+    assert Cart.objects.get().version == version + 2
