@@ -23,7 +23,11 @@
     form.setAttribute("aria-busy", String(isBusy));
   }
 
-  async function post(url, body) {
+  const NOT_CHARGED = "Something went wrong. Nothing was charged; please try again.";
+  // Once the card is confirmed we cannot know from a failed answer whether it was charged.
+  const MAYBE_CHARGED = "We couldn't hear back about your payment. Please reload this page to see whether it went through before trying again.";
+
+  async function post(url, body, fallback) {
     const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
@@ -32,7 +36,7 @@
     });
     let data = {};
     try { data = await response.json(); } catch (error) { data = {}; }
-    if (!data.status) data = { status: "error", message: "Something went wrong. Nothing was charged; please try again." };
+    if (!data.status) data = { status: "error", message: fallback };
     return data;
   }
 
@@ -40,8 +44,9 @@
     event.preventDefault();
     show("");
     busy(true);
+    let charging = false;
     try {
-      const setup = await post(form.dataset.setupUrl);
+      const setup = await post(form.dataset.setupUrl, {}, NOT_CHARGED);
       if (setup.status !== "ok") {
         if (setup.redirect) { window.location.assign(setup.redirect); return; }
         show(setup.message); busy(false); return;
@@ -54,7 +59,8 @@
         busy(false);
         return;
       }
-      const paid = await post(form.dataset.confirmUrl, { setup_intent: result.setupIntent.id });
+      charging = true;
+      const paid = await post(form.dataset.confirmUrl, { setup_intent: result.setupIntent.id }, MAYBE_CHARGED);
       if (paid.status === "requires_action") {
         await stripe.confirmCardPayment(paid.client_secret);
         window.location.assign(paid.return_url);
@@ -65,7 +71,7 @@
       show(paid.message);
       busy(false);
     } catch (error) {
-      show("We couldn't reach the payment service. Nothing was charged; please try again.");
+      show(charging ? MAYBE_CHARGED : "We couldn't reach the payment service. Nothing was charged; please try again.");
       busy(false);
     }
   });
