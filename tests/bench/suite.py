@@ -184,11 +184,29 @@ def with_cpu(shop: Service, outside: list[Service], function, *args) -> dict:
     with the load generator these, unlike wall-clock figures, do not depend on who else runs."""
     before_shop, before_outside = shop.cpu_seconds(), sum(service.cpu_seconds() for service in outside)
     result = function(*args)
+    settle(shop.url)
     requests = max(result.get("requests", 0), 1)
     result["shop_cpu_ms"] = round((shop.cpu_seconds() - before_shop) * 1000 / requests, 2)
     outside_cpu = sum(service.cpu_seconds() for service in outside) - before_outside
     result["outside_cpu_ms"] = round(outside_cpu * 1000 / requests, 2)
     return result
+
+
+def settle(url: str, limit: float = 120.0) -> None:
+    """Wait until the server has worked off what a cell left queued (a sync worker keeps
+    serving requests its clients gave up on), so each cell starts from an idle server."""
+    import urllib.request
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=limit):
+                pass
+        except OSError:
+            pass
+        if time.monotonic() - began < 0.5:
+            return
 
 
 def wrk(url: str, concurrency: int, duration: int) -> dict:
