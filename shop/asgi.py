@@ -9,7 +9,7 @@ from django.core.handlers.asgi import ASGIHandler
 
 # Idle request threads kept for the next requests; a burst beyond this starts (and
 # then ends) extra threads, as Django does for every request.
-IDLE_THREADS_KEPT = 64
+IDLE_THREADS_KEPT = 32
 
 
 class ShopASGIHandler(ASGIHandler):
