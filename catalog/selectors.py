@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from asgiref.sync import sync_to_async
@@ -15,7 +15,7 @@ from django.core.paginator import InvalidPage, Paginator
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from catalog.models import Category, Product, ProductImage, Variant
+from catalog.models import Category, Product, ProductImage, Stock, Variant
 
 # Reads that every page makes but that change only when staff edit the catalogue
 # (the category tree, a category's option facets) are kept in this process for
@@ -472,7 +472,31 @@ class ProductDetail:
 
 
 async def product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | None:
-    """Return the visible product with this slug, its active variants and images, or None."""
+    """Return the visible product with this slug, its active variants and images, or None.
+
+    What staff edit (text, prices, variants, images) is kept briefly like a listing page;
+    how many of each variant are available is read fresh on every request (one query).
+    """
+    product = await _remembered(
+        ("product", slug),
+        lambda: _product_detail(tree=tree, slug=slug),
+        seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
+    )
+    if product is None or not product.variants:
+        return product
+    available = {
+        variant_id: on_hand - allocated
+        async for variant_id, on_hand, allocated in Stock.objects.filter(
+            variant_id__in=[variant.id for variant in product.variants]
+        ).values_list("variant_id", "on_hand", "allocated")
+    }
+    return replace(
+        product,
+        variants=[replace(variant, available=available.get(variant.id, 0)) for variant in product.variants],
+    )
+
+
+async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | None:
     product = await (
         _visible_products(tree)
         .filter(slug=slug)

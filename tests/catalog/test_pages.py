@@ -262,9 +262,32 @@ def test_product_page_query_count(client, clothing, django_assert_num_queries):
     for index in range(5):
         StockFactory(variant=VariantFactory(product=product, options={"size": str(index)}))
         ProductImageFactory(product=product)
-    # categories, product, variants with stock, images
-    with django_assert_num_queries(4):
+    # categories, product, variants, images, then live stock
+    with django_assert_num_queries(5):
         assert client.get(f"/products/{product.slug}/").status_code == 200
+
+
+def test_product_page_is_kept_briefly_but_its_stock_is_always_live(
+    client, clothing, settings, django_assert_num_queries
+):
+    from catalog.selectors import catalog_cache_clear
+
+    settings.CATALOG_CACHE_SECONDS = 60
+    settings.CATALOG_LISTING_CACHE_SECONDS = 10
+    catalog_cache_clear()
+    product = product_with_stock(title="Thing", category=clothing[0])
+    assert "In stock" in client.get(f"/products/{product.slug}/").content.decode()
+    Stock.objects.filter(variant__product=product).update(on_hand=2)
+    with django_assert_num_queries(1):  # the stock only
+        body = client.get(f"/products/{product.slug}/").content.decode()
+    assert "Only 2 left" in body
+    Stock.objects.filter(variant__product=product).update(allocated=2)
+    assert "Currently out of stock" in client.get(f"/products/{product.slug}/").content.decode()
+    Product.objects.filter(pk=product.pk).update(title="Renamed")
+    assert "Renamed" not in client.get(f"/products/{product.slug}/").content.decode()  # kept up to 10 s
+    catalog_cache_clear()  # what an admin edit does
+    assert "Renamed" in client.get(f"/products/{product.slug}/").content.decode()
+    catalog_cache_clear()
 
 
 def test_unknown_and_inactive_products_are_404(client, clothing):
