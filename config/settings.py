@@ -317,10 +317,12 @@ SECURE_CSP = {
 
 # Per-client rate limits, "<count>/<period>" with the period in s, m, h or d, or "off".
 # Counted in PostgreSQL (shop.ratelimit), so every worker and replica shares them; the
-# client is its IP address (see NUM_PROXIES), and for sign-in also the e-mail tried.
+# client is its IP address (see NUM_PROXIES), and for sign-in, reset and sign-up also the
+# e-mail typed.
 RATE_LIMIT_LOGIN = env.str("RATE_LIMIT_LOGIN", default="10/5m")
 RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/15m")
 RATE_LIMIT_PLACE_ORDER = env.str("RATE_LIMIT_PLACE_ORDER", default="20/10m")
+RATE_LIMIT_SIGNUP = env.str("RATE_LIMIT_SIGNUP", default="10/h")
 
 LOGGING = {
     "version": 1,

@@ -97,11 +97,18 @@ class SignupView(auth_views.RedirectURLMixin, FormView):
     form_class = SignupForm
     template_name = "account/signup.html"
     next_page = reverse_lazy("account:home")
+    email_field = "email"
 
     def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.user.is_authenticated:
             return redirect("account:home")
         return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refused = _rate_limited(
+            self, request, rate=settings.RATE_LIMIT_SIGNUP, action="sign-up", attempts="sign-up attempts"
+        )
+        return refused or super().post(request, *args, **kwargs)
 
     def form_valid(self, form: SignupForm) -> HttpResponse:
         try:

@@ -8,7 +8,12 @@ from django.utils.module_loading import import_string
 
 from shop.ratelimit import rate_parse
 
-RATE_LIMIT_SETTINGS = ("RATE_LIMIT_LOGIN", "RATE_LIMIT_PASSWORD_RESET", "RATE_LIMIT_PLACE_ORDER")
+RATE_LIMIT_SETTINGS = (
+    "RATE_LIMIT_LOGIN",
+    "RATE_LIMIT_PASSWORD_RESET",
+    "RATE_LIMIT_PLACE_ORDER",
+    "RATE_LIMIT_SIGNUP",
+)
 
 
 @register()

@@ -851,6 +851,33 @@ def test_password_reset_requests_are_limited(settings):
 
 
 @pytest.mark.django_db
+def test_sign_ups_are_limited_per_address(settings):
+    settings.RATE_LIMIT_SIGNUP = "2/h"
+    client = Client(REMOTE_ADDR="198.51.100.1")
+
+    def sign_up(number: int):
+        return client.post(
+            "/account/signup/",
+            {
+                "first_name": "Ada",
+                "email": f"ada{number}@example.com",
+                "password1": "a long enough passphrase 42",
+                "password2": "a long enough passphrase 42",
+            },
+        )
+
+    for number in range(2):
+        assert sign_up(number).status_code == 302
+        client.post("/account/logout/")
+    refused = sign_up(3)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many sign-up attempts" in refused.content.decode()
+    assert get_user_model().objects.count() == 2
+    # Another address is not held back by this one's attempts.
+    assert Client(REMOTE_ADDR="198.51.100.2").post("/account/signup/", {"email": "x"}).status_code == 200
+
+
+@pytest.mark.django_db
 def test_behind_our_load_balancer_each_shopper_has_their_own_limit(settings):
     settings.RATE_LIMIT_LOGIN = "2/5m"
     settings.NUM_PROXIES = 1
