@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -259,10 +258,13 @@ async def category_page(
     The count and the page's cards are read in one trip to a thread (three queries),
     and kept for CATALOG_LISTING_CACHE_SECONDS.
     """
-    products = partial(product_listing, tree=tree, filters=filters, category=category)
+
+    def read() -> ListingPage | None:
+        return _listing_page(product_listing(tree=tree, filters=filters, category=category), number)
+
     return await _remembered(
         ("category", category.id, repr(filters), number),
-        lambda: sync_to_async(_listing_page)(products(), number),
+        sync_to_async(read),
         seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
     )
 
@@ -296,7 +298,7 @@ def _apply_filters(products: QuerySet[Product], filters: ListingFilters) -> Quer
     return products
 
 
-async def product_search(*, tree: CategoryTree, query: str, filters: ListingFilters) -> QuerySet[Product]:
+def _product_search(*, tree: CategoryTree, query: str, filters: ListingFilters) -> QuerySet[Product]:
     """Return products matching `query`, best first.
 
     Full-text search (English stemming, title weighted above description) finds
@@ -306,7 +308,7 @@ async def product_search(*, tree: CategoryTree, query: str, filters: ListingFilt
     """
     search_query = SearchQuery(query, search_type="websearch", config="english")
     visible = _visible_products(tree)
-    if await visible.filter(search_vector=search_query).aexists():
+    if visible.filter(search_vector=search_query).exists():
         products = visible.filter(search_vector=search_query).annotate(
             rank=SearchRank(F("search_vector"), search_query)
         )
@@ -325,14 +327,19 @@ async def product_search(*, tree: CategoryTree, query: str, filters: ListingFilt
 async def search_page(
     *, tree: CategoryTree, query: str, filters: ListingFilters, number: int
 ) -> ListingPage | None:
-    """Return page `number` of the search results for `query` (None when there is no such page)."""
+    """Return page `number` of the search results for `query` (None when there is no such page).
 
-    async def compute() -> ListingPage | None:
-        products = await product_search(tree=tree, query=query, filters=filters)
-        return await sync_to_async(_listing_page)(products, number)
+    The search's reads (whether full text finds anything, the count, the page's cards)
+    go in one trip to a thread, and the page is kept like a category's.
+    """
+
+    def read() -> ListingPage | None:
+        return _listing_page(_product_search(tree=tree, query=query, filters=filters), number)
 
     return await _remembered(
-        ("search", query, repr(filters), number), compute, seconds=settings.CATALOG_LISTING_CACHE_SECONDS
+        ("search", query, repr(filters), number),
+        sync_to_async(read),
+        seconds=settings.CATALOG_LISTING_CACHE_SECONDS,
     )
 
 
@@ -497,13 +504,14 @@ async def product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | No
 
 
 async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | None:
+    """Return the product as staff edit it; each variant's `available` is filled in by the caller."""
     product = await (
         _visible_products(tree)
         .filter(slug=slug)
         .prefetch_related(
             Prefetch(
                 "variants",
-                queryset=Variant.objects.filter(is_active=True).select_related("stock"),
+                queryset=Variant.objects.filter(is_active=True),
             ),
             "images",
         )
@@ -513,7 +521,6 @@ async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | N
         return None
     variants = []
     for variant in product.variants.all():
-        stock = getattr(variant, "stock", None)
         variants.append(
             VariantChoice(
                 id=variant.id,
@@ -522,7 +529,7 @@ async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | N
                 options={str(k): str(v) for k, v in variant.options.items()},
                 price=variant.price,
                 currency=variant.currency,
-                available=stock.available if stock else 0,
+                available=0,
             )
         )
     return ProductDetail(

@@ -7,15 +7,7 @@ from django.shortcuts import render
 from catalog import selectors
 from catalog.forms import ListingForm
 from shop.context_processors import MAX_QUERY_LENGTH
-from shop.http import canonical_url
-
-
-def _page_number(request: HttpRequest) -> int:
-    """Return the requested page number; 404 for one that is not a number."""
-    raw_number = request.GET.get("page", "1")
-    if not raw_number.isdigit() or len(raw_number) > 6:
-        raise Http404("That page number is not valid.")
-    return int(raw_number)
+from shop.http import canonical_url, page_number
 
 
 async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -27,7 +19,7 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     form = ListingForm(request.GET)
     filters = form.filters(facets)
     page = await selectors.category_page(
-        tree=tree, category=category, filters=filters, number=_page_number(request)
+        tree=tree, category=category, filters=filters, number=page_number(request)
     )
     if page is None:
         raise Http404("That page does not exist.")
@@ -90,7 +82,7 @@ async def search(request: HttpRequest) -> HttpResponse:
         "grid_seconds": settings.CATALOG_LISTING_CACHE_SECONDS,
     }
     if query:
-        number = _page_number(request)
+        number = page_number(request)
         page = await selectors.search_page(tree=tree, query=query, filters=filters, number=number)
         if page is None:
             raise Http404("That page does not exist.")

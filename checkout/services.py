@@ -685,15 +685,24 @@ async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
     )
     await Payment.objects.filter(pk=failed.pk).aupdate(status=Payment.Status.CANCELED)
     await arelease_database_connection()
+    await _apayment_intent_cancel(order, failed)
+    return payment
+
+
+async def _apayment_intent_cancel(order: Order, payment: Payment) -> bool:
+    """Cancel a payment attempt's PaymentIntent at Stripe; return whether it was canceled.
+
+    A failure is logged, not raised: a PaymentIntent we never confirm again cannot be charged.
+    """
     try:
         await stripe_api.payment_intent_cancel(
-            payment_intent_id=failed.payment_intent_id,
-            idempotency_key=f"order-{order.number}-cancel-{failed.attempt}",
+            payment_intent_id=payment.payment_intent_id,
+            idempotency_key=f"order-{order.number}-cancel-{payment.attempt}",
         )
     except ShopError as error:
-        # A refused PaymentIntent cannot be charged unless we confirm it again, which we never do.
-        logger.warning("could not cancel a refused PaymentIntent: %r", error, extra={"order": order.number})
-    return payment
+        logger.warning("could not cancel PaymentIntent: %r", error, extra={"order": order.number})
+        return False
+    return True
 
 
 class StockHoldLost(ShopError):
@@ -745,14 +754,7 @@ async def aorder_cancel(*, order: Order, reason: str) -> Order:
     async for payment in Payment.objects.filter(order=order).exclude(
         status__in=[Payment.Status.SUCCEEDED, Payment.Status.CANCELED]
     ):
-        try:
-            await stripe_api.payment_intent_cancel(
-                payment_intent_id=payment.payment_intent_id,
-                idempotency_key=f"order-{order.number}-cancel-{payment.attempt}",
-            )
-        except ShopError as error:
-            logger.warning("could not cancel PaymentIntent: %r", error, extra={"order": order.number})
-        else:
+        if await _apayment_intent_cancel(order, payment):
             await Payment.objects.filter(pk=payment.pk).aupdate(status=Payment.Status.CANCELED)
     if order.reservation_id:
         try:

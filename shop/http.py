@@ -1,7 +1,7 @@
 """Small request helpers shared by the shop's views."""
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -10,6 +10,14 @@ def canonical_url(request: HttpRequest, path: str, page_number: int = 1) -> str:
     """Return the absolute canonical URL of `path`, naming the page when it is not the first."""
     suffix = f"?page={page_number}" if page_number > 1 else ""
     return request.build_absolute_uri(path + suffix)
+
+
+def page_number(request: HttpRequest) -> int:
+    """Return the page number asked for in the query string; 404 for one that is not a number."""
+    raw_number = request.GET.get("page", "1")
+    if not raw_number.isdigit() or len(raw_number) > 6:
+        raise Http404("That page number is not valid.")
+    return int(raw_number)
 
 
 def safe_next_url(request: HttpRequest, fallback: str) -> str:
