@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from catalog import inventory
 from catalog.models import Reservation
 from shop.exceptions import InvalidInput
+from shop.http import is_storable
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_LEVEL_SKUS = 100
@@ -103,7 +104,7 @@ async def levels(request: HttpRequest) -> JsonResponse:
     if len(skus) > MAX_LEVEL_SKUS:
         raise InvalidInput(f"Give at most {MAX_LEVEL_SKUS} sku parameters.")
     for sku in skus:
-        if not 1 <= len(sku) <= MAX_SKU_LENGTH or "\x00" in sku:
+        if not 1 <= len(sku) <= MAX_SKU_LENGTH or not is_storable(sku):
             raise InvalidInput(f"Each sku must be 1 to {MAX_SKU_LENGTH} characters, without NUL.")
     result = await inventory.astock_levels(skus=skus)
     return JsonResponse(
@@ -131,6 +132,8 @@ async def reservation_list(request: HttpRequest) -> JsonResponse:
         raise InvalidInput(
             f"The Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters."
         )
+    if not is_storable(idempotency_key):
+        raise InvalidInput("The Idempotency-Key header must not contain a NUL byte.")
     body = _reservation_request(request.body)
     reservation, created = await inventory.areservation_create(idempotency_key=idempotency_key, **body)
     return JsonResponse(reservation_body(reservation), status=201 if created else 200)
@@ -212,7 +215,7 @@ def _reservation_request(body: bytes) -> dict[str, Any]:
         not isinstance(reference, str)
         or not reference.strip()
         or len(reference) > MAX_REFERENCE_LENGTH
-        or "\x00" in reference
+        or not is_storable(reference)
     ):
         raise InvalidInput(
             f"reference must be a string of 1 to {MAX_REFERENCE_LENGTH} characters, without NUL."
@@ -227,7 +230,7 @@ def _reservation_request(body: bytes) -> dict[str, Any]:
             raise InvalidInput(f"lines[{index}] must be an object with sku and quantity.")
         _no_other_fields(line, {"sku", "quantity"}, where=f"lines[{index}]")
         sku, quantity = line.get("sku"), line.get("quantity")
-        if not isinstance(sku, str) or not 1 <= len(sku) <= MAX_SKU_LENGTH or "\x00" in sku:
+        if not isinstance(sku, str) or not 1 <= len(sku) <= MAX_SKU_LENGTH or not is_storable(sku):
             raise InvalidInput(
                 f"lines[{index}].sku must be a string of 1 to {MAX_SKU_LENGTH} characters, without NUL."
             )

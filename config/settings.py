@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "shop.middleware.SecurityMiddleware",
     "shop.middleware.ContentSecurityPolicyMiddleware",
     "shop.middleware.StaticFilesMiddleware",
+    "shop.middleware.unstorable_cookie_middleware",
     "shop.middleware.SessionMiddleware",
     "shop.middleware.CommonMiddleware",
     "shop.middleware.CsrfViewMiddleware",
@@ -324,13 +325,18 @@ RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/15m"
 RATE_LIMIT_PLACE_ORDER = env.str("RATE_LIMIT_PLACE_ORDER", default="20/10m")
 RATE_LIMIT_SIGNUP = env.str("RATE_LIMIT_SIGNUP", default="10/h")
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default config gives "django" a console handler of its own (with DEBUG on) that
+        # also propagates to the root's: every line under django.* (django.tasks: one per task
+        # the worker runs) came out twice. One handler, the root's, prints everything.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},

@@ -6,6 +6,17 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
+def is_storable(text: str) -> bool:
+    """Return whether PostgreSQL can store `text`: no NUL and no lone surrogate (JSON's "\\ud800")."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def canonical_url(request: HttpRequest, path: str, page_number: int = 1) -> str:
     """Return the absolute canonical URL of `path`, naming the page when it is not the first."""
     suffix = f"?page={page_number}" if page_number > 1 else ""

@@ -15,6 +15,8 @@ from django.middleware import clickjacking, common, csp, csrf, security
 from django.utils.module_loading import import_string
 from whitenoise.middleware import WhiteNoiseMiddleware
 
+from shop.http import is_storable
+
 
 def resolve_user_middleware(
     get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]],
@@ -168,3 +170,38 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve)(static_file, request)
         return await self.get_response(request)
+
+
+def unstorable_cookie_middleware(
+    get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]],
+) -> Callable:
+    """Ignore any cookie whose value PostgreSQL could not store (a NUL, say).
+
+    Such a cookie is never one the shop set; the session middleware would look it up
+    as a session key and fail with a server error. Ignored, it is like no cookie at
+    all: the visitor gets a fresh session. No I/O, so it runs in the event loop.
+    """
+
+    def forget_unstorable(request: HttpRequest) -> None:
+        for name, value in list(request.COOKIES.items()):
+            if not is_storable(name) or not is_storable(value):
+                del request.COOKIES[name]
+
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            forget_unstorable(request)
+            return await get_response(request)  # type: ignore[misc]
+
+        markcoroutinefunction(middleware)
+        return middleware
+
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        forget_unstorable(request)
+        return get_response(request)  # type: ignore[return-value]
+
+    return sync_middleware
+
+
+unstorable_cookie_middleware.sync_capable = True  # type: ignore[attr-defined]
+unstorable_cookie_middleware.async_capable = True  # type: ignore[attr-defined]

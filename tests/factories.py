@@ -2,6 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from catalog.models import Category, Product, ProductImage, Stock, Variant
+from checkout.models import Order, Payment
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -59,6 +60,46 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     password = factory.django.Password("correct horse battery")
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """A paid order for £12.00 (no lines), numbered as the shop numbers them."""
+
+    class Meta:
+        model = Order
+
+    number = factory.Sequence(lambda n: f"NW{900001 + n}")
+    checkout_key = factory.LazyAttribute(lambda order: f"key-{order.number}")
+    email = factory.Sequence(lambda n: f"buyer{n}@example.com")
+    full_name = "Ann Walker"
+    line1 = "1 Road"
+    city = "Kendal"
+    postcode = "LA9 4DT"
+    country = "GB"
+    shipping_method_code = "standard"
+    shipping_method_name = "Standard"
+    currency = "GBP"
+    subtotal = 1200
+    shipping_total = 0
+    tax_total = 0
+    total = 1200
+    status = Order.Status.PAID
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """A succeeded payment of the whole order."""
+
+    class Meta:
+        model = Payment
+
+    order = factory.SubFactory(OrderFactory)
+    payment_intent_id = factory.Sequence(lambda n: f"pi_factory{n:06d}")
+    amount = factory.LazyAttribute(lambda payment: payment.order.total)
+    currency = factory.LazyAttribute(lambda payment: payment.order.currency)
+    status = Payment.Status.SUCCEEDED
+    amount_received = factory.LazyAttribute(
+        lambda payment: payment.amount if payment.status == Payment.Status.SUCCEEDED else 0
+    )
 
 
 def product_with_stock(
