@@ -1,7 +1,8 @@
 from django import forms
 
 from checkout.models import ShippingMethod
-from checkout.services import MAX_LINE_QUANTITY
+from checkout.quote import QuoteInvalid, quote_read
+from checkout.services import MAX_LINE_QUANTITY, ShippingAddress
 from shop.forms import ShippingAddressForm
 
 
@@ -33,6 +34,9 @@ class CartAddForm(CartLineForm):
     )
 
 
+OUT_OF_DATE = "This checkout page is out of date. Please check your order and submit it again."
+
+
 class CheckoutForm(ShippingAddressForm):
     """E-mail, delivery address and method. Prices are never taken from the browser."""
 
@@ -42,10 +46,19 @@ class CheckoutForm(ShippingAddressForm):
         widget=forms.HiddenInput,
         min_value=0,
         max_value=2**31 - 1,
-        error_messages={
-            key: "This checkout page is out of date. Please check your order and submit it again."
-            for key in ("required", "invalid", "min_value", "max_value")
-        },
+        error_messages={key: OUT_OF_DATE for key in ("required", "invalid", "min_value", "max_value")},
+    )
+
+    # The prices the page showed, signed by us: compared at placement, never used as a price.
+    # A form without it (not sent from the page) is placed at the prices of the moment.
+    quote = forms.CharField(
+        widget=forms.HiddenInput,
+        required=False,
+        max_length=20000,
+        error_messages={"max_length": OUT_OF_DATE},
+    )
+    save_address = forms.BooleanField(
+        required=False, label="Save this address to my account, to use next time"
     )
 
     field_order = ["email", "full_name", "line1", "line2", "city", "postcode", "country", "phone"]
@@ -55,6 +68,28 @@ class CheckoutForm(ShippingAddressForm):
         self.fields["shipping_method"].choices = [(method.code, method.name) for method in methods]
         if methods and not self.initial.get("shipping_method"):
             self.initial["shipping_method"] = methods[0].code
+
+    def shipping_address(self) -> ShippingAddress:
+        """Return the delivery address typed, once the form is valid."""
+        data = self.cleaned_data
+        return ShippingAddress(
+            full_name=data["full_name"],
+            line1=data["line1"],
+            line2=data.get("line2", ""),
+            city=data["city"],
+            postcode=data["postcode"],
+            country=data["country"],
+            phone=data.get("phone", ""),
+        )
+
+    def clean_quote(self):
+        value = self.cleaned_data["quote"]
+        if not value:
+            return None
+        try:
+            return quote_read(value)
+        except QuoteInvalid as error:
+            raise forms.ValidationError(OUT_OF_DATE, code="quote_invalid") from error
 
 
 def checkout_initial(*, user, addresses: list, chosen_id: str) -> dict:

@@ -10,8 +10,10 @@ from django.core.files.storage import default_storage
 from django.db.models import OuterRef, Prefetch, Subquery
 
 from catalog.models import ProductImage
+from catalog.sellable import asellable_category_ids, variant_is_sellable
 from checkout.models import Address, Cart, CartLine, Order, Payment, ShippingMethod, TaxRate
 from checkout.pricing import Totals, totals_compute
+from checkout.quote import Quote, quote_make
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class CartLineView:
     currency: str
     quantity: int
     available: int
-    is_sold: bool  # false when the variant or product was withdrawn
+    is_sold: bool  # false when the variant, its product or its category was withdrawn
 
     @property
     def line_total(self) -> int:
@@ -68,7 +70,10 @@ class CartSummary:
         messages = []
         for line in self.lines:
             if not line.is_sold:
-                messages.append(f"{line.title} is no longer sold. Please remove it.")
+                messages.append(
+                    f"{line.title} is no longer available: we no longer sell it. "
+                    "Please remove it from your cart."
+                )
             elif line.available <= 0:
                 messages.append(f"{line.title} is out of stock. Please remove it.")
             elif line.exceeds_stock:
@@ -81,9 +86,10 @@ def empty_cart_summary() -> CartSummary:
 
 
 async def cart_summary(*, cart: Cart | None) -> CartSummary:
-    """Return the cart's lines with live prices and stock, in one query."""
+    """Return the cart's lines with live prices, stock and whether each is still sold (two queries)."""
     if cart is None:
         return empty_cart_summary()
+    category_ids = await asellable_category_ids()
     first_image = ProductImage.objects.filter(product=OuterRef("variant__product")).order_by("position", "id")
     lines = []
     async for line in (
@@ -106,7 +112,7 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
                 currency=variant.currency,
                 quantity=line.quantity,
                 available=stock.available if stock else 0,
-                is_sold=variant.is_active and variant.product.is_active,
+                is_sold=variant_is_sellable(variant, category_ids),
             )
         )
     return CartSummary(cart_id=cart.id, version=cart.version, lines=lines, currency=settings.SHOP_CURRENCY)
@@ -134,6 +140,18 @@ def checkout_totals(
         free_over=method.free_over if method else None,
         tax_name=rate.name if rate else "Tax",
         tax_rate=rate.rate if rate else Decimal(0),
+    )
+
+
+def checkout_quote(
+    *, summary: CartSummary, methods: list[ShippingMethod], rates: dict[str, TaxRate]
+) -> Quote:
+    """Return the prices the checkout page is showing, for placement to compare with its own."""
+    return quote_make(
+        currency=summary.currency,
+        lines=[(line.variant_id, line.quantity, line.unit_price) for line in summary.lines],
+        methods=[(method.code, method.price, method.free_over) for method in methods],
+        rates=[(country, rate.rate) for country, rate in rates.items()],
     )
 
 

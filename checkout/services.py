@@ -20,6 +20,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from catalog.models import Variant
+from catalog.sellable import sellable_category_ids, variant_is_sellable
 from checkout.clients import arelease_database_connection, inventory
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
@@ -34,6 +35,7 @@ from checkout.exceptions import (
     UnknownItems,
 )
 from checkout.models import (
+    COUNTRY_CHOICES,
     Cart,
     CartLine,
     Order,
@@ -45,6 +47,7 @@ from checkout.models import (
     TaxRate,
 )
 from checkout.pricing import totals_compute
+from checkout.quote import PricedLine, Quote, quote_changes
 from checkout.tasks import send_order_confirmation, send_shipping_notice
 from shop.exceptions import ShopError
 
@@ -111,7 +114,12 @@ def _order_flag(order: Order, reason: str) -> None:
 def _variant_for_sale(variant_id: int) -> Variant:
     variant = (
         Variant.objects.select_related("product", "stock")
-        .filter(pk=variant_id, is_active=True, product__is_active=True, product__category__is_active=True)
+        .filter(
+            pk=variant_id,
+            is_active=True,
+            product__is_active=True,
+            product__category_id__in=sellable_category_ids(),
+        )
         .first()
     )
     if variant is None:
@@ -172,6 +180,10 @@ def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
         if quantity == 0:
             line.delete()
         else:
+            if quantity > line.quantity and not variant_is_sellable(line.variant, sellable_category_ids()):
+                raise CartError(
+                    f"Sorry, {_title(line.variant)} is no longer sold, so you cannot add more."
+                )
             available = _available(line.variant)
             if quantity > line.quantity and quantity > available:
                 raise QuantityUnavailable(title=_title(line.variant), available=available)
@@ -239,6 +251,18 @@ class CartChanged(CartError):
     user_message = "Your cart changed (perhaps in another tab). Please check it and place your order again."
 
 
+class PricesChanged(CartChanged):
+    """A price changed between the checkout page and placement: the shopper must see it first."""
+
+    def __init__(self, changes: list[str]) -> None:
+        self.changes = changes
+        super().__init__(
+            "Prices changed since you opened this page: "
+            + " ".join(changes)
+            + " Nothing was charged. Please check the new total and place your order again to confirm it."
+        )
+
+
 class CartEmpty(CartError):
     user_message = "Your cart is empty."
 
@@ -266,6 +290,43 @@ def _next_order_number() -> str:
     return f"NW{value}"
 
 
+def _order_lines_check(lines: list[CartLine]) -> None:
+    """Raise CartError naming the first line that cannot be ordered."""
+    category_ids = sellable_category_ids()
+    for line in lines:
+        variant = line.variant
+        if not variant_is_sellable(variant, category_ids):
+            raise CartError(
+                f"{_title(variant)} is no longer available: we no longer sell it. "
+                "Please remove it from your cart."
+            )
+        if variant.currency != settings.SHOP_CURRENCY:
+            raise CartError(f"{_title(variant)} cannot be sold in {settings.SHOP_CURRENCY}.")
+
+
+def _prices_confirm(
+    seen: Quote, *, lines: list[CartLine], method: ShippingMethod, rate: TaxRate | None, country: str
+) -> None:
+    """Raise PricesChanged when the cart's prices now differ from those the shopper saw."""
+    changes = quote_changes(
+        seen=seen,
+        currency=settings.SHOP_CURRENCY,
+        lines=[
+            PricedLine(
+                variant_id=line.variant_id,
+                title=_title(line.variant),
+                quantity=line.quantity,
+                unit_price=line.variant.price,
+            )
+            for line in lines
+        ],
+        method=(method.code, method.name, method.price, method.free_over),
+        country=(country, dict(COUNTRY_CHOICES).get(country, country), rate.rate if rate else None),
+    )
+    if changes:
+        raise PricesChanged(changes)
+
+
 def order_create(
     *,
     cart_id: int,
@@ -274,11 +335,13 @@ def order_create(
     email: str,
     address: ShippingAddress,
     shipping_method_code: str,
+    seen_prices: Quote | None = None,
 ) -> tuple[Order, bool]:
     """Create the order for this cart state in `pending_payment`, with price snapshots.
 
     Return (order, created). The same cart state always gives the same order, so a
-    double submit finds the first one instead of making a second.
+    double submit finds the first one instead of making a second. Raise PricesChanged
+    when the prices now differ from `seen_prices`, those the checkout page showed.
     """
     key = checkout_key(cart_id=cart_id, cart_version=cart_version)
     existing = Order.objects.filter(checkout_key=key).first()
@@ -298,16 +361,13 @@ def order_create(
             )
             if not lines:
                 raise CartEmpty()
-            for line in lines:
-                variant = line.variant
-                if not (variant.is_active and variant.product.is_active):
-                    raise CartError(f"{_title(variant)} is no longer sold. Please remove it from your cart.")
-                if variant.currency != settings.SHOP_CURRENCY:
-                    raise CartError(f"{_title(variant)} cannot be sold in {settings.SHOP_CURRENCY}.")
+            _order_lines_check(lines)
             method = ShippingMethod.objects.filter(code=shipping_method_code, is_active=True).first()
             if method is None:
                 raise CartError("Please choose one of the delivery options shown.")
             rate = TaxRate.objects.filter(country=address.country).first()
+            if seen_prices is not None:
+                _prices_confirm(seen_prices, lines=lines, method=method, rate=rate, country=address.country)
             subtotal = sum(line.variant.price * line.quantity for line in lines)
             totals = totals_compute(
                 currency=settings.SHOP_CURRENCY,
@@ -443,6 +503,7 @@ async def aorder_place(
     email: str,
     address: ShippingAddress,
     shipping_method_code: str,
+    seen_prices: Quote | None = None,
 ) -> tuple[Order, bool]:
     """Place the order: create it, then create its PaymentIntent and reserve its stock at once.
 
@@ -457,6 +518,7 @@ async def aorder_place(
         email=email,
         address=address,
         shipping_method_code=shipping_method_code,
+        seen_prices=seen_prices,
     )
     if not created:
         return await aorder_placement_resume(order=order), False

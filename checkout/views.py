@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from functools import wraps
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from checkout import selectors, services, webhooks
+from checkout.addresses import aaddress_remember
 from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
@@ -76,7 +79,7 @@ async def cart_add(request: HttpRequest) -> HttpResponse:
     form = CartAddForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
-        return HttpResponseRedirect(safe_next_url(request, reverse("checkout:cart")))
+        return HttpResponseRedirect(_back_with_choice(request))
     cart = await services.acart_for_request(request, create=True)
     try:
         quantity = await services.acart_line_add(
@@ -84,10 +87,25 @@ async def cart_add(request: HttpRequest) -> HttpResponse:
         )
     except CartError as error:
         messages.error(request, error.user_message)
-        return HttpResponseRedirect(safe_next_url(request, reverse("checkout:cart")))
+        return HttpResponseRedirect(_back_with_choice(request))
     messages.success(request, f"Added to your cart (you now have {quantity}).")
     summary = await selectors.cart_summary(cart=cart)
     return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
+
+
+def _back_with_choice(request: HttpRequest) -> str:
+    """Return the page the item was added from, naming the variant and quantity chosen so it keeps them."""
+    target = safe_next_url(request, reverse("checkout:cart"))
+    choice = {
+        name: value
+        for name in ("variant", "quantity")
+        if re.fullmatch(r"[0-9]{1,19}", value := str(request.POST.get(name, "")))
+    }
+    if not choice or target == reverse("checkout:cart"):
+        return target
+    parts = urlsplit(target)
+    kept = [(name, value) for name, value in parse_qsl(parts.query) if name not in choice]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *choice.items()])))
 
 
 @require_POST
@@ -161,9 +179,8 @@ async def checkout(request: HttpRequest) -> HttpResponse:
                 return response
             cart = await services.acart_for_request(request, create=False)
             summary = await selectors.cart_summary(cart=cart)
-            form = CheckoutForm(
-                initial={**form.cleaned_data, "cart_version": summary.version}, methods=methods
-            )
+            kept = {name: value for name, value in form.cleaned_data.items() if name != "quote"}
+            form = CheckoutForm(initial={**kept, "cart_version": summary.version}, methods=methods)
             status = 409 if retry_after is None else 429
         else:
             status = 400
@@ -180,27 +197,34 @@ async def checkout(request: HttpRequest) -> HttpResponse:
             },
             methods=methods,
         )
+    response = _checkout_page(request, form, summary, methods, rates, addresses, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _checkout_page(request, form, summary, methods, rates, addresses, *, status: int) -> HttpResponse:
+    """Render the checkout page with the totals for the chosen delivery, and the prices it shows."""
     chosen_code = form.data.get("shipping_method") if form.is_bound else form.initial.get("shipping_method")
     method = next((m for m in methods if m.code == chosen_code), methods[0] if methods else None)
     country = (form.data.get("country") if form.is_bound else form.initial.get("country")) or "GB"
     totals = selectors.checkout_totals(summary=summary, method=method, rates=rates, country=country)
-    response = render(
+    return render(
         request,
         "checkout/checkout.html",
         {
             "form": form,
             "cart": summary,
             "totals": totals,
+            "quote": selectors.checkout_quote(summary=summary, methods=methods, rates=rates).sign(),
             "methods": methods,
             "addresses": addresses,
+            "chosen_address_id": request.GET.get("address", ""),
             "cart_count": summary.item_count,
             "problems": summary.problems,
         },
         status=status,
     )
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
 
 
 async def _place_order(request, form, cart, summary) -> HttpResponse | None:
@@ -209,22 +233,16 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
     if cart is None:
         messages.error(request, "Your cart has expired. Please add the items again.")
         return HttpResponseRedirect(reverse("checkout:cart"))
+    address = form.shipping_address()
     try:
         order, _created = await services.aorder_place(
             cart_id=cart.pk,
             cart_version=data["cart_version"],
             user_id=request.user.pk if request.user.is_authenticated else None,
             email=data["email"],
-            address=services.ShippingAddress(
-                full_name=data["full_name"],
-                line1=data["line1"],
-                line2=data.get("line2", ""),
-                city=data["city"],
-                postcode=data["postcode"],
-                country=data["country"],
-                phone=data.get("phone", ""),
-            ),
+            address=address,
             shipping_method_code=data["shipping_method"],
+            seen_prices=data["quote"],
         )
     except OutOfStock as error:
         messages.error(request, _out_of_stock_message(error, summary))
@@ -251,9 +269,21 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
     if order.status == Order.Status.CANCELED:
         messages.error(request, f"This order could not be placed ({order.cancel_reason}). Please try again.")
         return None
+    if data["save_address"] and request.user.is_authenticated:
+        await _address_save(request, order, address)
     response = HttpResponseRedirect(reverse("checkout:order-pay", kwargs={"token": order.public_token}))
     response.set_cookie(CART_COUNT_COOKIE, "0", samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
     return response
+
+
+async def _address_save(request, order: Order, address: services.ShippingAddress) -> None:
+    """Save the order's address to the shopper's account, as they asked; never stand in the way of paying."""
+    try:
+        if (await aaddress_remember(user_id=request.user.pk, address=address))[1]:
+            messages.success(request, "Address saved to your account for next time.")
+    except DatabaseError:
+        logger.exception("could not save a checkout address", extra={"order": order.number})
+        messages.warning(request, "We couldn't save your address this time; your order is not affected.")
 
 
 # Orders and payment ------------------------------------------------------------------
@@ -294,7 +324,13 @@ async def order_detail(request: HttpRequest, order: Order) -> HttpResponse:
     return render(
         request,
         "checkout/order_detail.html",
-        {"order": order, "lines": lines, "payment": selectors.current_payment(order)},
+        {
+            "order": order,
+            "lines": lines,
+            "payment": selectors.current_payment(order),
+            "order_url": request.build_absolute_uri(order.get_absolute_url()),
+            "is_owner": bool(order.user_id) and request.user.pk == order.user_id,
+        },
     )
 
 
