@@ -1,11 +1,14 @@
 """Storefront catalogue pages. Thin async views: parse, read through selectors, render."""
 
+import re
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from catalog import selectors
 from catalog.forms import ListingForm
+from checkout.services import MAX_LINE_QUANTITY
 from shop.context_processors import MAX_QUERY_LENGTH
 from shop.http import canonical_url, page_number
 
@@ -50,18 +53,40 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if product is None:
         raise Http404("No such product.")
     category = tree.by_id[product.category_id]
+    chosen_variant_id, quantity = _chosen(request, product)
     return render(
         request,
         "catalog/product_detail.html",
         {
             "tree": tree,
             "product": product,
+            "chosen_variant_id": chosen_variant_id,
+            "quantity": quantity,
+            "max_quantity": MAX_LINE_QUANTITY,
             "category": category,
             "breadcrumbs": [*tree.ancestors(category), category],
             "canonical_url": canonical_url(request, product.url),
             "meta_description": " ".join(product.description.split())[:160],
         },
     )
+
+
+def _chosen(request: HttpRequest, product: selectors.ProductDetail) -> tuple[int | None, int]:
+    """Return the variant (one of the product's, in stock) and quantity named in the query string.
+
+    Sent back here when adding to the cart was refused, so the page keeps the shopper's choice.
+    """
+    variant, quantity = request.GET.get("variant", ""), request.GET.get("quantity", "")
+    in_stock = {choice.id for choice in product.variants if choice.is_in_stock}
+    if len(product.variants) == 1 and in_stock:
+        chosen_id: int | None = product.variants[0].id
+    else:
+        chosen_id = int(variant) if re.fullmatch(r"[0-9]{1,19}", variant) else None
+    if chosen_id not in in_stock:
+        chosen_id = None
+    if re.fullmatch(r"[0-9]{1,3}", quantity) and 1 <= int(quantity) <= MAX_LINE_QUANTITY:
+        return chosen_id, int(quantity)
+    return chosen_id, 1
 
 
 async def search(request: HttpRequest) -> HttpResponse:
