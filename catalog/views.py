@@ -5,6 +5,7 @@ import re
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from catalog import selectors
 from catalog.forms import ListingForm
@@ -13,6 +14,7 @@ from shop.context_processors import MAX_QUERY_LENGTH
 from shop.http import canonical_url, page_number
 
 
+@require_safe
 async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tree = await selectors.category_tree()
     category = tree.by_slug.get(slug)
@@ -47,6 +49,7 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@require_safe
 async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tree = await selectors.category_tree()
     product = await selectors.product_detail(tree=tree, slug=slug)
@@ -89,6 +92,7 @@ def _chosen(request: HttpRequest, product: selectors.ProductDetail) -> tuple[int
     return chosen_id, 1
 
 
+@require_safe
 async def search(request: HttpRequest) -> HttpResponse:
     tree = await selectors.category_tree()
     raw_query = request.GET.get("q", "").replace("\x00", "")

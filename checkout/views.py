@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from functools import wraps
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -79,7 +78,7 @@ async def cart_add(request: HttpRequest) -> HttpResponse:
     form = CartAddForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))
-        return HttpResponseRedirect(_back_with_choice(request))
+        return HttpResponseRedirect(_back_with_choice(request, form))
     cart = await services.acart_for_request(request, create=True)
     try:
         quantity = await services.acart_line_add(
@@ -87,21 +86,19 @@ async def cart_add(request: HttpRequest) -> HttpResponse:
         )
     except CartError as error:
         messages.error(request, error.user_message)
-        return HttpResponseRedirect(_back_with_choice(request))
+        return HttpResponseRedirect(_back_with_choice(request, form))
     messages.success(request, f"Added to your cart (you now have {quantity}).")
     summary = await selectors.cart_summary(cart=cart)
     return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
 
 
-def _back_with_choice(request: HttpRequest) -> str:
+def _back_with_choice(request: HttpRequest, form: CartAddForm) -> str:
     """Return the page the item was added from, naming the variant and quantity chosen so it keeps them."""
     target = safe_next_url(request, reverse("checkout:cart"))
-    choice = {
-        name: value
-        for name in ("variant", "quantity")
-        if re.fullmatch(r"[0-9]{1,19}", value := str(request.POST.get(name, "")))
-    }
-    if not choice or target == reverse("checkout:cart"):
+    # An invalid form keeps only the fields that were valid.
+    valid = form.cleaned_data
+    choice = {name: str(valid[name]) for name in ("variant", "quantity") if name in valid}
+    if "variant" not in choice or target == reverse("checkout:cart"):
         return target
     parts = urlsplit(target)
     kept = [(name, value) for name, value in parse_qsl(parts.query) if name not in choice]

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "shop.middleware.resolve_user_middleware",
     "shop.middleware.MessageMiddleware",
     "shop.middleware.XFrameOptionsMiddleware",
+    "shop.middleware.private_pages_middleware",
 ]
 # Django's deploy checks for these three look for its own middleware paths; the
 # subclasses above are checked by class instead (shop/checks.py).

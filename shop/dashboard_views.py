@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from catalog import inventory
 from catalog.models import Stock
@@ -62,7 +62,7 @@ def _errors(form) -> str:
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
 
-@require_GET
+@require_safe
 @staff_required
 async def home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
@@ -90,7 +90,7 @@ async def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @staff_required
 async def order_list(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET)
@@ -199,7 +199,7 @@ def _csv_safe(text: str) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-@require_GET
+@require_safe
 @staff_required
 async def order_export(request: HttpRequest) -> StreamingHttpResponse:
     """Stream the filtered orders as CSV, a chunk at a time (never all in memory)."""
@@ -216,7 +216,7 @@ async def _order_or_404(number: str) -> Order:
     return order
 
 
-@require_GET
+@require_safe
 @staff_required
 async def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     order = await _order_or_404(number)
@@ -327,7 +327,7 @@ async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
     return _back_to(order)
 
 
-@require_GET
+@require_safe
 @staff_required
 async def stock_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100].replace("\x00", "")

@@ -12,6 +12,7 @@ from django.contrib.sessions import middleware as sessions_middleware
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.middleware import clickjacking, common, csp, csrf, security
+from django.utils.cache import add_never_cache_headers
 from django.utils.module_loading import import_string
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -205,3 +206,42 @@ def unstorable_cookie_middleware(
 
 unstorable_cookie_middleware.sync_capable = True  # type: ignore[attr-defined]
 unstorable_cookie_middleware.async_capable = True  # type: ignore[attr-defined]
+
+
+# URL namespaces whose pages show or change personal data: the cart, checkout and
+# orders, accounts, the dashboard, the admin (and the inventory API's reservations).
+PRIVATE_NAMESPACES = frozenset({"checkout", "account", "dashboard", "admin", "inventory"})
+
+
+def private_pages_middleware(
+    get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]],
+) -> Callable:
+    """Send `Cache-Control: no-store, private` (as `never_cache` does) on private pages.
+
+    Decided by the URL namespace the request resolved to, so a page added to one of
+    those apps is covered without a decorator of its own; the catalogue keeps its own
+    caching. No I/O, so it runs in the event loop.
+    """
+
+    def mark(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        match = getattr(request, "resolver_match", None)
+        if match is not None and PRIVATE_NAMESPACES.intersection(match.namespaces):
+            add_never_cache_headers(response)
+        return response
+
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            return mark(request, await get_response(request))  # type: ignore[misc]
+
+        markcoroutinefunction(middleware)
+        return middleware
+
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        return mark(request, get_response(request))  # type: ignore[arg-type]
+
+    return sync_middleware
+
+
+private_pages_middleware.sync_capable = True  # type: ignore[attr-defined]
+private_pages_middleware.async_capable = True  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from catalog import selectors
 
@@ -15,6 +16,7 @@ logger = logging.getLogger(__name__)
 HEALTH_CHECK_TIMEOUT = 3.0
 
 
+@require_safe
 async def home(request: HttpRequest) -> HttpResponse:
     tree = await selectors.category_tree()
     featured = await selectors.featured_products(tree=tree)
@@ -37,6 +39,7 @@ def _database_ping() -> None:
         cursor.fetchone()
 
 
+@require_safe
 async def healthz(request: HttpRequest) -> JsonResponse:
     """Return 200 when the database answers, 503 when it does not."""
     try:
@@ -47,6 +50,7 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": "up"})
 
 
+@require_safe
 async def bench_ping(request: HttpRequest) -> HttpResponse:
     """The ceiling for benchmarks: an async view that does nothing (routed only with BENCH_ENDPOINTS)."""
     return HttpResponse(b"ok", content_type="text/plain")
