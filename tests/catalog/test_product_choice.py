@@ -86,6 +86,8 @@ def test_a_variant_of_another_product_is_not_selected(client, shirt):
 
 
 def test_a_refusal_from_elsewhere_goes_back_without_a_choice_to_the_cart(client, shirt):
-    response = client.post("/cart/add/", {"variant": shirt["M"].pk, "quantity": 5, "next": "https://evil.example/"})
+    response = client.post(
+        "/cart/add/", {"variant": shirt["M"].pk, "quantity": 5, "next": "https://evil.example/"}
+    )
 
     assert response.status_code == 302 and response["Location"] == "/cart/"

@@ -16,7 +16,7 @@ def test_a_guests_paid_order_leads_back_to_shopping_and_gives_its_own_link(clien
     body = response.content.decode()
     assert f"Order {order.number}" in body and "Thank you — we have your payment" in body
     link = f"http://testserver/order/{order.public_token}/"
-    assert f"Your order's own link: <a href=\"{link}\">{link}</a>" in body
+    assert f'Your order\'s own link: <a href="{link}">{link}</a>' in body
     assert "keep it to come back to your order: it is private to you." in body
     assert '<a class="button" href="/">Continue shopping</a>' in body
     assert "Your orders" not in body
