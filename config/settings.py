@@ -84,6 +84,8 @@ MIDDLEWARE = [
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "config.urls"
+# Django's error report, able to show a request whose query string is the error (shop/errors.py).
+DEFAULT_EXCEPTION_REPORTER = "shop.errors.ExceptionReporter"
 ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = "config.wsgi.application"
 

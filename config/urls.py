@@ -23,5 +23,6 @@ if settings.SERVE_MEDIA:
         re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
     ]
 
+handler400 = "shop.errors.bad_request"
 handler404 = "shop.errors.page_not_found"
 handler500 = "shop.errors.server_error"

@@ -2,10 +2,40 @@
 
 import sys
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.template import loader
+from django.views import debug
 from psycopg_pool import PoolTimeout
+
+# What each refusal tells the visitor: (status, title, reason).
+BAD_REQUESTS: list[tuple[type[Exception], int, str, str]] = [
+    (
+        TooManyFieldsSent,
+        400,
+        "That request had too many fields",
+        "The address or form sent more fields than we accept. Please go back and try again.",
+    ),
+    (
+        TooManyFilesSent,
+        400,
+        "That request had too many files",
+        "The form sent more files than we accept.",
+    ),
+    (
+        RequestDataTooBig,
+        413,
+        "That request was too large",
+        "The form sent more data than we accept. Please send less and try again.",
+    ),
+    (
+        DisallowedHost,
+        400,
+        "That address is not a site we serve",
+        "Please check the address you typed.",
+    ),
+]
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -14,6 +44,34 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
         loader.render_to_string("404.html", {"request_path": request.path}, request),
         status=404,
     )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Render the page for a request Django refused as malformed or suspicious (400, or 413
+    for a body too large). No context processors: they would read the request that failed."""
+    status, title, reason = 400, "We couldn’t read that request", "Please go back and try again."
+    for kind, kind_status, kind_title, kind_reason in BAD_REQUESTS:
+        if isinstance(exception, kind):
+            status, title, reason = kind_status, kind_title, kind_reason
+            break
+    page = loader.render_to_string("400.html", {"title": title, "reason": reason})
+    return HttpResponse(page, status=status)
+
+
+class ExceptionReporter(debug.ExceptionReporter):
+    """Django's error report (the DEBUG page, and the e-mail to admins), able to report a
+    request whose query string or form is the error: Django's own reads `request.GET`
+    again, which raises the same TooManyFieldsSent, and the visitor got a bare
+    "Internal Server Error" instead of the 400 page."""
+
+    def get_traceback_data(self) -> dict:
+        if self.request is not None:
+            for name in ("GET", "COOKIES"):
+                try:
+                    getattr(self.request, name)
+                except Exception:  # noqa: BLE001 (whatever it raises, the report shows none)
+                    setattr(self.request, name, QueryDict() if name == "GET" else {})
+        return super().get_traceback_data()
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
