@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db.models import (
+    Case,
     Count,
     Exists,
     F,
@@ -26,6 +27,7 @@ from django.db.models import (
     Sum,
     UUIDField,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Substr
 
@@ -120,7 +122,12 @@ def _money(amount: int | None, currency: str) -> str:
     return format_money(amount or 0, currency)
 
 
-def _sum_by_order(queryset: QuerySet, field: str) -> Coalesce:
+def _received() -> Case:
+    """Return what Stripe received for a payment; a row that never recorded it counts what was asked."""
+    return Case(When(amount_received=0, then=F("amount")), default=F("amount_received"))
+
+
+def _sum_by_order(queryset: QuerySet, field: str | Case) -> Coalesce:
     """Return a subquery expression: the sum of `field` over `queryset` rows of the outer order."""
     total = queryset.filter(order=OuterRef("pk")).values("order").annotate(total=Sum(field)).values("total")
     return Coalesce(Subquery(total, output_field=IntegerField()), 0)
@@ -176,10 +183,11 @@ def check_stock_allocated_equals_holds() -> Iterable[str]:
 
 
 def check_paid_orders_have_their_payment() -> Iterable[str]:
-    matching = Payment.objects.filter(
+    matching = Payment.objects.alias(received=_received()).filter(
         order=OuterRef("pk"),
         status=Payment.Status.SUCCEEDED,
         amount=OuterRef("total"),
+        received=OuterRef("total"),
         currency=OuterRef("currency"),
     )
     rows = _first(
@@ -319,8 +327,11 @@ def check_unpaid_orders_charge_nothing() -> Iterable[str]:
         .filter(status=Order.Status.PENDING_PAYMENT)
         .annotate(
             reservation_status=Subquery(current.values("status")[:1]),
-            succeeded=Exists(Payment.objects.filter(order=OuterRef("pk"), status=Payment.Status.SUCCEEDED)),
-            refunded=Exists(Refund.objects.filter(order=OuterRef("pk"))),
+            # A payment that did not match its order leaves it unpaid: staff give it back in full.
+            succeeded=Exists(_payments_keeping_money().filter(order=OuterRef("pk"))),
+            refunded=Exists(
+                Refund.objects.filter(order=OuterRef("pk")).exclude(payment__status=Payment.Status.SUCCEEDED)
+            ),
         )
         .filter(
             Q(succeeded=True)
@@ -333,12 +344,26 @@ def check_unpaid_orders_charge_nothing() -> Iterable[str]:
         if order.succeeded:
             yield f"Order {order.number} awaits payment, but a payment for it succeeded."
         if order.refunded:
-            yield f"Order {order.number} awaits payment, but has refunds."
+            yield f"Order {order.number} awaits payment, but has refunds of payments that never succeeded."
         if order.reservation_status in (Reservation.Status.RELEASED, Reservation.Status.RETURNED):
             yield (
                 f"Order {order.number} awaits payment, but its reservation {order.reservation_id} "
                 f"was {order.reservation_status}: its stock is not held."
             )
+
+
+def _payments_keeping_money() -> QuerySet[Payment]:
+    """Return succeeded payments of which less than Stripe received has been refunded."""
+    refunded = Refund.objects.filter(payment=OuterRef("pk"), status__in=LIVE_REFUND)
+    return Payment.objects.filter(status=Payment.Status.SUCCEEDED).alias(received=_received()).filter(
+        received__gt=Coalesce(
+            Subquery(
+                refunded.values("payment").annotate(total=Sum("amount")).values("total"),
+                output_field=IntegerField(),
+            ),
+            0,
+        )
+    )
 
 
 def check_canceled_orders_hold_nothing() -> Iterable[str]:
@@ -374,6 +399,7 @@ def check_refunds_within_payments() -> Iterable[str]:
     refunded = Refund.objects.filter(payment=OuterRef("pk"), status__in=LIVE_REFUND)
     payments = _first(
         Payment.objects.annotate(
+            received=_received(),
             refunded=Coalesce(
                 Subquery(
                     refunded.values("payment").annotate(total=Sum("amount")).values("total"),
@@ -388,7 +414,7 @@ def check_refunds_within_payments() -> Iterable[str]:
             ),
         )
         .filter(
-            Q(refunded__gt=F("amount"))
+            Q(refunded__gt=F("received"))
             | (Q(refunded__gt=0) & ~Q(status=Payment.Status.SUCCEEDED))
             | Q(foreign_refunds=True)
         )
@@ -402,10 +428,10 @@ def check_refunds_within_payments() -> Iterable[str]:
         if payment.refunded and payment.status != Payment.Status.SUCCEEDED:
             refunded = _money(payment.refunded, payment.currency)
             yield f"{where} is {payment.status}, yet {refunded} was refunded."
-        elif payment.refunded > payment.amount:
+        elif payment.refunded > payment.received:
             yield (
                 f"{where}: {_money(payment.refunded, payment.currency)} refunded of "
-                f"{_money(payment.amount, payment.currency)} paid."
+                f"{_money(payment.received, payment.currency)} paid."
             )
 
 
@@ -413,7 +439,7 @@ def check_money_kept_matches_status() -> Iterable[str]:
     S = Order.Status
     orders = (
         Order.objects.annotate(
-            received=_sum_by_order(Payment.objects.filter(status=Payment.Status.SUCCEEDED), "amount"),
+            received=_sum_by_order(Payment.objects.filter(status=Payment.Status.SUCCEEDED), _received()),
             refunded=_sum_by_order(Refund.objects.filter(status__in=LIVE_REFUND), "amount"),
         )
         .annotate(kept=F("received") - F("refunded"))
@@ -464,7 +490,8 @@ CHECKS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
     ),
     (
         "paid-orders-have-their-payment",
-        "every paid order has a succeeded payment of its total, in its currency, and a payment time",
+        "every paid order has a succeeded payment that asked for and received its total, in its "
+        "currency, and a payment time",
         check_paid_orders_have_their_payment,
     ),
     (
@@ -485,7 +512,8 @@ CHECKS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
     ),
     (
         "unpaid-orders-charge-nothing",
-        "an order awaiting payment has no succeeded payment or refund, and its stock is held, not taken",
+        "an order awaiting payment keeps no money (a payment that did not match it is refunded in full), "
+        "and its stock is held, not taken",
         check_unpaid_orders_charge_nothing,
     ),
     (
@@ -495,7 +523,8 @@ CHECKS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
     ),
     (
         "refunds-within-payments",
-        "refunds are only made on succeeded payments, in their currency, and never exceed them",
+        "refunds are only made on succeeded payments, in their currency, and never exceed what Stripe "
+        "received for them",
         check_refunds_within_payments,
     ),
     (

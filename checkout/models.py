@@ -252,7 +252,11 @@ class Payment(models.Model):
     payment_intent_id = models.CharField(max_length=255, unique=True)
     customer_id = models.CharField(max_length=255, blank=True)
     setup_intent_id = models.CharField(max_length=255, blank=True)
+    # What we asked Stripe for (the order's total when it was made), in minor units.
     amount = models.PositiveBigIntegerField()
+    # What Stripe reports it took, in `currency` (Stripe's, once it succeeded): 0 until then.
+    # Refunds and the money an order keeps count this, never `amount`.
+    amount_received = models.PositiveBigIntegerField(default=0)
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=32, choices=Status.choices)
     last_error = models.CharField(max_length=300, blank=True)

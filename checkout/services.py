@@ -904,7 +904,7 @@ async def apayment_intent_apply(*, intent: stripe_api.PaymentIntent) -> Order | 
     """
     if intent.status == Payment.Status.SUCCEEDED:
         return await aorder_payment_succeeded(
-            payment_intent_id=intent.id, amount=intent.amount, currency=intent.currency
+            payment_intent_id=intent.id, amount=intent.amount_received, currency=intent.currency
         )
     if intent.status == Payment.Status.CANCELED:
         return await aorder_payment_canceled(payment_intent_id=intent.id)
@@ -924,6 +924,8 @@ def order_payment_succeeded(
 ) -> tuple[Order | None, bool, bool]:
     """Mark the order paid if the succeeded PaymentIntent matches it.
 
+    `amount` and `currency` are what Stripe reports it received; the payment
+    records them, so a refund can never give back more than was taken.
     Return (order, changed, is_extra_charge): the last is True when another
     payment had already paid the order, so this one must be given back.
 
@@ -942,7 +944,8 @@ def order_payment_succeeded(
         if payment.status != Payment.Status.SUCCEEDED:
             payment.status = Payment.Status.SUCCEEDED
             payment.last_error = ""
-            payment.save(update_fields=["status", "last_error", "updated_at"])
+            payment.amount_received, payment.currency = amount, currency.upper()
+            payment.save(update_fields=["status", "last_error", "amount_received", "currency", "updated_at"])
         paid_by_another = (
             Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED)
             .exclude(pk=payment.pk)
@@ -1028,7 +1031,7 @@ async def aorder_stock_commit(*, order_id: int, attempt: int = 1) -> Order:
 async def _arefund_unwanted_payment(order: Order, payment_intent_id: str, why: str) -> None:
     payment = await Payment.objects.aget(payment_intent_id=payment_intent_id)
     already = await _arefunded_amount(payment)
-    remaining = payment.amount - already
+    remaining = payment.amount_received - already
     flag = f"{why}: refunded in full automatically."
     if remaining > 0:
         try:
@@ -1117,7 +1120,7 @@ def refund_claim(
         payment = Payment.objects.select_for_update().get(pk=payment_id, order=order)
         if payment.status != Payment.Status.SUCCEEDED:
             raise InvalidInput("Only a completed payment can be refunded.")
-        remaining = payment.amount - _refunded(payment=payment)
+        remaining = payment.amount_received - _refunded(payment=payment)
         if amount <= 0:
             raise InvalidInput("A refund must be more than zero.")
         if amount > remaining:
@@ -1165,9 +1168,9 @@ def refund_finish(*, refund_id: int, stripe_refund_id: str, status: str) -> Refu
 def _order_refund_status(order: Order) -> None:
     """Move a locked order to refunded / partially refunded by the money we keep (received − refunded)."""
     received = (
-        Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).aggregate(total=Sum("amount"))[
-            "total"
-        ]
+        Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).aggregate(
+            total=Sum("amount_received")
+        )["total"]
         or 0
     )
     kept = received - _refunded(order=order)
@@ -1194,8 +1197,14 @@ def refund_record(
 ) -> Refund | None:
     """Record a refund Stripe reports (once, by its id) and bring the order's status up to date.
 
-    Return None when the payment is not ours.
+    Pass the refund as read back from Stripe, never as an event's body claims it.
+    The amount recorded is capped at what is left of what Stripe received for the
+    payment; a refund in another currency or beyond the payment is not recorded
+    as such, and the order is flagged for staff with what Stripe reported.
+    Return None when the payment is not ours or nothing could be recorded.
     """
+    from shop.money import format_money
+
     with transaction.atomic():
         order = (
             Order.objects.select_for_update(of=("self",))
@@ -1206,29 +1215,65 @@ def refund_record(
             return None
         payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
         known_status = status if status in Refund.Status.values else Refund.Status.PENDING
-        refund, created = Refund.objects.get_or_create(
-            stripe_refund_id=stripe_refund_id,
-            defaults={
-                "order": order,
-                "payment": payment,
-                "amount": amount,
-                "currency": currency.upper(),
-                "status": known_status,
-                "reason": reason[:200],
-                "created_by_id": created_by_id,
-            },
-        )
-        if not created and refund.status != known_status:
-            refund.status = known_status
-            refund.save(update_fields=["status"])
-        if created:
+        refund = Refund.objects.filter(stripe_refund_id=stripe_refund_id).first()
+        if refund is None:
+            claimed = f"{amount} {currency.upper()}"
+            if currency.upper() != payment.currency:
+                _order_flag(
+                    order,
+                    f"Stripe reports refund {stripe_refund_id} of {claimed} on a payment in "
+                    f"{payment.currency}: not recorded, check it in Stripe.",
+                )
+                return None
+            amount = min(amount, payment.amount_received - _refunded_by_stripe(payment))
+            if amount <= 0:
+                _order_flag(
+                    order,
+                    f"Stripe reports refund {stripe_refund_id} of {claimed}, but nothing is left of the "
+                    f"payment to refund: not recorded, check it in Stripe.",
+                )
+                return None
+            refund = Refund.objects.create(
+                stripe_refund_id=stripe_refund_id,
+                order=order,
+                payment=payment,
+                amount=amount,
+                currency=payment.currency,
+                status=known_status,
+                reason=reason[:200],
+                created_by_id=created_by_id,
+            )
+            recorded = format_money(amount, payment.currency)
             OrderEvent.objects.create(
                 order=order,
                 kind=OrderEvent.Kind.REFUND,
-                message=f"Refund {stripe_refund_id} of {amount} recorded",
+                message=f"Refund {stripe_refund_id} of {recorded} recorded"[:500],
             )
+            if f"{amount} {currency.upper()}" != claimed:
+                _order_flag(
+                    order,
+                    f"Stripe reports refund {stripe_refund_id} of {claimed}, more than is left of the "
+                    f"payment: recorded {recorded}, check it in Stripe.",
+                )
+        elif refund.status != known_status:
+            refund.status = known_status
+            refund.save(update_fields=["status"])
         _order_refund_status(order)
         return refund
+
+
+def _refunded_by_stripe(payment: Payment) -> int:
+    """Return what Stripe has refunded or is refunding on a payment, by the refunds we recorded from it.
+
+    A claim still waiting for Stripe's answer is left out: its refund is the one
+    being recorded, or it will be abandoned.
+    """
+    live = Refund.objects.filter(
+        payment=payment,
+        stripe_refund_id__isnull=False,
+        status__in=[Refund.Status.PENDING, Refund.Status.SUCCEEDED],
+    )
+    return live.aggregate(total=Sum("amount"))["total"] or 0
 
 
 arefund_record = sync_to_async(refund_record)
@@ -1349,20 +1394,23 @@ def _refundable_payments(order_id: int) -> list[tuple[Payment, int]]:
         "attempt"
     ):
         refunded = _refunded(payment=payment)
-        if payment.amount > refunded:
-            payments.append((payment, payment.amount - refunded))
+        if payment.amount_received > refunded:
+            payments.append((payment, payment.amount_received - refunded))
     return payments
 
 
 async def astaff_refund(*, order: Order, amount: int, reason: str, request_key: str, actor_id: int) -> Refund:
-    """Refund part or all of a paid order, as a member of staff."""
+    """Refund part or all of what Stripe took for an order, as a member of staff.
+
+    Whatever the order's status: a payment that did not match its order (left
+    unpaid and flagged) or one kept by a canceled order is given back the same way.
+    """
     from shop.exceptions import InvalidInput
 
-    refundable = (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED)
-    if order.status not in refundable:
-        raise InvalidInput(f"A {order.get_status_display().lower()} order cannot be refunded.")
     payments = await sync_to_async(_refundable_payments)(order.pk)
     if not payments:
+        if order.status in (Order.Status.PENDING_PAYMENT, Order.Status.CANCELED):
+            raise InvalidInput(f"A {order.get_status_display().lower()} order cannot be refunded.")
         raise InvalidInput("Nothing is left to refund on this order.")
     payment, _remaining = payments[0]
     return await arefund_create(

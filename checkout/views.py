@@ -478,6 +478,8 @@ async def stripe_webhook(request: HttpRequest) -> JsonResponse:
         event = webhooks.event_verify(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     except webhooks.InvalidEvent as error:
         logger.warning("webhook refused: %s", error.code)
+        if error.is_signed:
+            await webhooks.arefusal_record(payload=request.body, error=error)
         return JsonResponse({"error": error.code, "detail": error.user_message}, status=400)
     stored = await webhooks.aevent_store(event)
     try:

@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 
 from catalog.models import Stock, StockAdjustment
 from checkout.models import Order, Refund, WebhookEvent
+from checkout.webhooks import HANDLERS, REFUSED_TYPE
 from shop.money import format_money
 
 LIST_LIMIT = 20
@@ -249,7 +250,16 @@ async def out_of_stock(*, limit: int = STOCK_LIST_LIMIT) -> tuple[list[Stock], i
 
 
 async def recent_webhook_events(*, limit: int = 15) -> list[WebhookEvent]:
-    return [event async for event in WebhookEvent.objects.defer("payload").order_by("-received_at")[:limit]]
+    """Return the latest payment events the shop acts on, and signed deliveries it refused.
+
+    Events of other types (kept before the shop stopped keeping them) are left out.
+    """
+    shown = WebhookEvent.objects.filter(type__in=[*HANDLERS, REFUSED_TYPE])
+    return [event async for event in shown.defer("payload").order_by("-received_at")[:limit]]
+
+
+#: The order list's status filter for "Waiting to ship" (paid or partly refunded, not shipped).
+TO_SHIP = "to_ship"
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,7 @@ async def home(request: HttpRequest) -> HttpResponse:
             "out_of_stock": out_of_stock,
             "out_of_stock_count": out_of_stock_count,
             "events": await selectors.recent_webhook_events(),
+            "refused_type": webhooks.REFUSED_TYPE,
             "currency": settings.SHOP_CURRENCY,
         },
     )
@@ -223,7 +224,8 @@ async def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     refunded = sum(
         refund.amount for refund in order.refunds.all() if refund.status in ("pending", "succeeded")
     )
-    paid = sum(payment.amount for payment in order.payments.all() if payment.status == "succeeded")
+    # What Stripe took, which may differ from what was asked: only that can be given back.
+    paid = sum(payment.amount_received for payment in order.payments.all() if payment.status == "succeeded")
     return render(
         request,
         "dashboard/order_detail.html",

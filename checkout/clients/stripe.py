@@ -27,6 +27,8 @@ class PaymentIntent:
     client_secret: str
     metadata: dict[str, str]
     decline_message: str = ""
+    # What Stripe took (minor units, in `currency`): 0 until it succeeds, and what counts for refunds.
+    amount_received: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,22 @@ def _payment_intent(obj: stripe.PaymentIntent | dict) -> PaymentIntent:
         client_secret=data.get("client_secret") or "",
         metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
         decline_message=(error.get("message") if isinstance(error, dict) else "") or "",
+        amount_received=_amount_received(data),
     )
+
+
+def _amount_received(data: dict) -> int:
+    """Return the minor units Stripe reports taken for a PaymentIntent."""
+    received = data.get("amount_received")
+    if isinstance(received, int) and not isinstance(received, bool):
+        return received
+    if data.get("status") != "succeeded":
+        return 0
+    # localstripe has no amount_received: its expanded latest charge says what was taken.
+    charge = data.get("latest_charge")
+    if isinstance(charge, dict) and isinstance(charge.get("amount"), int):
+        return int(charge["amount"])
+    return int(data["amount"])
 
 
 def _setup_intent(obj: stripe.SetupIntent) -> SetupIntent:
@@ -207,6 +224,14 @@ class Refund:
     currency: str
     status: str
     payment_intent: str
+    charge: str = ""
+
+
+def _id_of(value: object) -> str:
+    """Return the id of a field Stripe gives either as an id or as the expanded object."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else ""
 
 
 def _refund(obj: stripe.Refund | dict) -> Refund:
@@ -216,7 +241,8 @@ def _refund(obj: stripe.Refund | dict) -> Refund:
         amount=int(data["amount"]),
         currency=str(data["currency"]).upper(),
         status=str(data.get("status") or "succeeded"),
-        payment_intent=str(data.get("payment_intent") or ""),
+        payment_intent=_id_of(data.get("payment_intent")),
+        charge=_id_of(data.get("charge")),
     )
 
 
@@ -229,6 +255,84 @@ async def refund_create(*, payment_intent_id: str, amount: int, idempotency_key:
     except stripe.StripeError as error:
         raise _translate(error, "refund.create") from error
     return _refund(obj)
+
+
+async def refunds_of_payment_intent(*, payment_intent_id: str, limit: int = 100) -> list[Refund]:
+    """Return every refund Stripe holds for a PaymentIntent, following pages."""
+    refunds: list[Refund] = []
+    params: dict = {"payment_intent": payment_intent_id, "limit": limit}
+    while True:
+        try:
+            page = await client().v1.refunds.list_async(params)
+        except stripe.StripeError as error:
+            raise _translate(error, "refund.list") from error
+        data = page.to_dict()
+        batch = data.get("data") or []
+        refunds.extend(_refund(item) for item in batch)
+        if not data.get("has_more") or not batch:
+            return refunds
+        params = {**params, "starting_after": batch[-1]["id"]}
+
+
+@dataclass(frozen=True)
+class Charge:
+    id: str
+    payment_intent: str
+    amount: int
+    currency: str
+
+
+def _not_found(error: stripe.StripeError) -> bool:
+    return error.http_status == 404
+
+
+async def charge_retrieve(*, charge_id: str) -> Charge | None:
+    """Return the charge as Stripe holds it, or None if Stripe has no such charge."""
+    try:
+        obj = await client().v1.charges.retrieve_async(charge_id)
+    except stripe.StripeError as error:
+        if _not_found(error):
+            return None
+        raise _translate(error, "charge.retrieve") from error
+    data = obj.to_dict()
+    return Charge(
+        id=data["id"],
+        payment_intent=_id_of(data.get("payment_intent")),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+    )
+
+
+@dataclass(frozen=True)
+class Dispute:
+    id: str
+    payment_intent: str
+    amount: int
+    currency: str
+    status: str
+    reason: str
+
+
+async def dispute_retrieve(*, dispute_id: str) -> Dispute | None:
+    """Return the dispute as Stripe holds it, or None if Stripe has no such dispute.
+
+    localstripe has no disputes at all: there every dispute is None.
+    """
+    try:
+        obj = await client().v1.disputes.retrieve_async(dispute_id)
+    except stripe.StripeError as error:
+        if _not_found(error):
+            return None
+        raise _translate(error, "dispute.retrieve") from error
+    data = obj.to_dict()
+    return Dispute(
+        id=data["id"],
+        payment_intent=_id_of(data.get("payment_intent")),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        status=str(data.get("status") or ""),
+        reason=str(data.get("reason") or ""),
+    )
 
 
 async def payment_intents_since(*, created_since: int, limit: int = 100) -> list[PaymentIntent]:
