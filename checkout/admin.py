@@ -259,10 +259,10 @@ class OrderAdmin(ReadOnlyModelAdmin):
         if status == Order.Status.CANCELED and order.status != Order.Status.CANCELED:
             # A paid order is canceled first and refunded after; the service flagged it.
             return (
-                f"Order {order.number} was canceled but its refund failed ({error.user_message}); "
-                "it is flagged: refund it by hand."
+                f"Order {order.number} was canceled, but its refund failed: {error.staff_message} "
+                "The order is flagged: refund it by hand in Stripe."
             )
-        return f"Order {order.number}: {error.user_message}"
+        return f"Canceling order {order.number} failed: {error.staff_message} Nothing was changed."
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
         # The form is read-only for everyone; the change permission lets staff act through the services.
@@ -413,7 +413,11 @@ class WebhookEventAdmin(ReadOnlyModelAdmin):
             try:
                 outcome = async_to_sync(webhooks.aevent_apply)(event, force=True)
             except ShopError as error:
-                self.message_user(request, f"{event}: {error.user_message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    f"Replaying {event} failed again: {error.staff_message} The event stays marked failed.",
+                    messages.ERROR,
+                )
             else:
                 self.message_user(request, f"{event}: {outcome}", messages.SUCCESS)
 

@@ -49,6 +49,11 @@ class PaymentGatewayUnavailable(ShopError):
         "Our payment provider is not answering just now. Nothing was charged — please try again in a minute."
     )
 
+    def __init__(self, *, action: str = "", reason: str = "") -> None:
+        what = action or "request"
+        reason = reason or "no usable answer"
+        super().__init__(staff_message=f"Stripe did not answer the {what} ({reason}); try again in a minute.")
+
 
 class PaymentDeclined(ShopError):
     """The card was declined or its authentication failed (the shopper can try another card)."""
@@ -57,9 +62,19 @@ class PaymentDeclined(ShopError):
 
 
 class PaymentRejected(ShopError):
-    """Stripe refused the request itself (a bug or a misconfiguration, not the shopper's doing)."""
+    """Stripe refused the request itself (a 4xx that is not a decline: a bug, a misconfiguration
+    or a payment Stripe does not know). Final: the same request is refused again."""
 
-    user_message = "We couldn't start the payment. Nothing was charged — please try again or contact us."
+    user_message = (
+        "Our payment provider turned down this payment request, so nothing was charged. "
+        "Trying again will not help: please contact us and we will sort it out."
+    )
+
+    def __init__(self, *, action: str = "", detail: str = "") -> None:
+        self.action = action
+        self.detail = detail
+        what = action or "request"
+        super().__init__(staff_message=f"Stripe refused the {what}: {detail or 'no reason given'}.")
 
 
 class CartError(ShopError):

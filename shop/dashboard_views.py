@@ -249,11 +249,17 @@ def _back_to(order: Order | str) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("dashboard:order-detail", kwargs={"number": number}))
 
 
-async def _order_action(request: HttpRequest, number: str, form_class, act) -> HttpResponse:
+class ActionPartlyDone(ShopError):
+    """A staff action that did part of its work before failing; its message says which part."""
+
+
+async def _order_action(
+    request: HttpRequest, number: str, form_class, act, *, attempt, unchanged: str = "Nothing was changed."
+) -> HttpResponse:
     """Validate a staff action's form, carry it out with `act(order, data)`, and show the outcome.
 
-    `act` returns the success message; a refused action (ShopError) changes nothing
-    and its reason is shown instead.
+    `act` returns the success message. A refused action (ShopError) is told as what was
+    tried (`attempt(order, data)`), why it failed, and `unchanged`: what it left as it was.
     """
     order = await Order.objects.filter(number=number).afirst()
     if order is None:
@@ -264,8 +270,11 @@ async def _order_action(request: HttpRequest, number: str, form_class, act) -> H
         return _back_to(order)
     try:
         message = await act(order, form.cleaned_data)
+    except ActionPartlyDone as error:
+        messages.error(request, error.staff_message)
     except ShopError as error:
-        messages.error(request, error.user_message)
+        tried = attempt(order, form.cleaned_data)
+        messages.error(request, f"{tried} failed: {error.staff_message} {unchanged}")
     else:
         messages.success(request, message)
     return _back_to(order)
@@ -283,7 +292,8 @@ async def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
         )
         return f"Order {order.number} marked shipped; the customer is being e-mailed."
 
-    return await _order_action(request, number, FulfilForm, fulfil)
+    tried = f"Marking order {number} shipped"
+    return await _order_action(request, number, FulfilForm, fulfil, attempt=lambda order, data: tried)
 
 
 @require_POST
@@ -299,17 +309,37 @@ async def order_refund(request: HttpRequest, number: str) -> HttpResponse:
         )
         return f"Refunded {format_money(made.amount, made.currency)} on order {order.number}."
 
-    return await _order_action(request, number, RefundForm, refund)
+    def attempt(order: Order, data: dict) -> str:
+        amount = format_money(to_minor_units(data["amount"], order.currency), order.currency)
+        return f"The refund of {amount} on order {number}"
+
+    return await _order_action(
+        request, number, RefundForm, refund, attempt=attempt, unchanged="Nothing was refunded."
+    )
 
 
 @require_POST
 @staff_required
 async def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
     async def cancel(order: Order, data: dict) -> str:
-        await checkout_services.astaff_cancel(order=order, reason=data["reason"], actor_id=request.user.pk)
+        was_canceled = order.status == Order.Status.CANCELED
+        try:
+            await checkout_services.astaff_cancel(
+                order=order, reason=data["reason"], actor_id=request.user.pk
+            )
+        except ShopError as error:
+            canceled = Order.objects.filter(pk=order.pk, status=Order.Status.CANCELED)
+            if not was_canceled and await canceled.aexists():
+                # A paid order is canceled first and refunded after; the service flagged it.
+                raise ActionPartlyDone(
+                    staff_message=f"Order {order.number} was canceled, but its refund failed: "
+                    f"{error.staff_message} The order is flagged: refund it by hand in Stripe."
+                ) from error
+            raise
         return f"Order {order.number} canceled; anything paid was refunded and the stock put back."
 
-    return await _order_action(request, number, CancelForm, cancel)
+    tried = f"Canceling order {number}"
+    return await _order_action(request, number, CancelForm, cancel, attempt=lambda order, data: tried)
 
 
 @require_POST
@@ -326,6 +356,8 @@ async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
             actor_id=request.user.pk,
         )
         messages.success(request, "Flag resolved.")
+    else:
+        messages.info(request, f"Order {order.number} has no flag to resolve.")
     return _back_to(order)
 
 
@@ -375,7 +407,7 @@ async def stock_adjust(request: HttpRequest, variant_id: int) -> HttpResponse:
             user_id=request.user.pk,
         )
     except ShopError as error:
-        messages.error(request, error.user_message)
+        messages.error(request, f"Changing the stock on hand failed: {error.staff_message} Nothing changed.")
     else:
         messages.success(
             request, f"On hand changed from {adjustment.on_hand_before} to {adjustment.on_hand_after}."
@@ -392,7 +424,11 @@ async def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         outcome = await webhooks.aevent_apply(event, force=True)
     except ShopError as error:
-        messages.error(request, f"{event.type} {event.stripe_event_id} failed again: {error.user_message}")
+        messages.error(
+            request,
+            f"Replaying {event.type} {event.stripe_event_id} failed again: {error.staff_message} "
+            "The event stays marked failed.",
+        )
     else:
         messages.success(request, f"{event.type} {event.stripe_event_id}: {outcome}")
     return HttpResponseRedirect(reverse("dashboard:home") + "#events")

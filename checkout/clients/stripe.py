@@ -102,18 +102,55 @@ def _setup_intent(obj: stripe.SetupIntent) -> SetupIntent:
     )
 
 
-def _translate(error: stripe.StripeError, action: str) -> Exception:
-    """Return our error for a Stripe SDK error: declines, gateway faults and refusals kept apart."""
+# What each call asks of Stripe, in staff terms, for the messages of its failures.
+ACTION_NAMES = {
+    "payment_intent.create": "new payment (PaymentIntent)",
+    "payment_intent.retrieve": "lookup of the payment",
+    "payment_intent.cancel": "cancellation of the payment",
+    "payment_intent.confirm": "card payment",
+    "payment_intent.list": "list of payments",
+    "customer.create": "new customer",
+    "setup_intent.create": "card set-up",
+    "setup_intent.retrieve": "lookup of the card set-up",
+    "refund.create": "refund",
+    "event.list": "list of events",
+}
+
+
+def _translate(error: stripe.StripeError, action: str, *, subject: str = "") -> Exception:
+    """Return our error for a Stripe SDK error: declines, outages and refusals kept apart.
+
+    A timeout, a lost connection, a 5xx, 429 (rate limit) or 409 (the same request still
+    in progress) is an outage: worth retrying. Any other 4xx is a refusal, final: the
+    same request is refused again, so its message says what Stripe refused and why
+    (`subject`: the id the request was about, named when Stripe does not know it).
+    """
+    what = ACTION_NAMES.get(action, action)
     if isinstance(error, stripe.CardError):
         return PaymentDeclined(decline_text(error.user_message or str(error.code or "")))
-    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)):
+    status = error.http_status or 0
+    if isinstance(error, (stripe.APIConnectionError, stripe.RateLimitError)) or status in (409, 429):
         logger.warning("stripe %s: %s", action, error.__class__.__name__)
-        return PaymentGatewayUnavailable()
-    if isinstance(error, stripe.APIError) or (error.http_status or 0) >= 500:
-        logger.warning("stripe %s: server error %s", action, error.http_status)
-        return PaymentGatewayUnavailable()
-    logger.error("stripe %s refused: %s %s", action, error.http_status, error.code)
-    return PaymentRejected()
+        return PaymentGatewayUnavailable(action=what, reason=_outage_reason(error))
+    if isinstance(error, stripe.APIError) or status >= 500 or not status:
+        logger.warning("stripe %s: server error %s", action, status)
+        return PaymentGatewayUnavailable(action=what, reason=f"it answered {status or 'nothing usable'}")
+    logger.error("stripe %s refused: %s %s", action, status, error.code)
+    detail = (error.user_message or "").strip().rstrip(".") or f"HTTP {status}"
+    if status == 404 and subject and subject not in detail:
+        thing = "card set-up" if subject.startswith("seti_") else "payment"
+        detail = f"no such {thing} ({subject}): {detail}"
+    if error.code and error.code not in detail:
+        detail = f"{detail} ({error.code})"
+    return PaymentRejected(action=what, detail=detail)
+
+
+def _outage_reason(error: stripe.StripeError) -> str:
+    if isinstance(error, stripe.APIConnectionError):
+        return "no connection or no answer in time"
+    if isinstance(error, stripe.RateLimitError) or error.http_status == 429:
+        return "too many requests just now"
+    return "the same request is still in progress"
 
 
 def decline_text(message: str) -> str:
@@ -253,7 +290,7 @@ async def refund_create(*, payment_intent_id: str, amount: int, idempotency_key:
             {"payment_intent": payment_intent_id, "amount": amount}, {"idempotency_key": idempotency_key}
         )
     except stripe.StripeError as error:
-        raise _translate(error, "refund.create") from error
+        raise _translate(error, "refund.create", subject=payment_intent_id) from error
     return _refund(obj)
 
 

@@ -342,7 +342,11 @@ def test_cancel_action_on_a_canceled_order_reports_an_error_and_changes_nothing(
     response = run_action(client, "order", "cancel_orders", order.pk)
 
     assert sent_messages(response) == [
-        (messages.ERROR, f"Order {order.number}: A canceled order cannot be canceled.")
+        (
+            messages.ERROR,
+            f"Canceling order {order.number} failed: "
+            "A canceled order cannot be canceled. Nothing was changed.",
+        )
     ]
     assert Order.objects.values().get(pk=order.pk) == before
     assert list(OrderEvent.objects.filter(order=order).values_list("pk", flat=True)) == events
@@ -402,7 +406,8 @@ def test_replay_action_reports_a_failure(client, db, settings):
 
     [(level, text)] = sent_messages(response)
     assert level == messages.ERROR
-    assert text.startswith("payment_intent.succeeded evt_down: Our payment provider is not answering")
+    assert text.startswith("Replaying payment_intent.succeeded evt_down failed again: Stripe did not answer")
+    assert text.endswith("try again in a minute. The event stays marked failed.")
     event.refresh_from_db()
     assert event.processed_at is None and event.error.startswith("PaymentGatewayUnavailable")
     order.refresh_from_db()
