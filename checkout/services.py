@@ -1372,6 +1372,8 @@ def order_fulfil(*, order_id: int, carrier: str, tracking_number: str, actor_id:
             raise IllegalTransition(
                 f"Only a paid order can be shipped; this one is {order.get_status_display()}."
             )
+        if order.fulfilled_at is not None:  # shipped, then partly refunded
+            raise IllegalTransition(f"Order {order.number} was already shipped with {order.carrier}.")
         _order_move(
             order,
             Order.Status.FULFILLED,
@@ -1473,6 +1475,8 @@ def _order_cancel_paid(*, order_id: int, reason: str, actor_id: int) -> None:
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
             raise IllegalTransition(f"A {order.get_status_display().lower()} order cannot be canceled.")
+        if order.fulfilled_at is not None:  # shipped, then partly refunded
+            raise IllegalTransition("A shipped order cannot be canceled; refund it instead.")
         _order_move(
             order,
             Order.Status.CANCELED,

@@ -3,7 +3,7 @@ from decimal import Decimal
 from django import forms
 
 from checkout.models import Order
-from shop.dashboard_selectors import OrderFilters
+from shop.dashboard_selectors import TO_SHIP, OrderFilters
 
 AMOUNT_ERRORS = {
     "invalid": "Enter the amount as a number, e.g. 12.50.",
@@ -17,7 +17,10 @@ AMOUNT_ERRORS = {
 
 class OrderFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Number, e-mail or name")
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Order.Status.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status"), (TO_SHIP, "Waiting to ship"), *Order.Status.choices],
+    )
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
     flagged = forms.BooleanField(required=False, label="Flagged only")

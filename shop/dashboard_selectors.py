@@ -215,9 +215,17 @@ def chart_svg(chart: Chart, *, currency: str) -> SafeString:
     )
 
 
+#: Statuses of orders paid for; with no `fulfilled_at` they wait to ship. A partial refund
+#: (before or after shipping) makes an order "partially refunded", so the status alone cannot tell.
+AWAITING_FULFILMENT = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED)
+
+
 async def orders_awaiting_fulfilment(*, limit: int = LIST_LIMIT) -> tuple[list[Order], int]:
-    """Return the oldest paid orders not yet shipped, and how many there are."""
-    waiting = Order.objects.filter(status=Order.Status.PAID)
+    """Return the oldest paid orders not yet shipped, and how many there are.
+
+    Flagged ones stay in the list (marked): they are paid, and staff decide.
+    """
+    waiting = Order.objects.filter(status__in=AWAITING_FULFILMENT, fulfilled_at__isnull=True)
     return [order async for order in waiting.order_by("paid_at")[:limit]], await waiting.acount()
 
 
@@ -284,7 +292,9 @@ def order_search(filters: OrderFilters) -> QuerySet[Order]:
             orders = orders.filter(
                 Q(number__iexact=query) | Q(email__icontains=query) | Q(full_name__icontains=query)
             )
-    if filters.status:
+    if filters.status == TO_SHIP:
+        orders = orders.filter(status__in=AWAITING_FULFILMENT, fulfilled_at__isnull=True)
+    elif filters.status:
         orders = orders.filter(status=filters.status)
     if filters.date_from:
         orders = orders.filter(created_at__date__gte=filters.date_from)
