@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from checkout import selectors, services, webhooks
 from checkout.addresses import aaddress_remember
@@ -61,7 +61,7 @@ def _form_errors(form) -> str:
 # Cart --------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 async def cart_detail(request: HttpRequest) -> HttpResponse:
     cart = await services.acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
@@ -147,7 +147,7 @@ def _out_of_stock_message(error: OutOfStock, summary: selectors.CartSummary) -> 
     return f"Sorry — {detail}. Nothing was charged; please update your cart and try again."
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 async def checkout(request: HttpRequest) -> HttpResponse:
     cart = await services.acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
@@ -314,7 +314,7 @@ def order_view(*, answers_json: bool = False):
     return decorate
 
 
-@require_GET
+@require_safe
 @order_view()
 async def order_detail(request: HttpRequest, order: Order) -> HttpResponse:
     lines = list(order.lines.all())
@@ -331,7 +331,7 @@ async def order_detail(request: HttpRequest, order: Order) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @order_view()
 async def order_pay(request: HttpRequest, order: Order) -> HttpResponse:
     if order.status != Order.Status.PENDING_PAYMENT:
@@ -426,7 +426,7 @@ async def order_pay_confirm(request: HttpRequest, order: Order) -> JsonResponse:
     return JsonResponse({"status": intent.status, "return_url": return_url})
 
 
-@require_GET
+@require_safe
 @order_view()
 async def order_return(request: HttpRequest, order: Order) -> HttpResponse:
     """Where the browser lands after paying: read the PaymentIntent back and show the result now."""
