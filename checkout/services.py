@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from catalog.models import Variant
 from catalog.sellable import sellable_category_ids, variant_is_sellable
+from checkout.cart_limits import cart_room_check
 from checkout.clients import arelease_database_connection, inventory
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
@@ -148,6 +149,8 @@ def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
         cart = Cart.objects.select_for_update().get(pk=cart_id)
         variant = _variant_for_sale(variant_id)
         line = CartLine.objects.filter(cart=cart, variant=variant).first()
+        if line is None:
+            cart_room_check(cart_id=cart.pk)
         in_cart = line.quantity if line else 0
         wanted = in_cart + quantity
         if wanted > MAX_LINE_QUANTITY:
@@ -1203,8 +1206,6 @@ def refund_record(
     as such, and the order is flagged for staff with what Stripe reported.
     Return None when the payment is not ours or nothing could be recorded.
     """
-    from shop.money import format_money
-
     with transaction.atomic():
         order = (
             Order.objects.select_for_update(of=("self",))
@@ -1217,49 +1218,79 @@ def refund_record(
         known_status = status if status in Refund.Status.values else Refund.Status.PENDING
         refund = Refund.objects.filter(stripe_refund_id=stripe_refund_id).first()
         if refund is None:
-            claimed = f"{amount} {currency.upper()}"
-            if currency.upper() != payment.currency:
-                _order_flag(
-                    order,
-                    f"Stripe reports refund {stripe_refund_id} of {claimed} on a payment in "
-                    f"{payment.currency}: not recorded, check it in Stripe.",
-                )
-                return None
-            amount = min(amount, payment.amount_received - _refunded_by_stripe(payment))
-            if amount <= 0:
-                _order_flag(
-                    order,
-                    f"Stripe reports refund {stripe_refund_id} of {claimed}, but nothing is left of the "
-                    f"payment to refund: not recorded, check it in Stripe.",
-                )
-                return None
-            refund = Refund.objects.create(
+            refund = _refund_new(
+                order,
+                payment,
                 stripe_refund_id=stripe_refund_id,
-                order=order,
-                payment=payment,
                 amount=amount,
-                currency=payment.currency,
+                currency=currency,
                 status=known_status,
-                reason=reason[:200],
+                reason=reason,
                 created_by_id=created_by_id,
             )
-            recorded = format_money(amount, payment.currency)
-            OrderEvent.objects.create(
-                order=order,
-                kind=OrderEvent.Kind.REFUND,
-                message=f"Refund {stripe_refund_id} of {recorded} recorded"[:500],
-            )
-            if f"{amount} {currency.upper()}" != claimed:
-                _order_flag(
-                    order,
-                    f"Stripe reports refund {stripe_refund_id} of {claimed}, more than is left of the "
-                    f"payment: recorded {recorded}, check it in Stripe.",
-                )
+            if refund is None:
+                return None
         elif refund.status != known_status:
             refund.status = known_status
             refund.save(update_fields=["status"])
         _order_refund_status(order)
         return refund
+
+
+def _refund_new(
+    order: Order,
+    payment: Payment,
+    *,
+    stripe_refund_id: str,
+    amount: int,
+    currency: str,
+    status: str,
+    reason: str,
+    created_by_id: int | None,
+) -> Refund | None:
+    """Record a refund Stripe reports on a locked order's payment, capped at what is left of it.
+
+    Return None (and flag the order) when nothing can be recorded.
+    """
+    from shop.money import format_money
+
+    claimed = f"{amount} {currency.upper()}"
+    if currency.upper() != payment.currency:
+        _order_flag(
+            order,
+            f"Stripe reports refund {stripe_refund_id} of {claimed} on a payment in "
+            f"{payment.currency}: not recorded, check it in Stripe.",
+        )
+        return None
+    recorded_amount = min(amount, payment.amount_received - _refunded_by_stripe(payment))
+    if recorded_amount <= 0:
+        _order_flag(
+            order,
+            f"Stripe reports refund {stripe_refund_id} of {claimed}, but nothing is left of the "
+            f"payment to refund: not recorded, check it in Stripe.",
+        )
+        return None
+    refund = Refund.objects.create(
+        stripe_refund_id=stripe_refund_id,
+        order=order,
+        payment=payment,
+        amount=recorded_amount,
+        currency=payment.currency,
+        status=status,
+        reason=reason[:200],
+        created_by_id=created_by_id,
+    )
+    recorded = format_money(recorded_amount, payment.currency)
+    OrderEvent.objects.create(
+        order=order, kind=OrderEvent.Kind.REFUND, message=f"Refund {stripe_refund_id} of {recorded} recorded"
+    )
+    if recorded_amount < amount:
+        _order_flag(
+            order,
+            f"Stripe reports refund {stripe_refund_id} of {claimed}, more than is left of the "
+            f"payment: recorded {recorded}, check it in Stripe.",
+        )
+    return refund
 
 
 def _refunded_by_stripe(payment: Payment) -> int:

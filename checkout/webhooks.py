@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from checkout import services
-from checkout.clients import arelease_database_connection
+from checkout.clients import arelease_database_connection, stripe_reads
 from checkout.clients import stripe as stripe_api
 from checkout.models import Payment, WebhookEvent
 from checkout.webhook_payload import UnreadableBody, body_read, storable_text
@@ -229,7 +229,7 @@ async def handle_refunds(obj: dict) -> str:
     if not await _payment_ours(_id_in(obj, "payment_intent")) or not charge_id:
         return "ignored: not a payment of ours"
     await arelease_database_connection()
-    charge = await stripe_api.charge_retrieve(charge_id=charge_id)
+    charge = await stripe_reads.charge_retrieve(charge_id=charge_id)
     if charge is None or not await _payment_ours(charge.payment_intent):
         return f"ignored: Stripe has no charge {charge_id} of ours"
     payment_outcome = "payment already recorded"
@@ -238,7 +238,7 @@ async def handle_refunds(obj: dict) -> str:
     ).aexists():
         payment_outcome = await _aintent_apply(charge.payment_intent)
     await arelease_database_connection()
-    refunds = await stripe_api.refunds_of_payment_intent(payment_intent_id=charge.payment_intent)
+    refunds = await stripe_reads.refunds_of_payment_intent(payment_intent_id=charge.payment_intent)
     recorded = 0
     for refund in refunds:
         made = await services.arefund_record(
@@ -273,7 +273,7 @@ async def handle_dispute(obj: dict) -> str:
     if not await _payment_ours(_id_in(obj, "payment_intent")) or not dispute_id:
         return "ignored: not a payment of ours"
     await arelease_database_connection()
-    dispute = await stripe_api.dispute_retrieve(dispute_id=dispute_id)
+    dispute = await stripe_reads.dispute_retrieve(dispute_id=dispute_id)
     if dispute is None:
         reason = (
             f"Dispute {dispute_id[:40]} reported ({_claimed(obj)}) but Stripe does not confirm it: "
