@@ -46,6 +46,12 @@ class LineRequest:
     quantity: int
 
 
+# The most lines, and units of one line, a reservation may hold (the API's contract;
+# the cart is limited to the same, so that any cart can be reserved).
+RESERVATION_MAX_LINES = 100
+RESERVATION_MAX_QUANTITY = 1000
+
+
 @dataclass(frozen=True)
 class ShortLine:
     """A line that cannot be served: what was asked for and what is available."""

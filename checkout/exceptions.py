@@ -38,6 +38,25 @@ class InventoryUnavailable(ShopError):
     user_message = "We couldn't check our stock just now. Nothing was charged — please try again in a minute."
 
 
+class InventoryRefused(InventoryUnavailable):
+    """The inventory API turned the request down for good (a 4xx that is not about stock):
+    the same request is refused again, so it is not worth retrying as it stands.
+
+    A kind of InventoryUnavailable only so that handlers written for "the inventory did
+    not do it" (releasing on cancel, committing after payment) still take it; whoever
+    talks to a person catches it first and says it is final.
+    """
+
+    def __init__(self, *, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(
+            "Our stock system could not take this order as it stands, so nothing was charged. "
+            "Please change your cart (fewer different items, say) or contact us.",
+            staff_message=f"The inventory API refused the request ({status}): {detail}",
+        )
+
+
 class ReservationNotHeld(ShopError):
     """A reservation could not be committed because its stock is gone."""
 
@@ -79,6 +98,17 @@ class PaymentRejected(ShopError):
 
 class CartError(ShopError):
     """A cart change that cannot be made as asked."""
+
+
+class CartFull(CartError):
+    """The cart holds as many different items as one order can."""
+
+    def __init__(self, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"Your cart is full: it can hold up to {limit} different items. "
+            "Please check out what you have, or remove something first."
+        )
 
 
 class QuantityUnavailable(CartError):

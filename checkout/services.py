@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from catalog.models import Variant
 from catalog.sellable import sellable_category_ids, variant_is_sellable
+from checkout.cart_limits import cart_room_check
 from checkout.clients import arelease_database_connection, inventory
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
@@ -148,6 +149,8 @@ def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
         cart = Cart.objects.select_for_update().get(pk=cart_id)
         variant = _variant_for_sale(variant_id)
         line = CartLine.objects.filter(cart=cart, variant=variant).first()
+        if line is None:
+            cart_room_check(cart_id=cart.pk)
         in_cart = line.quantity if line else 0
         wanted = in_cart + quantity
         if wanted > MAX_LINE_QUANTITY:

@@ -23,6 +23,7 @@ from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
     CartError,
+    InventoryRefused,
     InventoryUnavailable,
     OutOfStock,
     PaymentDeclined,
@@ -248,6 +249,10 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
         messages.error(
             request, f"{error.user_message} Nothing was charged; please remove them and try again."
         )
+        return HttpResponseRedirect(reverse("checkout:cart"))
+    except InventoryRefused as error:
+        # Final: the same cart would be refused again, so back to the cart to change it.
+        messages.error(request, error.user_message)
         return HttpResponseRedirect(reverse("checkout:cart"))
     except (InventoryUnavailable, PaymentGatewayUnavailable, PaymentRejected) as error:
         messages.error(request, error.user_message)

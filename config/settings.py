@@ -325,6 +325,9 @@ SECURE_CSP = {
 # e-mail typed.
 RATE_LIMIT_LOGIN = env.str("RATE_LIMIT_LOGIN", default="10/5m")
 RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/15m")
+# Different items one cart may hold; 0 means the inventory API's limit per reservation
+# (catalog.inventory.RESERVATION_MAX_LINES), which is also the most it may be set to.
+CART_MAX_LINES = env.int("CART_MAX_LINES", default=0)
 RATE_LIMIT_PLACE_ORDER = env.str("RATE_LIMIT_PLACE_ORDER", default="20/10m")
 RATE_LIMIT_SIGNUP = env.str("RATE_LIMIT_SIGNUP", default="10/h")
 

@@ -1,8 +1,9 @@
 """HTTP client for the inventory API (docs/inventory-openapi.yaml).
 
 Every call has a timeout and, where it changes state, an idempotency key; every
-failure becomes one of our errors: OutOfStock / UnknownItems (final),
-InventoryUnavailable (retryable).
+failure becomes one of our errors: OutOfStock / UnknownItems / InventoryRefused
+(final: a 4xx; the same request is refused again), InventoryUnavailable (retryable:
+a timeout, no connection, a 5xx or 429, or an answer we cannot read).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import httpx
 from django.conf import settings
 
 from checkout.clients import shared_for_loop
-from checkout.exceptions import InventoryUnavailable, OutOfStock, ReservationNotHeld, ShortLine, UnknownItems
+from checkout.exceptions import (
+    InventoryRefused,
+    InventoryUnavailable,
+    OutOfStock,
+    ReservationNotHeld,
+    ShortLine,
+    UnknownItems,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +71,12 @@ async def _request(method: str, path: str, **kwargs: object) -> httpx.Response:
     except httpx.HTTPError as error:
         logger.warning("inventory %s %s failed: %s", method, path, error.__class__.__name__)
         raise InventoryUnavailable() from error
-    if response.status_code >= 500 or response.status_code in (401, 403, 429):
+    if response.status_code >= 500 or response.status_code == 429:
         logger.error("inventory %s %s answered %s", method, path, response.status_code)
         raise InventoryUnavailable()
+    if response.status_code in (401, 403):
+        logger.error("inventory %s %s refused our token: %s", method, path, response.status_code)
+        raise InventoryRefused(status=response.status_code, detail="the API token was not accepted")
     return response
 
 
@@ -74,10 +85,23 @@ def _json(response: httpx.Response) -> dict:
         body = response.json()
     except ValueError as error:
         logger.error("inventory answered %s with a body that is not JSON", response.status_code)
+        if 400 <= response.status_code < 500:
+            raise InventoryRefused(status=response.status_code, detail="no reason given") from error
         raise InventoryUnavailable() from error
     if not isinstance(body, dict):
         raise InventoryUnavailable()
     return body
+
+
+def _refused(response: httpx.Response, body: dict) -> Exception:
+    """Return the error for an answer that is neither success nor one the caller expects:
+    a 4xx is a final refusal (saying what the API said), anything else unreadable."""
+    if 400 <= response.status_code < 500:
+        detail = str(body.get("detail") or body.get("error") or "no reason given")[:300]
+        logger.error("inventory refused: %s %s", response.status_code, detail)
+        return InventoryRefused(status=response.status_code, detail=detail)
+    logger.error("inventory answered %s, which we do not expect", response.status_code)
+    return InventoryUnavailable()
 
 
 def _reservation(body: dict) -> Reservation:
@@ -128,8 +152,7 @@ async def reservation_create(
     if response.status_code in (200, 201):
         return _reservation(body)
     _raise_for_conflict(body)
-    logger.error("inventory refused a reservation: %s %s", response.status_code, body.get("error"))
-    raise InventoryUnavailable()
+    raise _refused(response, body)
 
 
 async def reservation_commit(*, reservation_id: str) -> Reservation:
@@ -141,7 +164,7 @@ async def reservation_commit(*, reservation_id: str) -> Reservation:
     _raise_for_conflict(body)
     if response.status_code in (404, 409):
         raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
-    raise InventoryUnavailable()
+    raise _refused(response, body)
 
 
 async def _reservation_change(reservation_id: str, action: str) -> Reservation:
@@ -151,7 +174,7 @@ async def _reservation_change(reservation_id: str, action: str) -> Reservation:
         return _reservation(body)
     if response.status_code in (404, 409):
         raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
-    raise InventoryUnavailable()
+    raise _refused(response, body)
 
 
 async def reservation_release(*, reservation_id: str) -> Reservation:

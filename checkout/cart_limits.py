@@ -1,0 +1,22 @@
+"""How much one cart may hold: no more lines than one stock reservation can take, so
+that every cart that can be filled can also be checked out."""
+
+from django.conf import settings
+
+from catalog.inventory import RESERVATION_MAX_LINES
+from checkout.exceptions import CartFull
+from checkout.models import CartLine
+
+
+def cart_max_lines() -> int:
+    """Return how many different items a cart may hold (CART_MAX_LINES, at most the
+    inventory's limit per reservation; 0 means that limit)."""
+    configured = settings.CART_MAX_LINES
+    return min(configured, RESERVATION_MAX_LINES) if configured > 0 else RESERVATION_MAX_LINES
+
+
+def cart_room_check(*, cart_id: int) -> None:
+    """Raise CartFull when the cart (locked by the caller) cannot take another line."""
+    limit = cart_max_lines()
+    if CartLine.objects.filter(cart_id=cart_id).count() >= limit:
+        raise CartFull(limit=limit)
