@@ -1,6 +1,7 @@
 """Set up and run the shop or its tests on this machine.
 
-    devctl.py run     database ready, migrated, demo data, staff login, server
+    devctl.py run [--reset-staff-password]
+                      database ready, migrated, demo data, staff login, server
     devctl.py test    database ready, then pytest (extra arguments go to pytest)
     devctl.py bench   benchmarks (tests/bench/suite.py; extra arguments go to it)
     devctl.py check   migrations and system checks
@@ -9,259 +10,101 @@
 PostgreSQL is taken from DATABASE_URL (default postgres://postgres@127.0.0.1:5432/shop).
 When no server answers there, a private throwaway cluster is started under .run/
 with the machine's PostgreSQL binaries, and stopped again on exit.
+State lives in .run/ (SHOP_RUN_DIR moves it).
 """
 
 from __future__ import annotations
 
-import contextlib
-import glob
+import argparse
+import fcntl
+import json
 import os
+import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-RUN_DIR = ROOT / ".run"
-PYTHON = sys.executable
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/shop"
-PRIVATE_PG_DIR = RUN_DIR / "postgres"
+from devpg import PRIVATE_PG_DIR, PrivateCluster, database
+from devutil import (
+    PYTHON,
+    ROOT,
+    RUN_DIR,
+    Failure,
+    blank_line,
+    fail,
+    free_port,
+    port_is_free,
+    report_failure,
+    say,
+    signals_held,
+    spawn,
+    stop_children,
+    stop_on_signals,
+)
+
+RUN_TOKEN_HEADER = "X-Shop-Run-Token"
+LOCK_FILE = RUN_DIR / "shop.lock"
 
 
-def say(message: str) -> None:
-    print(f"==> {message}", flush=True)
+class RunLock:
+    """The lock a running `make run` holds (flock on .run/shop.lock), with its PID and URL inside.
 
+    The kernel drops the lock when its process ends, however it ends, so a file left by a
+    process that died is simply taken over."""
 
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    sys.exit(1)
+    def __init__(self, path: Path = LOCK_FILE) -> None:
+        self.path = path
+        self.file = None
 
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the whole run
         try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = _lock_info(handle.read())
+            handle.close()
+            fail(already_running_message(holder))
+        self.file = handle
+        self.note(url="")
+
+    def note(self, *, url: str) -> None:
+        """Record who holds the lock and, once it answers, where the shop is."""
+        assert self.file is not None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(json.dumps({"pid": os.getpid(), "url": url, "root": str(ROOT)}) + "\n")
+        self.file.flush()
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.truncate(0)
+            self.file.close()
+            self.file = None
 
 
-def free_port(start: int) -> int:
-    for port in range(start, start + 200):
-        if port_is_free(port):
-            return port
-    fail(f"no free TCP port found from {start} upwards")
-    raise AssertionError
-
-
-def server_answers(url: str) -> bool:
-    """Return True if a PostgreSQL server accepts connections for the URL's user."""
-    import psycopg
-
-    parts = urlsplit(url)
+def _lock_info(text: str) -> dict:
     try:
-        with psycopg.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-            user=parts.username or "postgres",
-            password=parts.password or None,
-            dbname="postgres",
-            connect_timeout=3,
-        ):
-            return True
-    except psycopg.Error:
-        return False
+        info = json.loads(text)
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
-def ensure_database_exists(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "shop"
-    with psycopg.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        dbname="postgres",
-        connect_timeout=3,
-        autocommit=True,
-    ) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            say(f"Creating database {name}")
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def postgres_bin_dir() -> Path:
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"),
-        key=lambda path: int(Path(path).parent.name) if Path(path).parent.name.isdigit() else 0,
+def already_running_message(holder: dict) -> str:
+    pid = holder.get("pid", "?")
+    where = f"at {holder['url']}" if holder.get("url") else "(still starting)"
+    return (
+        f"the shop is already running {where}, PID {pid}, started by `make run` in "
+        f"{holder.get('root', ROOT)}.\n"
+        f"       Use that one, or stop it first (Ctrl-C in its terminal, or `kill {pid}`), "
+        "then run `make run` again."
     )
-    for candidate in reversed(candidates):
-        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
-            return Path(candidate)
-    initdb = shutil.which("initdb")
-    if initdb:
-        return Path(initdb).parent
-    fail(
-        "no PostgreSQL server answers at DATABASE_URL and no PostgreSQL server binaries "
-        "(initdb, pg_ctl) were found in /usr/lib/postgresql/*/bin or on PATH.\n"
-        "       Install them (Debian: apt-get install postgresql) or point DATABASE_URL at a server."
-    )
-    raise AssertionError
-
-
-def as_postgres_user(command: list[str]) -> list[str]:
-    """Return the command run as the `postgres` user when we are root (initdb refuses root)."""
-    if os.geteuid() != 0:
-        return command
-    runuser = shutil.which("runuser")
-    if runuser:
-        return [runuser, "-u", "postgres", "--", *command]
-    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(map(shlex_quote, command))]
-
-
-def shlex_quote(value: str) -> str:
-    import shlex
-
-    return shlex.quote(value)
-
-
-class PrivateCluster:
-    """A throwaway PostgreSQL cluster under .run/postgres, on a free loopback port."""
-
-    def __init__(self, *, fast: bool) -> None:
-        self.data_dir = PRIVATE_PG_DIR / "data"
-        self.port_file = PRIVATE_PG_DIR / "port"
-        self.log_file = PRIVATE_PG_DIR / "server.log"
-        self.fast = fast
-        self.bin_dir = postgres_bin_dir()
-        self.started_here = False
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/shop"
-
-    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            as_postgres_user([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), *args]),
-            check=check,
-            capture_output=True,
-            text=True,
-        )
-
-    def running(self) -> bool:
-        if not (self.data_dir / "postmaster.pid").exists():
-            return False
-        return self._pg_ctl("status", check=False).returncode == 0
-
-    def start(self) -> str:
-        PRIVATE_PG_DIR.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            shutil.chown(PRIVATE_PG_DIR, "postgres", "postgres")
-        if self.running() and self.port_file.exists():
-            self.port = int(self.port_file.read_text())
-            say(f"Using the private PostgreSQL already running on port {self.port}")
-            return self.url
-        if not (self.data_dir / "PG_VERSION").exists():
-            say(f"Creating a private PostgreSQL cluster in {self.data_dir.relative_to(ROOT)}")
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            subprocess.run(
-                as_postgres_user(
-                    [
-                        str(self.bin_dir / "initdb"),
-                        "-D",
-                        str(self.data_dir),
-                        "-U",
-                        "postgres",
-                        "--auth=trust",
-                        "-E",
-                        "UTF8",
-                        "--locale=C.UTF-8",
-                    ]
-                ),
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-        self.port = free_port(54329)
-        options = f"-p {self.port} -k {PRIVATE_PG_DIR} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        if self.fast:
-            # A throwaway test database need not survive a power cut.
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        say(f"Starting the private PostgreSQL on 127.0.0.1:{self.port}")
-        result = subprocess.run(
-            as_postgres_user(
-                [
-                    str(self.bin_dir / "pg_ctl"),
-                    "-D",
-                    str(self.data_dir),
-                    "-l",
-                    str(self.log_file),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-            start_new_session=True,
-        )
-        if result.returncode != 0:
-            log = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
-            fail(f"the private PostgreSQL did not start:\n{result.stdout}{result.stderr}{log}")
-        self.port_file.write_text(str(self.port))
-        self.started_here = True
-        return self.url
-
-    def stop(self) -> None:
-        if self.started_here and self.running():
-            say("Stopping the private PostgreSQL")
-            self._pg_ctl("stop", "-m", "fast", check=False)
-
-
-@contextlib.contextmanager
-def database(*, fast: bool = False) -> Iterator[str]:
-    """Yield a DATABASE_URL whose server answers and whose database exists."""
-    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    cluster = None
-    if server_answers(url):
-        say(f"Using PostgreSQL at {redact(url)}")
-    else:
-        say(f"No PostgreSQL answers at {redact(url)}; starting a private one")
-        cluster = PrivateCluster(fast=fast)
-        private = cluster.start()
-        # Keep the database name the caller asked for.
-        name = urlsplit(url).path or "/shop"
-        parts = urlsplit(private)
-        url = urlunsplit((parts.scheme, parts.netloc, name, "", ""))
-    try:
-        ensure_database_exists(url)
-        yield url
-    finally:
-        if cluster is not None:
-            cluster.stop()
-
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
@@ -276,145 +119,188 @@ def development_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def wait_for_http(url: str, timeout: float, process: subprocess.Popen) -> bool:
+def _healthz_token(url: str) -> str | None:
+    """Return the run token the server at `url` answers with ("" for none), None if none answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.headers.get(RUN_TOKEN_HEADER, "")
+    except urllib.error.HTTPError as error:  # a 503 (database down) is still an answer
+        return error.headers.get(RUN_TOKEN_HEADER, "")
+    except OSError:
+        return None
+
+
+def wait_for_own_server(base_url: str, token: str, timeout: float, process: subprocess.Popen) -> str:
+    """Wait until the server just started answers /healthz with this run's token.
+
+    Return "" when it does, otherwise what went wrong. Another program answering on the
+    port (which our server then cannot bind) is never mistaken for the shop."""
     deadline = time.monotonic() + timeout
+    stranger = False
     while time.monotonic() < deadline:
+        answer = _healthz_token(f"{base_url}/healthz")
+        if answer == token:
+            return ""
+        stranger = stranger or answer is not None
         if process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False
+            break
+        time.sleep(0.2)
+    port = base_url.rsplit(":", 1)[1]
+    if stranger:
+        return f"another program answers on port {port}, so the shop's server could not use it"
+    if process.poll() is not None:
+        return f"the web server exited with status {process.returncode}; see its output above"
+    return f"the web server did not answer within {timeout:.0f} s; see its output above"
+
+
+def choose_port(env: dict[str, str]) -> int:
+    """Return the port the shop will listen on: PORT if given (and free), else the first free from 8000."""
+    if env.get("PORT"):
+        port = int(env["PORT"])
+        if not port_is_free(port):
+            fail(
+                f"port {port} (PORT={port}) is in use by another program. "
+                "Stop that program, or choose another port: PORT=8001 make run"
+            )
+        return port
+    port = free_port(8000)
+    if port != 8000:
+        say(f"Port 8000 is in use by another program; the shop takes port {port}")
+    return port
 
 
 def start_localstripe(port: int) -> subprocess.Popen:
     """Start the Stripe stand-in on loopback, state kept in memory (see scripts/localstripe_server.py)."""
-    return subprocess.Popen(
-        [PYTHON, str(ROOT / "scripts" / "localstripe_server.py"), "--port", str(port), "--quiet"],
-        cwd=ROOT,
-    )
+    command = [PYTHON, str(ROOT / "scripts" / "localstripe_server.py"), "--port", str(port), "--quiet"]
+    return spawn(command, cwd=ROOT)
 
 
-def command_run() -> int:
-    children: list[subprocess.Popen] = []
-    with database() as database_url:
-        env = development_env(database_url)
-        port = int(env.get("PORT") or free_port(8000))
-        base_url = f"http://127.0.0.1:{port}"
-        if not env.get("STRIPE_API_BASE") and not env.get("STRIPE_SECRET_KEY"):
-            stripe_port = free_port(8420)
-            stripe_url = f"http://127.0.0.1:{stripe_port}"
-            env.update(
-                STRIPE_API_BASE=stripe_url,
-                STRIPE_JS_URL=f"{stripe_url}/js.stripe.com/v3/",
-                STRIPE_SECRET_KEY="sk_test_localstripe",
-                STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
-                STRIPE_WEBHOOK_SECRET="whsec_localstripe_development",
-            )
-            say(f"Starting the Stripe stand-in (localstripe) on {stripe_url}")
-            children.append(start_localstripe(stripe_port))
-        env.setdefault("INVENTORY_API_URL", f"{base_url}/inventory/v1")
-        env.setdefault("SHOP_URL", base_url)
-        say("Migrating")
-        manage("migrate", "--noinput", "-v", "0", env=env)
-        say("Loading the demo catalogue")
-        manage("seed_demo", env=env)
-        manage(
-            "ensure_staff",
-            "--password-file",
-            str(RUN_DIR / "staff-password"),
-            "--url",
-            f"{base_url}/admin/",
-            env=env,
-        )
-        say("Starting the web server (uvicorn)")
-        server = subprocess.Popen(
-            [
-                str(Path(PYTHON).parent / "uvicorn"),
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-            ],
-            env=env,
-            cwd=ROOT,
-        )
-        children.append(server)
-        say("Starting the background task worker (e-mails, retries)")
-        children.append(
-            subprocess.Popen(
-                [PYTHON, str(ROOT / "manage.py"), "db_worker", "--no-reload", "--queue-name", "*"],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        say("Starting the reservation expiry loop")
-        children.append(
-            subprocess.Popen(
-                [PYTHON, str(ROOT / "manage.py"), "release_expired_reservations", "--every", "30"],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        try:
-            if not wait_for_http(f"{base_url}/healthz", 60, server):
-                fail("the web server did not come up; see its output above")
-            if env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1"):
-                manage("localstripe_register_webhook", "--shop-url", base_url, env=env)
-            print(flush=True)
-            say(f"The shop is running at {base_url}/   (staff: {base_url}/admin/)")
-            if env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1"):
-                say(
-                    "Payments go to a local Stripe stand-in: pay with 4242 4242 4242 4242, "
-                    "any future date, any CVC"
-                )
-                say("(4000 0025 0000 3155 asks for 3-D Secure; 4000 0000 0000 0341 is declined)")
-            say("Press Ctrl-C to stop it.")
-            return server.wait()
-        except KeyboardInterrupt:
-            print(flush=True)
-            say("Stopping")
-            return 0
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
-            for child in children:
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+def uses_localstripe(env: dict[str, str]) -> bool:
+    return env.get("STRIPE_API_BASE", "").startswith("http://127.0.0.1")
 
 
-def ensure_chromium() -> None:
-    """Install Debian's Chromium for the browser tests when it is missing (Playwright's own download
-    is not used: it fetches a browser build from outside the package registries)."""
-    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+def configure_stripe(env: dict[str, str], children: list[subprocess.Popen]) -> None:
+    if env.get("STRIPE_API_BASE") or env.get("STRIPE_SECRET_KEY"):
         return
+    stripe_url = f"http://127.0.0.1:{free_port(8420)}"
+    env.update(
+        STRIPE_API_BASE=stripe_url,
+        STRIPE_JS_URL=f"{stripe_url}/js.stripe.com/v3/",
+        STRIPE_SECRET_KEY="sk_test_localstripe",
+        STRIPE_PUBLISHABLE_KEY="pk_test_localstripe",
+        STRIPE_WEBHOOK_SECRET="whsec_localstripe_development",
+    )
+    say(f"Starting the Stripe stand-in (localstripe) on {stripe_url}")
+    children.append(start_localstripe(int(stripe_url.rsplit(":", 1)[1])))
+
+
+def prepare_database(env: dict[str, str], base_url: str, *, reset_staff_password: bool) -> None:
+    say("Migrating")
+    manage("migrate", "--noinput", "-v", "0", env=env)
+    say("Loading the demo catalogue")
+    manage("seed_demo", env=env)
+    staff = ["ensure_staff", "--password-file", str(RUN_DIR / "staff-password")]
+    staff += ["--url", f"{base_url}/admin/"]
+    if reset_staff_password:
+        staff.append("--reset-password")
+    manage(*staff, env=env)
+
+
+def start_processes(env: dict[str, str], port: int, children: list[subprocess.Popen]) -> subprocess.Popen:
+    """Start the web server, the task worker and the expiry loop; return the web server."""
+    say("Starting the web server (uvicorn)")
+    uvicorn = [str(Path(PYTHON).parent / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1"]
+    uvicorn += ["--port", str(port), "--lifespan", "off", "--loop", "uvloop", "--http", "httptools"]
+    server = spawn(uvicorn, env=env, cwd=ROOT)
+    children.append(server)
+    say("Starting the background task worker (e-mails, retries)")
+    worker = [PYTHON, str(ROOT / "manage.py"), "db_worker", "--no-reload", "--queue-name", "*"]
+    children.append(spawn(worker, env=env, cwd=ROOT))
+    say("Starting the reservation expiry loop")
+    expiry = [PYTHON, str(ROOT / "manage.py"), "release_expired_reservations", "--every", "30"]
+    children.append(spawn(expiry, env=env, cwd=ROOT))
+    return server
+
+
+def announce(env: dict[str, str], base_url: str) -> None:
+    blank_line()
+    say(f"The shop is running at {base_url}/   (staff: {base_url}/admin/)")
+    if uses_localstripe(env):
+        say("Payments go to a local Stripe stand-in: pay with 4242 4242 4242 4242, any future date, any CVC")
+        say("(4000 0025 0000 3155 asks for 3-D Secure; 4000 0000 0000 0341 is declined)")
+    say("Press Ctrl-C to stop it.")
+
+
+def serve(env: dict[str, str], port: int, lock: RunLock, *, reset_staff_password: bool) -> int:
+    base_url = f"http://127.0.0.1:{port}"
+    token = secrets.token_urlsafe(16)
+    env.update(SHOP_RUN_TOKEN=token)
+    env.setdefault("INVENTORY_API_URL", f"{base_url}/inventory/v1")
+    env.setdefault("SHOP_URL", base_url)
+    children: list[subprocess.Popen] = []
+    try:
+        configure_stripe(env, children)
+        prepare_database(env, base_url, reset_staff_password=reset_staff_password)
+        server = start_processes(env, port, children)
+        problem = wait_for_own_server(base_url, token, 60, server)
+        if problem:
+            fail(problem)
+        if uses_localstripe(env):
+            manage("localstripe_register_webhook", "--shop-url", base_url, env=env)
+        lock.note(url=f"{base_url}/")
+        announce(env, base_url)
+        return server.wait()
+    except KeyboardInterrupt:
+        blank_line()
+        say("Stopping")
+        return 0
+    finally:
+        with signals_held():
+            stop_children(children)
+
+
+def command_run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="make run ARGS=...")
+    parser.add_argument(
+        "--reset-staff-password",
+        action="store_true",
+        help="set the staff account's password again (to the one kept in .run/staff-password)",
+    )
+    options = parser.parse_args(argv)
+    lock = RunLock()
+    lock.acquire()
+    try:
+        port = choose_port(dict(os.environ))
+        with database() as database_url:
+            env = development_env(database_url)
+            return serve(env, port, lock, reset_staff_password=options.reset_staff_password)
+    finally:
+        lock.release()
+
+
+def apt_install(package: str, purpose: str) -> None:
+    """Install a Debian package, or fail saying how, when it is missing and we cannot."""
     apt = shutil.which("apt-get")
     if os.geteuid() != 0 or apt is None:
-        fail(
-            "the browser tests need Chromium and it is not installed. "
-            "Install Debian's package (apt-get install -y chromium) and run make test again."
-        )
-    say("Installing Chromium for the browser tests (Debian package)")
+        fail(f"{purpose} need(s) {package} and it is not installed: apt-get install -y {package}")
+    say(f"Installing {package} ({purpose}; Debian package)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([apt, "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run([apt, "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([apt, "install", "-y", "-qq", package], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def ensure_test_tools() -> None:
+    """Install what the suite needs from Debian when missing: Chromium for the browser tests
+    (Playwright's own download fetches a browser build from outside the package registries)
+    and docker-compose, which checks compose.yaml without a Docker engine."""
+    if not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
+        apt_install("chromium", "the browser tests")
+    if not shutil.which("docker-compose"):
+        apt_install("docker-compose", "the compose.yaml check")
 
 
 def command_test(pytest_args: list[str]) -> int:
-    ensure_chromium()
+    ensure_test_tools()
     with database(fast=True) as database_url:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url
@@ -429,11 +315,7 @@ def command_test(pytest_args: list[str]) -> int:
 
 def command_bench(bench_args: list[str]) -> int:
     if not shutil.which("wrk"):
-        apt = shutil.which("apt-get")
-        if os.geteuid() != 0 or apt is None:
-            fail("the benchmarks need wrk: install it (Debian: apt-get install -y wrk), then run make bench.")
-        say("Installing wrk (Debian package)")
-        subprocess.run([apt, "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+        apt_install("wrk", "the benchmarks")
     with database() as database_url:
         env = dict(os.environ)
         env["DATABASE_URL"] = database_url
@@ -451,39 +333,49 @@ def command_check() -> int:
 
 
 def command_clean() -> int:
+    lock = RunLock()
+    lock.acquire()  # refuses while a `make run` uses the database and files about to go
+    lock.release()
     cluster = PrivateCluster(fast=False) if PRIVATE_PG_DIR.exists() else None
     if cluster and cluster.running():
         cluster.started_here = True
         cluster.stop()
     for path in (RUN_DIR, ROOT / "media", ROOT / "staticfiles", ROOT / ".venv"):
         shutil.rmtree(path, ignore_errors=True)
-    say("Removed .run/, media/, staticfiles/ and .venv/")
+    say(f"Removed {RUN_DIR}, media/, staticfiles/ and .venv/")
     return 0
+
+
+def dispatch(command: str, rest: list[str]) -> int:
+    if command == "run":
+        return command_run(rest)
+    if command == "test":
+        return command_test(rest)
+    if command == "bench":
+        return command_bench(rest)
+    if command == "check":
+        return command_check()
+    return command_clean()
 
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"run", "test", "bench", "check", "clean", "install"}:
         print(__doc__)
         return 2
-    RUN_DIR.mkdir(exist_ok=True)
+    stop_on_signals()
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
     (ROOT / "staticfiles").mkdir(exist_ok=True)  # WhiteNoise warns when STATIC_ROOT is missing
-    command, rest = argv[0], argv[1:]
-    if command == "install":
+    if argv[0] == "install":
         return 0
     try:
-        if command == "run":
-            return command_run()
-        if command == "test":
-            return command_test(rest)
-        if command == "bench":
-            return command_bench(rest)
-        if command == "check":
-            return command_check()
-        return command_clean()
+        return dispatch(argv[0], argv[1:])
     except KeyboardInterrupt:
         return 130
+    except Failure as failure:
+        report_failure(str(failure))
+        return 1
     except subprocess.CalledProcessError as error:
-        print(f"error: {' '.join(map(str, error.cmd))} exited with {error.returncode}", file=sys.stderr)
+        report_failure(f"{' '.join(map(str, error.cmd))} exited with {error.returncode}")
         return error.returncode or 1
 
 

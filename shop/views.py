@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
@@ -14,6 +15,9 @@ from catalog import selectors
 logger = logging.getLogger(__name__)
 
 HEALTH_CHECK_TIMEOUT = 3.0
+# Set by the development runner (scripts/devctl.py) for the server it starts; empty elsewhere.
+RUN_TOKEN = os.environ.get("SHOP_RUN_TOKEN", "")
+RUN_TOKEN_HEADER = "X-Shop-Run-Token"  # noqa: S105 - a header name, not a secret
 
 
 @require_safe
@@ -41,13 +45,20 @@ def _database_ping() -> None:
 
 @require_safe
 async def healthz(request: HttpRequest) -> JsonResponse:
-    """Return 200 when the database answers, 503 when it does not."""
+    """Return 200 when the database answers, 503 when it does not.
+
+    Under `make run` the answer carries the run's token, so the runner knows the server
+    answering is the one it started and not another program on the same port."""
     try:
         await asyncio.wait_for(sync_to_async(_database_ping)(), HEALTH_CHECK_TIMEOUT)
     except (DatabaseError, TimeoutError) as error:
         logger.warning("health check failed: %s", error.__class__.__name__)
-        return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
-    return JsonResponse({"status": "ok", "database": "up"})
+        response = JsonResponse({"status": "unavailable", "database": "down"}, status=503)
+    else:
+        response = JsonResponse({"status": "ok", "database": "up"})
+    if RUN_TOKEN:
+        response[RUN_TOKEN_HEADER] = RUN_TOKEN
+    return response
 
 
 @require_safe
