@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +21,62 @@ from pathlib import Path
 import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+# Every server process started here and not yet stopped, stopped at the latest when pytest exits.
+_running: set[ServerProcess] = set()
+
+
+def _die_with_parent() -> None:
+    """In the child between fork and exec: Linux sends it SIGTERM if the test process dies,
+    even by SIGKILL, so no server outlives the run that started it."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ServerProcess:
+    """A server in its own process group, stopped with everything it started (uvicorn's workers
+    too): by `stop()`, by the `with` block, at interpreter exit, or when the test process dies."""
+
+    def __init__(self, command: list[str], **options: object) -> None:
+        self.process = subprocess.Popen(
+            command,
+            start_new_session=True,  # its own process group, killed as one
+            preexec_fn=_die_with_parent,
+            **options,  # type: ignore[arg-type]
+        )
+        self.pid = self.process.pid
+        _running.add(self)
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signum)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the process group: SIGTERM, then SIGKILL after `timeout`. Safe to call twice."""
+        _running.discard(self)
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.process.wait(timeout=5)
+        self._signal_group(signal.SIGKILL)  # anything the leader started and left behind
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@atexit.register
+def _stop_every_server() -> None:
+    for server in list(_running):
+        server.stop(timeout=5)
 
 
 def free_port() -> int:
@@ -38,13 +98,23 @@ def wait_for_http(url: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing answered at {url}")
 
 
+@contextlib.contextmanager
+def _stopped_on_error(process: ServerProcess):
+    """Stop a server that was started but failed to come up (or was interrupted meanwhile)."""
+    try:
+        yield
+    except BaseException:
+        process.stop(timeout=5)
+        raise
+
+
 class LocalStripe:
     """localstripe in its own process, state in memory, on a free loopback port."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
+        self.process = ServerProcess(
             [
                 sys.executable,
                 str(ROOT / "scripts" / "localstripe_server.py"),
@@ -55,11 +125,11 @@ class LocalStripe:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_http(f"{self.url}/js.stripe.com/v3/")
+        with _stopped_on_error(self.process):
+            wait_for_http(f"{self.url}/js.stripe.com/v3/")
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        self.process.stop(timeout=10)
 
 
 class ThreadedShop:
@@ -104,7 +174,7 @@ class ShopProcess:
         )
         full_env.update(env)
         self.env = full_env
-        self.process = subprocess.Popen(
+        self.process = ServerProcess(
             [
                 sys.executable,
                 "-m",
@@ -125,11 +195,11 @@ class ShopProcess:
             cwd=ROOT,
             env=full_env,
         )
-        wait_for_http(f"{self.url}/healthz", timeout=30)
+        with _stopped_on_error(self.process):
+            wait_for_http(f"{self.url}/healthz", timeout=30)
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=15)
+        self.process.stop(timeout=15)
 
 
 @dataclass

@@ -52,12 +52,14 @@ def e2e_shop(django_db_setup, django_db_blocker, e2e_stripe):
             "LOG_LEVEL": "WARNING",
         },
     )
-    httpx.post(
-        f"{e2e_stripe.url}/_config/webhooks/shop",
-        data={"url": f"{server.url}/webhooks/stripe/", "secret": WEBHOOK_SECRET},
-    ).raise_for_status()
-    yield server
-    server.stop()
+    try:
+        httpx.post(
+            f"{e2e_stripe.url}/_config/webhooks/shop",
+            data={"url": f"{server.url}/webhooks/stripe/", "secret": WEBHOOK_SECRET},
+        ).raise_for_status()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import ServerProcess
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -38,7 +40,7 @@ def test_healthz_is_503_when_the_database_is_down():
         DATABASE_POOL="true",
         DATABASE_POOL_TIMEOUT="1",
     )
-    server = subprocess.Popen(
+    server = ServerProcess(
         [
             sys.executable,
             "-m",
@@ -52,7 +54,7 @@ def test_healthz_is_503_when_the_database_is_down():
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         status, body = None, b""
@@ -76,5 +78,4 @@ def test_healthz_is_503_when_the_database_is_down():
         assert page.value.headers["Retry-After"] == "10"
         assert b"nothing was changed or charged" in page.value.read()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop(timeout=10)
