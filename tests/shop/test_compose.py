@@ -1,8 +1,10 @@
 """compose.yaml runs the shop beyond one process: a balancer, web replicas, workers, one migration."""
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,7 +146,10 @@ def test_no_secret_has_a_real_looking_default():
 def test_docker_compose_accepts_the_file():
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.skip("docker-compose is not installed (apt-get install -y docker-compose); it needs no engine")
+        missing = "docker-compose is not installed (apt-get install -y docker-compose; make test does)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{missing}: CI must check compose.yaml, not skip it")
+        pytest.skip(f"{missing}; it needs no Docker engine")
     result = subprocess.run(
         [binary, "-f", str(COMPOSE_FILE), "config", "-q"],
         cwd=ROOT,
@@ -154,3 +159,22 @@ def test_docker_compose_accepts_the_file():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_under_ci_a_missing_docker_compose_fails_the_check_instead_of_skipping_it(tmp_path):
+    """CI must check compose.yaml: with no docker-compose on PATH the check fails there."""
+    test = f"{Path(__file__).resolve()}::test_docker_compose_accepts_the_file"
+    command = [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider"]
+    environment = {
+        **{name: value for name, value in os.environ.items() if name.startswith(("DATABASE_", "DJANGO_"))},
+        "PATH": str(tmp_path),  # an empty folder: no docker-compose
+        "HOME": str(tmp_path),
+    }
+    under_ci = subprocess.run(
+        command, cwd=ROOT, env={**environment, "CI": "true"}, capture_output=True, text=True, timeout=60
+    )
+    assert under_ci.returncode == 1, under_ci.stdout
+    assert "CI must check compose.yaml, not skip it" in under_ci.stdout
+    elsewhere = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    assert elsewhere.returncode == 0, elsewhere.stdout
+    assert "1 skipped" in elsewhere.stdout
