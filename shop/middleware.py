@@ -1,6 +1,8 @@
 """Middleware written to work natively in both sync and async stacks."""
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import BinaryIO
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -140,13 +142,28 @@ class CsrfViewMiddleware(InlineHooksMixin, csrf.CsrfViewMiddleware):
         )
 
 
+STATIC_BLOCK_SIZE = 64 * 1024
+
+
+async def _file_blocks(file: BinaryIO | None, first: bytes) -> AsyncIterator[bytes]:
+    """Yield `first`, then the rest of `file` a block at a time, each read in a thread."""
+    block = first
+    while block:
+        yield block
+        if file is None or len(block) < STATIC_BLOCK_SIZE:  # a short read of a file is its end
+            return
+        block = await asyncio.to_thread(file.read, STATIC_BLOCK_SIZE)
+
+
 class StaticFilesMiddleware(WhiteNoiseMiddleware):
     """WhiteNoise, able to run in an async stack.
 
     WhiteNoise's middleware is sync only, so under ASGI Django ran every request's
     whole inner stack through a thread and back. Here a request for anything but a
     static file passes straight through; a static file is served from a thread
-    (it opens the file).
+    (it opens the file and reads its first block). The body is an async iterator:
+    WhiteNoise's file iterator is synchronous, which Django's ASGI handler could only
+    consume by reading the whole file into a list in a thread, with a warning each time.
     """
 
     sync_capable = True
@@ -169,8 +186,15 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         else:
             static_file = self.files.get(request.path_info)
         if static_file is not None:
-            return await sync_to_async(self.serve)(static_file, request)
+            return await sync_to_async(self._serve_streaming_async)(static_file, request)
         return await self.get_response(request)
+
+    def _serve_streaming_async(self, static_file, request: HttpRequest) -> HttpResponse:
+        response = self.serve(static_file, request)
+        file = response.file_to_stream  # None for HEAD and 304 (no body); closed with the response
+        first = file.read(STATIC_BLOCK_SIZE) if file is not None else b""
+        response.streaming_content = _file_blocks(file, first)
+        return response
 
 
 def unstorable_cookie_middleware(
