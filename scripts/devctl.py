@@ -16,8 +16,6 @@ State lives in .run/ (SHOP_RUN_DIR moves it).
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
 import os
 import secrets
 import shutil
@@ -28,6 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from devlock import RunLock
 from devpg import PRIVATE_PG_DIR, PrivateCluster, database
 from devutil import (
     PYTHON,
@@ -47,64 +46,6 @@ from devutil import (
 )
 
 RUN_TOKEN_HEADER = "X-Shop-Run-Token"
-LOCK_FILE = RUN_DIR / "shop.lock"
-
-
-class RunLock:
-    """The lock a running `make run` holds (flock on .run/shop.lock), with its PID and URL inside.
-
-    The kernel drops the lock when its process ends, however it ends, so a file left by a
-    process that died is simply taken over."""
-
-    def __init__(self, path: Path = LOCK_FILE) -> None:
-        self.path = path
-        self.file = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the whole run
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = _lock_info(handle.read())
-            handle.close()
-            fail(already_running_message(holder))
-        self.file = handle
-        self.note(url="")
-
-    def note(self, *, url: str) -> None:
-        """Record who holds the lock and, once it answers, where the shop is."""
-        assert self.file is not None
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(json.dumps({"pid": os.getpid(), "url": url, "root": str(ROOT)}) + "\n")
-        self.file.flush()
-
-    def release(self) -> None:
-        if self.file is not None:
-            self.file.truncate(0)
-            self.file.close()
-            self.file = None
-
-
-def _lock_info(text: str) -> dict:
-    try:
-        info = json.loads(text)
-    except ValueError:
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def already_running_message(holder: dict) -> str:
-    pid = holder.get("pid", "?")
-    where = f"at {holder['url']}" if holder.get("url") else "(still starting)"
-    return (
-        f"the shop is already running {where}, PID {pid}, started by `make run` in "
-        f"{holder.get('root', ROOT)}.\n"
-        f"       Use that one, or stop it first (Ctrl-C in its terminal, or `kill {pid}`), "
-        "then run `make run` again."
-    )
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
@@ -194,16 +135,38 @@ def configure_stripe(env: dict[str, str], children: list[subprocess.Popen]) -> N
     children.append(start_localstripe(int(stripe_url.rsplit(":", 1)[1])))
 
 
-def prepare_database(env: dict[str, str], base_url: str, *, reset_staff_password: bool) -> None:
-    say("Migrating")
-    manage("migrate", "--noinput", "-v", "0", env=env)
+def start_setup(
+    env: dict[str, str], base_url: str, children: list[subprocess.Popen], *, reset_staff_password: bool
+) -> list[subprocess.Popen]:
+    """Start what fills the migrated database (demo catalogue, staff login) and return those
+    processes; they run while the web server starts, which needs neither."""
     say("Loading the demo catalogue")
-    manage("seed_demo", env=env)
     staff = ["ensure_staff", "--password-file", str(RUN_DIR / "staff-password")]
     staff += ["--url", f"{base_url}/admin/"]
     if reset_staff_password:
         staff.append("--reset-password")
-    manage(*staff, env=env)
+    setup = [
+        spawn([PYTHON, str(ROOT / "manage.py"), *command], env=env, cwd=ROOT)
+        for command in (["seed_demo"], staff)
+    ]
+    children.extend(setup)
+    return setup
+
+
+def finish_setup(setup: list[subprocess.Popen]) -> None:
+    for process in setup:
+        if process.wait() != 0:
+            raise subprocess.CalledProcessError(process.returncode, process.args)
+
+
+def register_webhook(env: dict[str, str], base_url: str) -> None:
+    """Point localstripe's webhook at the shop, once localstripe answers."""
+    deadline = time.monotonic() + 30
+    while _healthz_token(f"{env['STRIPE_API_BASE']}/js.stripe.com/v3/") is None:
+        if time.monotonic() > deadline:
+            fail(f"the Stripe stand-in did not answer at {env['STRIPE_API_BASE']}")
+        time.sleep(0.1)
+    manage("localstripe_register_webhook", "--shop-url", base_url, env=env)
 
 
 def start_processes(env: dict[str, str], port: int, children: list[subprocess.Popen]) -> subprocess.Popen:
@@ -240,13 +203,16 @@ def serve(env: dict[str, str], port: int, lock: RunLock, *, reset_staff_password
     children: list[subprocess.Popen] = []
     try:
         configure_stripe(env, children)
-        prepare_database(env, base_url, reset_staff_password=reset_staff_password)
+        say("Migrating")
+        manage("migrate", "--noinput", "-v", "0", env=env)
+        setup = start_setup(env, base_url, children, reset_staff_password=reset_staff_password)
         server = start_processes(env, port, children)
         problem = wait_for_own_server(base_url, token, 60, server)
         if problem:
             fail(problem)
         if uses_localstripe(env):
-            manage("localstripe_register_webhook", "--shop-url", base_url, env=env)
+            register_webhook(env, base_url)
+        finish_setup(setup)
         lock.note(url=f"{base_url}/")
         announce(env, base_url)
         return server.wait()
