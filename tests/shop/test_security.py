@@ -186,12 +186,11 @@ def test_every_post_form_in_the_templates_carries_the_token():
 @pytest.mark.django_db
 def test_the_webhook_takes_a_signed_post_without_a_csrf_token():
     client = Client(enforce_csrf_checks=True)
-    response = deliver(client, event("customer.created", {"id": "cus_1", "object": "customer"}))
+    intent = {"id": "pi_not_ours", "object": "payment_intent"}
+    response = deliver(client, event("payment_intent.succeeded", intent))
     assert response.status_code == 200, response.content
-    assert WebhookEvent.objects.filter(type="customer.created").count() == 1
-    unsigned = deliver(
-        client, event("customer.created", {"id": "cus_2", "object": "customer"}), secret="whsec_x"
-    )
+    assert WebhookEvent.objects.filter(type="payment_intent.succeeded").count() == 1
+    unsigned = deliver(client, event("payment_intent.succeeded", intent), secret="whsec_x")
     assert unsigned.status_code == 400
 
 
