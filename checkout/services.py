@@ -21,11 +21,12 @@ from django.utils import timezone
 
 from catalog.models import Variant
 from catalog.sellable import sellable_category_ids, variant_is_sellable
-from checkout.cart_limits import cart_room_check
+from checkout.cart_limits import cart_max_lines, cart_room_check
 from checkout.clients import arelease_database_connection, inventory
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
     CartError,
+    InventoryRefused,
     InventoryUnavailable,
     OutOfStock,
     PaymentDeclined,
@@ -210,12 +211,15 @@ def cart_attach_to_user(*, session: SessionBase, user) -> Cart:
             guest = Cart.objects.select_for_update().filter(pk=guest_id, user__isnull=True).first()
         if guest is not None:
             existing = {line.variant_id: line for line in CartLine.objects.filter(cart=user_cart)}
-            for line in CartLine.objects.filter(cart=guest):
+            # The merged cart stays within what one order can hold; the guest's oldest lines win.
+            room = cart_max_lines() - len(existing)
+            for line in CartLine.objects.filter(cart=guest).order_by("pk"):
                 mine = existing.get(line.variant_id)
                 if mine:
                     mine.quantity = min(mine.quantity + line.quantity, MAX_LINE_QUANTITY)
                     mine.save(update_fields=["quantity"])
-                else:
+                elif room > 0:
+                    room -= 1
                     CartLine.objects.create(
                         cart=user_cart, variant_id=line.variant_id, quantity=line.quantity
                     )
@@ -489,6 +493,8 @@ def _placement_reason(error: BaseException) -> str:
         return "out of stock: " + ", ".join(f"{line.sku} ({line.available} left)" for line in error.lines)
     if isinstance(error, UnknownItems):
         return "unknown items: " + ", ".join(error.skus)
+    if isinstance(error, InventoryRefused):
+        return f"inventory refused the order: {error}"[:200]
     if isinstance(error, InventoryUnavailable):
         return "inventory unavailable"
     if isinstance(error, PaymentGatewayUnavailable):
@@ -1486,7 +1492,7 @@ async def astaff_cancel(*, order: Order, reason: str, actor_id: int) -> Order:
         except ShopError as error:
             await sync_to_async(_flag_by_id)(
                 order_id=order.pk,
-                reason=f"Canceled, but the refund failed ({error.user_message}): refund it by hand.",
+                reason=f"Canceled, but the refund failed ({error.staff_message}): refund it by hand.",
             )
             raise
     if order.reservation_id:

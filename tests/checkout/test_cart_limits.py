@@ -91,3 +91,32 @@ def test_a_cart_the_inventory_refuses_for_good_says_so_and_does_not_ask_to_retry
     assert order.status == Order.Status.CANCELED
     assert CartLine.objects.filter(cart=cart).count() == 101
     assert list(StockFactory._meta.model.objects.filter(allocated__gt=0)) == []
+
+
+@pytest.mark.django_db
+def test_merging_a_guest_cart_at_sign_in_stays_within_the_limit(client, settings, django_user_model):
+    settings.CART_MAX_LINES = 3
+    made = variants(5)
+    user = django_user_model.objects.create_user(
+        username="ann@example.com", email="ann@example.com", password="correct horse battery"
+    )
+    account = Client()
+    account.force_login(user)
+    for variant in made[:2]:
+        add(account, variant)
+    for variant in (made[0], *made[2:]):
+        add(client, variant)
+
+    signed_in = client.post(
+        "/account/login/", {"username": "ann@example.com", "password": "correct horse battery"}
+    )
+
+    assert signed_in.status_code == 302
+    cart = Cart.objects.get(user=user)
+    # The account's two lines, one more from the guest cart (its first new one), and the
+    # shared item's quantities added up.
+    assert sorted(CartLine.objects.filter(cart=cart).values_list("variant__sku", "quantity")) == [
+        ("SOCK-0", 2),
+        ("SOCK-1", 1),
+        ("SOCK-2", 1),
+    ]
