@@ -7,6 +7,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
+RUN_TOKEN_HEADER = "X-Shop-Run-Token"  # what /healthz answers with when SHOP_RUN_TOKEN is set
 _PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 # Every server process started here and not yet stopped, stopped at the latest when pytest exits.
@@ -85,17 +87,27 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout: float = 20.0) -> None:
+def wait_for_http(
+    url: str, timeout: float = 20.0, *, process: ServerProcess | None = None, token: str = ""
+) -> None:
+    """Wait until `url` answers (any status). With `process`, fail as soon as it exits; with
+    `token`, only an answer carrying it counts (another program on the port is not the shop)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with status {process.poll()}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return
+            with urllib.request.urlopen(url, timeout=2) as response:
+                headers = response.headers
+        except urllib.error.HTTPError as error:
+            headers = error.headers
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"nothing answered at {url}")
+            continue
+        if not token or headers.get(RUN_TOKEN_HEADER) == token:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the server started for {url} did not answer within {timeout} s")
 
 
 @contextlib.contextmanager
@@ -126,7 +138,7 @@ class LocalStripe:
             stderr=subprocess.DEVNULL,
         )
         with _stopped_on_error(self.process):
-            wait_for_http(f"{self.url}/js.stripe.com/v3/")
+            wait_for_http(f"{self.url}/js.stripe.com/v3/", process=self.process)
 
     def stop(self) -> None:
         self.process.stop(timeout=10)
@@ -171,6 +183,7 @@ class ShopProcess:
             DATABASE_POOL_MIN_SIZE="2",
             DATABASE_POOL_MAX_SIZE="20",
             INVENTORY_API_URL=f"{self.url}/inventory/v1",
+            SHOP_RUN_TOKEN=secrets.token_urlsafe(16),
         )
         full_env.update(env)
         self.env = full_env
@@ -196,7 +209,9 @@ class ShopProcess:
             env=full_env,
         )
         with _stopped_on_error(self.process):
-            wait_for_http(f"{self.url}/healthz", timeout=30)
+            wait_for_http(
+                f"{self.url}/healthz", timeout=30, process=self.process, token=full_env["SHOP_RUN_TOKEN"]
+            )
 
     def stop(self) -> None:
         self.process.stop(timeout=15)

@@ -1,15 +1,19 @@
 """Servers that tests start never outlive the test process, however it ends."""
 
+import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.servers import ShopProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,3 +82,27 @@ def test_servers_stop_when_the_test_process_is_killed():
         if test_process.poll() is None:
             test_process.kill()
             test_process.wait()
+
+
+def test_a_shop_process_on_a_port_another_server_holds_is_not_taken_for_the_shop():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    database_url = f"postgres://postgres@127.0.0.1:{closed_port()}/shop"
+    try:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="exited with status"):
+            ShopProcess(
+                database_url=database_url, env={"LOG_LEVEL": "CRITICAL"}, port=other.server_address[1]
+            )
+        assert time.monotonic() - started < 25
+    finally:
+        other.shutdown()
+        other.server_close()
