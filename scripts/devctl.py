@@ -302,9 +302,11 @@ def command_clean() -> int:
     lock = RunLock()
     lock.acquire()  # refuses while a `make run` uses the database and files about to go
     lock.release()
-    cluster = PrivateCluster(fast=False) if PRIVATE_PG_DIR.exists() else None
-    if cluster and cluster.running():
-        cluster.started_here = True
+    if PRIVATE_PG_DIR.exists():
+        cluster = PrivateCluster(fast=False)
+        cluster.join()
+        if not cluster.is_last_user():
+            fail("the private PostgreSQL is in use (make test?): stop that first, then make clean")
         cluster.stop()
     for path in (RUN_DIR, ROOT / "media", ROOT / "staticfiles", ROOT / ".venv"):
         shutil.rmtree(path, ignore_errors=True)

@@ -4,6 +4,7 @@ the state directory (.run/postgres) started with the machine's PostgreSQL binari
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import shlex
@@ -11,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from devutil import RUN_DIR, fail, free_port, say, signals_held
@@ -86,15 +88,20 @@ def as_postgres_user(command: list[str]) -> list[str]:
 
 
 class PrivateCluster:
-    """A throwaway PostgreSQL cluster under .run/postgres, on a free loopback port."""
+    """A throwaway PostgreSQL cluster under .run/postgres, on a free loopback port.
 
-    def __init__(self, *, fast: bool) -> None:
-        self.data_dir = PRIVATE_PG_DIR / "data"
-        self.port_file = PRIVATE_PG_DIR / "port"
-        self.log_file = PRIVATE_PG_DIR / "server.log"
+    Every command using it (`make run`, `make test`, ...) holds a shared flock on
+    `users.lock` while it does; the last one to leave stops the cluster, so one command
+    never stops the database under another, and none is left running when all are done."""
+
+    def __init__(self, *, fast: bool, directory: Path = PRIVATE_PG_DIR) -> None:
+        self.directory = directory
+        self.data_dir = directory / "data"
+        self.port_file = directory / "port"
+        self.log_file = directory / "server.log"
         self.fast = fast
         self.bin_dir = postgres_bin_dir()
-        self.started_here = False
+        self.users: TextIO | None = None
         self.port = 0
 
     @property
@@ -121,18 +128,31 @@ class PrivateCluster:
         command += ["--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
         subprocess.run(as_postgres_user(command), check=True, capture_output=True, text=True)
 
-    def start(self) -> str:
-        PRIVATE_PG_DIR.mkdir(parents=True, exist_ok=True)
+    def join(self) -> None:
+        """Count this command among the cluster's users (a shared lock, dropped when it ends)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            shutil.chown(PRIVATE_PG_DIR, "postgres", "postgres")
-        if self.running() and self.port_file.exists():
-            self.port = int(self.port_file.read_text())
-            say(f"Using the private PostgreSQL already running on port {self.port}")
-            return self.url
+            shutil.chown(self.directory, "postgres", "postgres")
+        self.users = open(self.directory / "users.lock", "a")  # noqa: SIM115 - held while in use
+        fcntl.flock(self.users, fcntl.LOCK_SH)
+
+    def start(self) -> str:
+        self.join()
+        # One command at a time decides whether to start it.
+        with open(self.directory / "start.lock", "a") as starting:
+            fcntl.flock(starting, fcntl.LOCK_EX)
+            if self.running() and self.port_file.exists():
+                self.port = int(self.port_file.read_text())
+                say(f"Using the private PostgreSQL already running on port {self.port}")
+                return self.url
+            self._start()
+        return self.url
+
+    def _start(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         self.port = free_port(54329)
-        options = f"-p {self.port} -k {PRIVATE_PG_DIR} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c max_connections=200"
         if self.fast:
             # A throwaway test database need not survive a power cut.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -140,8 +160,7 @@ class PrivateCluster:
         command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file)]
         command += ["-o", options, "-w", "-t", "60", "start"]
         # Its own session: a Ctrl-C meant for the runner must not reach the database, which is
-        # stopped in order once the programs using it have stopped (even if interrupted here).
-        self.started_here = True
+        # stopped in order once the programs using it have stopped.
         result = subprocess.run(
             as_postgres_user(command), capture_output=True, text=True, start_new_session=True
         )
@@ -149,15 +168,30 @@ class PrivateCluster:
             log = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
             fail(f"the private PostgreSQL did not start:\n{result.stdout}{result.stderr}{log}")
         self.port_file.write_text(str(self.port))
-        return self.url
+
+    def is_last_user(self) -> bool:
+        """Return True (holding the users lock alone from then on) if no other command uses it."""
+        assert self.users is not None
+        try:
+            fcntl.flock(self.users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
     def stop(self) -> None:
-        if not self.started_here:
+        """Leave the cluster; stop it if no other command still uses it."""
+        if self.users is None:
             return
         with signals_held():
-            if self.running():
-                say("Stopping the private PostgreSQL")
-                self._pg_ctl("stop", "-m", "fast", check=False)
+            try:
+                if not self.is_last_user():
+                    say("The private PostgreSQL is still used by another make run or make test: left running")
+                elif self.running():
+                    say("Stopping the private PostgreSQL")
+                    self._pg_ctl("stop", "-m", "fast", check=False)
+            finally:
+                self.users.close()
+                self.users = None
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ RUNNER = ROOT / "scripts" / "devctl.py"
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import devctl  # noqa: E402
+import devpg  # noqa: E402
 
 
 def closed_port() -> int:
@@ -168,6 +169,26 @@ def test_stopping_with_its_output_pipe_closed_stops_the_database_and_every_child
         assert json.loads((run_dir / "shop.lock").read_text() or "{}") == {}
     finally:
         kill_group(runner)
+
+
+def test_the_private_cluster_is_stopped_by_the_last_command_using_it_not_the_first():
+    """`make run` started the cluster, then `make test` joined it: the run ending first must not
+    stop the database under the tests; whoever leaves last stops it."""
+    with tempfile.TemporaryDirectory(prefix="shop-pg-") as directory:
+        Path(directory).chmod(0o755)
+        first = devpg.PrivateCluster(fast=True, directory=Path(directory) / "postgres")
+        second = devpg.PrivateCluster(fast=True, directory=Path(directory) / "postgres")
+        try:
+            url = first.start()
+            assert second.start() == url
+            first.stop()
+            assert second.running() and devpg.server_answers(url)
+            second.stop()
+            assert not second.running()
+        finally:
+            for cluster in (first, second):
+                if cluster.running():
+                    cluster._pg_ctl("stop", "-m", "immediate", check=False)
 
 
 # Ports --------------------------------------------------------------------------------
