@@ -50,12 +50,12 @@ class CheckoutForm(ShippingAddressForm):
     )
 
     # The prices the page showed, signed by us: compared at placement, never used as a price.
-    # A form without it (not sent from the page) is placed at the prices of the moment.
+    # A form without it was not sent from the page the shopper saw: it is shown again, with
+    # the totals of the moment, to be confirmed.
     quote = forms.CharField(
         widget=forms.HiddenInput,
-        required=False,
         max_length=20000,
-        error_messages={"max_length": OUT_OF_DATE},
+        error_messages={"max_length": OUT_OF_DATE, "required": OUT_OF_DATE},
     )
     save_address = forms.BooleanField(
         required=False, label="Save this address to my account, to use next time"
@@ -84,8 +84,6 @@ class CheckoutForm(ShippingAddressForm):
 
     def clean_quote(self):
         value = self.cleaned_data["quote"]
-        if not value:
-            return None
         try:
             return quote_read(value)
         except QuoteInvalid as error:

@@ -342,7 +342,7 @@ def order_create(
     email: str,
     address: ShippingAddress,
     shipping_method_code: str,
-    seen_prices: Quote | None = None,
+    seen_prices: Quote,
 ) -> tuple[Order, bool]:
     """Create the order for this cart state in `pending_payment`, with price snapshots.
 
@@ -373,8 +373,7 @@ def order_create(
             if method is None:
                 raise CartError("Please choose one of the delivery options shown.")
             rate = TaxRate.objects.filter(country=address.country).first()
-            if seen_prices is not None:
-                _prices_confirm(seen_prices, lines=lines, method=method, rate=rate, country=address.country)
+            _prices_confirm(seen_prices, lines=lines, method=method, rate=rate, country=address.country)
             subtotal = sum(line.variant.price * line.quantity for line in lines)
             totals = totals_compute(
                 currency=settings.SHOP_CURRENCY,
@@ -512,7 +511,7 @@ async def aorder_place(
     email: str,
     address: ShippingAddress,
     shipping_method_code: str,
-    seen_prices: Quote | None = None,
+    seen_prices: Quote,
 ) -> tuple[Order, bool]:
     """Place the order: create it, then create its PaymentIntent and reserve its stock at once.
 

@@ -152,14 +152,15 @@ def _out_of_stock_message(error: OutOfStock, summary: selectors.CartSummary) -> 
 async def checkout(request: HttpRequest) -> HttpResponse:
     cart = await services.acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
-    if summary.is_empty and request.method == "GET":
-        messages.info(request, "Your cart is empty.")
-        return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
     methods = await selectors.shipping_methods()
     status = 200
     retry_after = None
-    if request.method == "POST":
-        form = CheckoutForm(request.POST, methods=methods)
+    form = CheckoutForm(request.POST, methods=methods) if request.method == "POST" else None
+    # An empty cart has nothing to check out, unless the form repeats a placed order's (a double submit).
+    if summary.is_empty and not (form is not None and form.is_valid()):
+        messages.info(request, "Your cart is empty.")
+        return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
+    if form is not None:
         if form.is_valid():
             try:
                 await ratelimit.arate_limit_hit(

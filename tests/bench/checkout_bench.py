@@ -43,6 +43,7 @@ from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 
 from catalog.models import Stock, Variant  # noqa: E402
 from checkout.models import Cart, CartLine, ShippingMethod  # noqa: E402
+from tests.helpers import prices_seen  # noqa: E402
 from tests.servers import DelayProxy, LocalStripe, ShopProcess, free_port  # noqa: E402
 
 
@@ -51,8 +52,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def prepare_buyers(count: int) -> list[tuple[str, str, int]]:
-    """Return (session key, CSRF secret, cart version) for `count` shoppers with one item each."""
+def prepare_buyers(count: int) -> list[tuple[str, str, int, str]]:
+    """Return (session key, CSRF secret, cart version, prices seen) for `count` one-item shoppers."""
     ShippingMethod.objects.get_or_create(
         code="standard", defaults={"name": "Standard delivery", "price": 495}
     )
@@ -65,7 +66,7 @@ def prepare_buyers(count: int) -> list[tuple[str, str, int]]:
         session = SessionStore()
         session["cart_id"] = cart.pk
         session.create()
-        buyers.append((session.session_key, secrets.token_hex(16), cart.version))
+        buyers.append((session.session_key, secrets.token_hex(16), cart.version, prices_seen(cart).sign()))
     return buyers
 
 
@@ -74,7 +75,7 @@ async def place_orders(url: str, buyers: list, concurrency: int) -> tuple[list[f
     latencies: list[float] = []
     errors = 0
 
-    async def one(client: httpx.AsyncClient, key: str, csrf: str, version: int) -> None:
+    async def one(client: httpx.AsyncClient, key: str, csrf: str, version: int, seen: str) -> None:
         nonlocal errors
         async with limit:
             started = time.perf_counter()
@@ -83,6 +84,7 @@ async def place_orders(url: str, buyers: list, concurrency: int) -> tuple[list[f
                 data={
                     "csrfmiddlewaretoken": csrf,
                     "cart_version": version,
+                    "quote": seen,
                     "email": "bench@example.com",
                     "full_name": "Bench Buyer",
                     "line1": "1 Road",

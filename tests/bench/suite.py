@@ -269,14 +269,15 @@ async def drive(make_request, concurrency: int, duration: float, limit: int | No
     }
 
 
-def prepare_shoppers(count: int, *, with_cart: bool) -> list[tuple[str, str, int]]:
-    """Return (session key, csrf secret, cart version) for `count` shoppers, made in bulk."""
+def prepare_shoppers(count: int, *, with_cart: bool) -> list[tuple[str, str, int, str]]:
+    """Return (session key, csrf secret, cart version, prices seen) for `count` shoppers, made in bulk."""
     from django.contrib.sessions.backends.db import SessionStore
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 
     from catalog.models import Stock, Variant
     from checkout.models import Cart, CartLine, ShippingMethod
+    from tests.helpers import prices_seen
 
     ShippingMethod.objects.get_or_create(
         code="standard", defaults={"name": "Standard delivery", "price": 495}
@@ -286,6 +287,8 @@ def prepare_shoppers(count: int, *, with_cart: bool) -> list[tuple[str, str, int
     carts = Cart.objects.bulk_create([Cart() for _ in range(count)]) if with_cart else [None] * count
     if with_cart:
         CartLine.objects.bulk_create([CartLine(cart=cart, variant=variant, quantity=1) for cart in carts])
+    # Every cart holds the same line, so the checkout page would show each the same prices.
+    seen = prices_seen(carts[0]).sign() if with_cart and carts else ""
     store = SessionStore()
     sessions, shoppers = [], []
     for cart in carts:
@@ -298,7 +301,7 @@ def prepare_shoppers(count: int, *, with_cart: bool) -> list[tuple[str, str, int
                 expire_date=timezone.now() + timedelta(days=1),
             )
         )
-        shoppers.append((key, secrets.token_hex(16), cart.version if cart else 0))
+        shoppers.append((key, secrets.token_hex(16), cart.version if cart else 0, seen))
     Session.objects.bulk_create(sessions)
     return shoppers
 
@@ -311,7 +314,7 @@ def flows(base: str, webhook_secret: str, variant_ids: list[int]):
 
     def add_to_cart(shoppers):
         async def request(client, user, index):
-            key, csrf, _ = shoppers[user]
+            key, csrf, _, _ = shoppers[user]
             variant = variant_ids[(user * 7919 + index) % len(variant_ids)]
             response = await client.post(
                 f"{base}/cart/add/",
@@ -327,13 +330,14 @@ def flows(base: str, webhook_secret: str, variant_ids: list[int]):
 
     def place_order(shoppers):
         async def request(client, user, index):
-            key, csrf, version = shoppers[index]
+            key, csrf, version, seen = shoppers[index]
             response = await client.post(
                 f"{base}/checkout/",
                 headers=cookies(key, csrf),
                 data={
                     "csrfmiddlewaretoken": csrf,
                     "cart_version": version,
+                    "quote": seen,
                     "email": "bench@example.com",
                     "full_name": "Bench Buyer",
                     "line1": "1 Road",

@@ -23,6 +23,7 @@ from tests.checkout.test_concurrency import _test_database_url
 from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
 from tests.checkout.test_place_order import fill_cart, place
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
+from tests.helpers import prices_seen
 from tests.servers import ROOT
 
 ADDRESS = services.ShippingAddress(
@@ -79,6 +80,7 @@ def placed(variant, quantity: int = 1) -> Order:
         email="ann@example.com",
         address=ADDRESS,
         shipping_method_code="standard",
+        seen_prices=prices_seen(cart),
     )
     held, _ = inventory.reservation_create(
         idempotency_key=f"order-{order.number}-reservation",

@@ -9,6 +9,7 @@ from checkout import services
 from checkout.cart_limits import cart_max_lines
 from checkout.models import Cart, CartLine, Order
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from tests.helpers import prices_seen
 
 ADDRESS = {
     "email": "ann@example.com",
@@ -80,7 +81,10 @@ def test_a_cart_the_inventory_refuses_for_good_says_so_and_does_not_ask_to_retry
     CartLine.objects.bulk_create(CartLine(cart=cart, variant=variant, quantity=1) for variant in made[1:])
     Cart.objects.filter(pk=cart.pk).update(version=cart.version + 1)
 
-    response = client.post("/checkout/", {**ADDRESS, "cart_version": cart.version + 1}, follow=True)
+    seen = prices_seen(cart).sign()
+    response = client.post(
+        "/checkout/", {**ADDRESS, "cart_version": cart.version + 1, "quote": seen}, follow=True
+    )
 
     body = response.content.decode()
     assert response.redirect_chain == [("/cart/", 302)]

@@ -136,16 +136,18 @@ def test_a_double_submit_after_a_price_change_finds_the_order_already_placed(
     assert Order.objects.get().total == 8394
 
 
-@pytest.mark.parametrize("quote", ["made-up", "a" * 20001, "e30:1tX8aB:bad-signature"])
+# "": a form not sent from the page the shopper saw; it is shown again with the totals to confirm.
+@pytest.mark.parametrize("quote", ["", "made-up", "a" * 20001, "e30:1tX8aB:bad-signature"])
 def test_an_altered_price_copy_is_refused_and_nothing_is_placed(outside, shipping, client, jumper, quote):
     seen = open_checkout(client, jumper)
 
     response = client.post("/checkout/", {**ADDRESS, **seen, "quote": quote})
 
     assert response.status_code == 400
-    assert "This checkout page is out of date. Please check your order and submit it again." in (
-        response.content.decode()
-    )
+    body = response.content.decode()
+    assert "This checkout page is out of date. Please check your order and submit it again." in body
+    assert "£83.94" in body  # the totals to confirm, with a fresh copy of them to place with
+    assert 'name="quote" value="' in body
     nothing_placed(jumper, on_hand=3)
 
 

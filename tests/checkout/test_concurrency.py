@@ -13,6 +13,7 @@ from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment
 from tests.audit import assert_audit_clean
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from tests.helpers import prices_seen
 from tests.servers import ShopProcess
 
 BUYERS = 200
@@ -73,12 +74,15 @@ def test_200_buyers_for_10_units(outside, shipping, shop_process, localstripe):
         session.create()
         buyers.append((session.session_key, secrets.token_hex(16)))
 
+    seen = prices_seen(carts[0]).sign()  # every cart holds the same line
+
     async def buy(client: httpx.AsyncClient, session_key: str, csrf: str) -> httpx.Response:
         return await client.post(
             f"{shop_process.url}/checkout/",
             data={
                 "csrfmiddlewaretoken": csrf,
                 "cart_version": 1,
+                "quote": seen,
                 "email": "buyer@example.com",
                 "full_name": "A Buyer",
                 "line1": "1 Road",

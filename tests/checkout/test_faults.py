@@ -28,6 +28,7 @@ from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
 from tests.checkout.test_payment_safety import run_due_tasks
 from tests.checkout.test_place_order import fill_cart, place
 from tests.faults import Fault, FaultyProxy, TcpProxy
+from tests.helpers import prices_seen
 from tests.servers import ShopProcess
 
 TIMEOUT = 1.0  # seconds the shop waits for the inventory API and for Stripe in these tests
@@ -347,6 +348,7 @@ def test_database_dropped_mid_checkout_and_mid_payment(
     form = {
         "csrfmiddlewaretoken": csrf,
         "cart_version": cart.version,
+        "quote": prices_seen(cart).sign(),
         "email": "ann@example.com",
         "full_name": "Ann Walker",
         "line1": "1 High Street",

@@ -43,6 +43,7 @@ SOLD_OUT = f"Sorry — {TITLE} has just sold out. Nothing was charged; please up
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CART_VERSION_INPUT = re.compile(r'name="cart_version" value="(\d+)"')
+QUOTE_INPUT = re.compile(r'name="quote" value="([^"]+)"')
 PAY_PATH = re.compile(r"^/order/([\w-]+)/pay/$")
 
 
@@ -155,6 +156,7 @@ async def _get_ready(sale: Sale, buyer: Buyer, browser: httpx.AsyncClient) -> di
     return {
         "csrfmiddlewaretoken": CSRF_INPUT.search(checkout_page.text).group(1),
         "cart_version": CART_VERSION_INPUT.search(checkout_page.text).group(1),
+        "quote": QUOTE_INPUT.search(checkout_page.text).group(1),
         "email": buyer.email,
         "full_name": f"Buyer {buyer.number}",
         "line1": f"{buyer.number} Market Street",

@@ -18,6 +18,7 @@ from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
 from tests.checkout.test_place_order import ADDRESS, fill_cart, place
 from tests.checkout.test_webhooks import deliver, event, pay_behind_our_back, stripe_api
 from tests.factories import UserFactory
+from tests.helpers import prices_seen
 from tests.servers import DelayProxy, free_port
 
 
@@ -147,6 +148,7 @@ def test_a_declined_card_then_a_good_one_replaces_the_payment_intent(outside, cl
 
 def test_concurrent_double_submit_gives_one_order(outside, shipping, client, jumper):
     version = fill_cart(client, (jumper, 1))
+    seen = prices_seen(Cart.objects.get()).sign()
     cookies = {key: morsel.value for key, morsel in client.cookies.items()}
     results: list = []
 
@@ -154,7 +156,7 @@ def test_concurrent_double_submit_gives_one_order(outside, shipping, client, jum
         tab = Client()
         for key, value in cookies.items():
             tab.cookies[key] = value
-        results.append(tab.post("/checkout/", {**ADDRESS, "cart_version": version}))
+        results.append(tab.post("/checkout/", {**ADDRESS, "cart_version": version, "quote": seen}))
 
     tabs = [threading.Thread(target=submit) for _ in range(2)]
     for tab in tabs:
@@ -207,6 +209,7 @@ def test_an_interrupted_placement_is_finished_from_the_payment_page(outside, shi
         email="ann@example.com",
         address=services.ShippingAddress("Ann", "1 Road", "", "Kendal", "LA9 4DT", "GB", ""),
         shipping_method_code="standard",
+        seen_prices=prices_seen(cart),
     )
     assert created
     page = client.get(f"/order/{order.public_token}/pay/")

@@ -9,6 +9,7 @@ from django.test import Client
 from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from tests.helpers import prices_seen
 from tests.servers import DelayProxy, free_port
 
 ADDRESS = {
@@ -51,8 +52,15 @@ def fill_cart(client, *items) -> int:
     return Cart.objects.latest("updated_at").version
 
 
+def checkout_form(client, version, **overrides) -> dict:
+    """Return the checkout form as the page shown now would send it (its signed prices included)."""
+    page = client.get("/checkout/").content.decode()
+    seen = re.search(r'name="quote" value="([^"]+)"', page)
+    return {**ADDRESS, "cart_version": version, "quote": seen.group(1) if seen else "", **overrides}
+
+
 def place(client, version, **overrides):
-    return client.post("/checkout/", {**ADDRESS, "cart_version": version, **overrides})
+    return client.post("/checkout/", checkout_form(client, version, **overrides))
 
 
 def stock(variant) -> tuple[int, int]:
@@ -105,9 +113,9 @@ def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(
 
 
 def test_double_submit_gives_one_order_and_one_payment_intent(outside, shipping, client, jumper):
-    version = fill_cart(client, (jumper, 1))
-    first = place(client, version)
-    second = place(client, version)
+    form = checkout_form(client, fill_cart(client, (jumper, 1)))
+    first = client.post("/checkout/", form)
+    second = client.post("/checkout/", form)
 
     order = Order.objects.get()
     assert first["Location"] == second["Location"] == f"/order/{order.public_token}/pay/"
@@ -306,6 +314,7 @@ def test_recording_a_placement_is_idempotent_and_leaves_lines_added_meanwhile(sh
             phone="",
         ),
         shipping_method_code="standard",
+        seen_prices=prices_seen(cart),
     )
     assert created
     CartLine.objects.create(cart=cart, variant=mug, quantity=2)  # added in another tab meanwhile
