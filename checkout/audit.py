@@ -355,13 +355,17 @@ def check_unpaid_orders_charge_nothing() -> Iterable[str]:
 def _payments_keeping_money() -> QuerySet[Payment]:
     """Return succeeded payments of which less than Stripe received has been refunded."""
     refunded = Refund.objects.filter(payment=OuterRef("pk"), status__in=LIVE_REFUND)
-    return Payment.objects.filter(status=Payment.Status.SUCCEEDED).alias(received=_received()).filter(
-        received__gt=Coalesce(
-            Subquery(
-                refunded.values("payment").annotate(total=Sum("amount")).values("total"),
-                output_field=IntegerField(),
-            ),
-            0,
+    return (
+        Payment.objects.filter(status=Payment.Status.SUCCEEDED)
+        .alias(received=_received())
+        .filter(
+            received__gt=Coalesce(
+                Subquery(
+                    refunded.values("payment").annotate(total=Sum("amount")).values("total"),
+                    output_field=IntegerField(),
+                ),
+                0,
+            )
         )
     )
 

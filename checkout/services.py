@@ -185,9 +185,7 @@ def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
             line.delete()
         else:
             if quantity > line.quantity and not variant_is_sellable(line.variant, sellable_category_ids()):
-                raise CartError(
-                    f"Sorry, {_title(line.variant)} is no longer sold, so you cannot add more."
-                )
+                raise CartError(f"Sorry, {_title(line.variant)} is no longer sold, so you cannot add more.")
             available = _available(line.variant)
             if quantity > line.quantity and quantity > available:
                 raise QuantityUnavailable(title=_title(line.variant), available=available)
