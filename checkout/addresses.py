@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from checkout.models import Address
-from checkout.services import ShippingAddress
+from checkout.services.placement import ShippingAddress
 
 
 def address_remember(*, user_id: int, address: ShippingAddress) -> tuple[Address, bool]:

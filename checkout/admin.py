@@ -12,7 +12,7 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from checkout import services, webhooks
+from checkout import webhooks
 from checkout.models import (
     Cart,
     Order,
@@ -24,6 +24,7 @@ from checkout.models import (
     TaxRate,
     WebhookEvent,
 )
+from checkout.services.staff import astaff_cancel
 from shop.exceptions import ShopError
 from shop.money import format_money
 
@@ -233,7 +234,7 @@ class OrderAdmin(ReadOnlyModelAdmin):
         for order in queryset:
             was_paid = order.status in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED)
             try:
-                result = async_to_sync(services.astaff_cancel)(
+                result = async_to_sync(astaff_cancel)(
                     order=order, reason="canceled from admin", actor_id=request.user.pk
                 )
             except ShopError as error:

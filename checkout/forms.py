@@ -2,7 +2,8 @@ from django import forms
 
 from checkout.models import ShippingMethod
 from checkout.quote import QuoteInvalid, quote_read
-from checkout.services import MAX_LINE_QUANTITY, ShippingAddress
+from checkout.services.carts import MAX_LINE_QUANTITY
+from checkout.services.placement import ShippingAddress
 from shop.forms import ShippingAddressForm
 
 

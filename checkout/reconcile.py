@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from checkout import services, webhooks
+from checkout import webhooks
 from checkout.clients import stripe as stripe_api
 from checkout.models import Order, Payment, WebhookEvent
+from checkout.services.payment_outcomes import apayment_intent_apply, aunrecorded_payment_resolve
 
 PAYMENT_EVENT_PREFIXES = ("payment_intent.", "charge.")
 
@@ -95,7 +96,7 @@ async def areconcile(
                     f"succeeded payment {intent.id} for order {number}",
                 )
                 if not dry_run:
-                    await services.aunrecorded_payment_resolve(order_number=number, intent=intent)
+                    await aunrecorded_payment_resolve(order_number=number, intent=intent)
         else:
             expected = _expected_order_status(intent, payment, payment.order)
             if expected:
@@ -104,7 +105,7 @@ async def areconcile(
                     "orders repaired", f"{verb} order {payment.order.number}: {expected} ({intent.id})"
                 )
                 if not dry_run:
-                    await services.apayment_intent_apply(intent=intent)
+                    await apayment_intent_apply(intent=intent)
         if progress:
             progress(1)
     return report

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from checkout import selectors, services, webhooks
+from checkout import selectors, webhooks
 from checkout.addresses import aaddress_remember
 from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
@@ -33,6 +33,17 @@ from checkout.exceptions import (
 )
 from checkout.forms import CartAddForm, CartLineForm, CheckoutForm, checkout_initial
 from checkout.models import Order, Payment
+from checkout.services.carts import MAX_LINE_QUANTITY, acart_for_request, acart_line_add, acart_line_set
+from checkout.services.payment_outcomes import apayment_intent_apply
+from checkout.services.payments import (
+    OrderNotPayable,
+    PaymentFormOutOfDate,
+    PaymentInProgress,
+    StockHoldLost,
+    apayment_pay,
+    apayment_setup,
+)
+from checkout.services.placement import CartEmpty, ShippingAddress, aorder_place, aorder_placement_resume
 from shop import ratelimit
 from shop.exceptions import ShopError
 from shop.http import login_redirect, safe_next_url
@@ -64,12 +75,12 @@ def _form_errors(form) -> str:
 
 @require_safe
 async def cart_detail(request: HttpRequest) -> HttpResponse:
-    cart = await services.acart_for_request(request, create=False)
+    cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
     response = render(
         request,
         "checkout/cart.html",
-        {"cart": summary, "max_quantity": services.MAX_LINE_QUANTITY, "cart_count": summary.item_count},
+        {"cart": summary, "max_quantity": MAX_LINE_QUANTITY, "cart_count": summary.item_count},
     )
     return _with_cart_count(response, summary)
 
@@ -80,9 +91,9 @@ async def cart_add(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return HttpResponseRedirect(_back_with_choice(request, form))
-    cart = await services.acart_for_request(request, create=True)
+    cart = await acart_for_request(request, create=True)
     try:
-        quantity = await services.acart_line_add(
+        quantity = await acart_line_add(
             cart_id=cart.pk, variant_id=form.cleaned_data["variant"], quantity=form.cleaned_data["quantity"]
         )
     except CartError as error:
@@ -114,12 +125,12 @@ async def cart_update(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _form_errors(form))
         return HttpResponseRedirect(reverse("checkout:cart"))
-    cart = await services.acart_for_request(request, create=False)
+    cart = await acart_for_request(request, create=False)
     if cart is None:
         messages.error(request, "Your cart has expired. Please add the items again.")
         return HttpResponseRedirect(reverse("checkout:cart"))
     try:
-        await services.acart_line_set(
+        await acart_line_set(
             cart_id=cart.pk, variant_id=form.cleaned_data["variant"], quantity=form.cleaned_data["quantity"]
         )
     except CartError as error:
@@ -150,7 +161,7 @@ def _out_of_stock_message(error: OutOfStock, summary: selectors.CartSummary) -> 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 async def checkout(request: HttpRequest) -> HttpResponse:
-    cart = await services.acart_for_request(request, create=False)
+    cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
     methods = await selectors.shipping_methods()
     status = 200
@@ -176,7 +187,7 @@ async def checkout(request: HttpRequest) -> HttpResponse:
                 response = await _place_order(request, form, cart, summary)
             if response is not None:
                 return response
-            cart = await services.acart_for_request(request, create=False)
+            cart = await acart_for_request(request, create=False)
             summary = await selectors.cart_summary(cart=cart)
             kept = {name: value for name, value in form.cleaned_data.items() if name != "quote"}
             form = CheckoutForm(initial={**kept, "cart_version": summary.version}, methods=methods)
@@ -234,7 +245,7 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
         return HttpResponseRedirect(reverse("checkout:cart"))
     address = form.shipping_address()
     try:
-        order, _created = await services.aorder_place(
+        order, _created = await aorder_place(
             cart_id=cart.pk,
             cart_version=data["cart_version"],
             user_id=request.user.pk if request.user.is_authenticated else None,
@@ -258,7 +269,7 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
     except (InventoryUnavailable, PaymentGatewayUnavailable, PaymentRejected) as error:
         messages.error(request, error.user_message)
         return None
-    except services.CartEmpty:
+    except CartEmpty:
         messages.info(request, "Your cart is empty.")
         return HttpResponseRedirect(reverse("checkout:cart"))
     except CartError as error:
@@ -279,7 +290,7 @@ async def _place_order(request, form, cart, summary) -> HttpResponse | None:
     return response
 
 
-async def _address_save(request, order: Order, address: services.ShippingAddress) -> None:
+async def _address_save(request, order: Order, address: ShippingAddress) -> None:
     """Save the order's address to the shopper's account, as they asked; never stand in the way of paying."""
     try:
         if (await aaddress_remember(user_id=request.user.pk, address=address))[1]:
@@ -345,7 +356,7 @@ async def order_pay(request: HttpRequest, order: Order) -> HttpResponse:
     payment = selectors.current_payment(order)
     if payment is None:
         try:
-            await services.aorder_placement_resume(order=order)
+            await aorder_placement_resume(order=order)
         except ShopError as error:
             messages.error(request, error.user_message)
         resumed = await Payment.objects.filter(order=order).aexists()
@@ -387,8 +398,8 @@ def _json_error(message: str, status: int, **extra: object) -> JsonResponse:
 @order_view(answers_json=True)
 async def order_pay_setup(request: HttpRequest, order: Order) -> JsonResponse:
     try:
-        client_secret = await services.apayment_setup(order=order)
-    except services.OrderNotPayable as error:
+        client_secret = await apayment_setup(order=order)
+    except OrderNotPayable as error:
         return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
     except (PaymentGatewayUnavailable, PaymentRejected) as error:
         return _json_error(error.user_message, 503)
@@ -407,14 +418,14 @@ async def order_pay_confirm(request: HttpRequest, order: Order) -> JsonResponse:
         return _json_error("The request did not say which card to use.", 400)
     return_url = reverse("checkout:order-return", kwargs={"token": order.public_token})
     try:
-        intent = await services.apayment_pay(order=order, setup_intent_id=setup_intent_id)
+        intent = await apayment_pay(order=order, setup_intent_id=setup_intent_id)
     except PaymentDeclined as error:
         return JsonResponse({"status": "declined", "message": error.user_message}, status=402)
-    except services.OrderNotPayable as error:
+    except OrderNotPayable as error:
         return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
-    except (services.PaymentFormOutOfDate, services.PaymentInProgress) as error:
+    except (PaymentFormOutOfDate, PaymentInProgress) as error:
         return _json_error(error.user_message, 409)
-    except services.StockHoldLost as error:
+    except StockHoldLost as error:
         return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
     except PaymentGatewayUnavailable:
         # The charge may or may not have gone through: never claim it did not.
@@ -449,7 +460,7 @@ async def order_return(request: HttpRequest, order: Order) -> HttpResponse:
             "This page will show it as soon as it does.",
         )
         return HttpResponseRedirect(order.get_absolute_url())
-    order = await services.apayment_intent_apply(intent=intent) or order
+    order = await apayment_intent_apply(intent=intent) or order
     if intent.status == "succeeded":
         messages.success(
             request, f"Thank you! Your payment was received and order {order.number} is confirmed."

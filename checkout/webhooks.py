@@ -24,10 +24,12 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from checkout import services
 from checkout.clients import arelease_database_connection, stripe_reads
 from checkout.clients import stripe as stripe_api
 from checkout.models import Payment, WebhookEvent
+from checkout.services.orders import aorder_flag_for_payment
+from checkout.services.payment_outcomes import apayment_intent_apply
+from checkout.services.refunds import arefund_record
 from checkout.webhook_payload import UnreadableBody, body_read, storable_text
 from shop.exceptions import ShopError
 from shop.money import format_money
@@ -206,7 +208,7 @@ async def _payment_ours(payment_intent_id: str) -> bool:
 async def _aintent_apply(intent_id: str) -> str:
     await arelease_database_connection()
     intent = await stripe_api.payment_intent_retrieve(payment_intent_id=intent_id)
-    order = await services.apayment_intent_apply(intent=intent)
+    order = await apayment_intent_apply(intent=intent)
     return f"payment {intent.status}; order {order.status if order else 'unknown'}"
 
 
@@ -241,7 +243,7 @@ async def handle_refunds(obj: dict) -> str:
     refunds = await stripe_reads.refunds_of_payment_intent(payment_intent_id=charge.payment_intent)
     recorded = 0
     for refund in refunds:
-        made = await services.arefund_record(
+        made = await arefund_record(
             payment_intent_id=charge.payment_intent,
             stripe_refund_id=refund.id,
             amount=refund.amount,
@@ -279,7 +281,7 @@ async def handle_dispute(obj: dict) -> str:
             f"Dispute {dispute_id[:40]} reported ({_claimed(obj)}) but Stripe does not confirm it: "
             "check it in Stripe."
         )
-        await services.aorder_flag_for_payment(payment_intent_id=_id_in(obj, "payment_intent"), reason=reason)
+        await aorder_flag_for_payment(payment_intent_id=_id_in(obj, "payment_intent"), reason=reason)
         return reason
     if not await _payment_ours(dispute.payment_intent):
         return f"ignored: Stripe's dispute {dispute.id} is not on a payment of ours"
@@ -288,7 +290,7 @@ async def handle_dispute(obj: dict) -> str:
         reason = f"Dispute {dispute.id} of {figure} closed: {dispute.status}"
     else:
         reason = f"Dispute {dispute.id} opened ({dispute.reason or 'no reason given'}, {figure})"
-    await services.aorder_flag_for_payment(payment_intent_id=dispute.payment_intent, reason=reason)
+    await aorder_flag_for_payment(payment_intent_id=dispute.payment_intent, reason=reason)
     return reason
 
 

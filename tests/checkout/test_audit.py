@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from catalog import inventory
 from catalog.models import Reservation, ReservationLine, Stock
-from checkout import services
 from checkout.clients import inventory as inventory_api
 from checkout.clients import stripe as stripe_api
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund, ShippingMethod
+from checkout.services.payment_outcomes import order_payment_succeeded
+from checkout.services.placement import ShippingAddress, order_create, order_payment_started
+from checkout.services.refunds import refund_claim, refund_finish
 from tests.audit import assert_audit_clean
 from tests.checkout.test_concurrency import _test_database_url
 from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
@@ -26,7 +28,7 @@ from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserF
 from tests.helpers import prices_seen
 from tests.servers import ROOT
 
-ADDRESS = services.ShippingAddress(
+ADDRESS = ShippingAddress(
     full_name="Ann Walker",
     line1="1 High Street",
     line2="",
@@ -73,7 +75,7 @@ def placed(variant, quantity: int = 1) -> Order:
     """Return an order placed as checkout places it: stock held, a PaymentIntent recorded."""
     cart = Cart.objects.create()
     CartLine.objects.create(cart=cart, variant=variant, quantity=quantity)
-    order, _ = services.order_create(
+    order, _ = order_create(
         cart_id=cart.pk,
         cart_version=cart.version,
         user_id=None,
@@ -88,7 +90,7 @@ def placed(variant, quantity: int = 1) -> Order:
         lines=[inventory.LineRequest(variant.sku, quantity)],
         ttl_seconds=900,
     )
-    return services.order_payment_started(
+    return order_payment_started(
         order_id=order.pk,
         cart_id=cart.pk,
         payment_intent=stripe_api.PaymentIntent(
@@ -106,7 +108,7 @@ def placed(variant, quantity: int = 1) -> Order:
 def paid(variant, quantity: int = 1) -> Order:
     """Return an order paid as a succeeded PaymentIntent pays it: marked paid, its stock committed."""
     order = placed(variant, quantity)
-    services.order_payment_succeeded(
+    order_payment_succeeded(
         payment_intent_id=f"pi_{order.number}", amount=order.total, currency=order.currency
     )
     inventory.reservation_commit(reservation_id=order.reservation_id)
@@ -117,7 +119,7 @@ def paid(variant, quantity: int = 1) -> Order:
 def refunded_in_part(variant, amount: int) -> Order:
     order = paid(variant)
     payment = order.payments.get()
-    claim = services.refund_claim(
+    claim = refund_claim(
         order_id=order.pk,
         payment_id=payment.pk,
         amount=amount,
@@ -125,7 +127,7 @@ def refunded_in_part(variant, amount: int) -> Order:
         request_key="r1",
         actor_id=None,
     )
-    services.refund_finish(refund_id=claim.pk, stripe_refund_id=f"re_{order.number}", status="succeeded")
+    refund_finish(refund_id=claim.pk, stripe_refund_id=f"re_{order.number}", status="succeeded")
     return Order.objects.get(pk=order.pk)
 
 

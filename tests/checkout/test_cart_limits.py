@@ -5,9 +5,9 @@ import pytest
 from django.test import Client
 
 from catalog import api, inventory
-from checkout import services
 from checkout.cart_limits import cart_max_lines
 from checkout.models import Cart, CartLine, Order
+from checkout.services.carts import MAX_LINE_QUANTITY
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 from tests.helpers import prices_seen
 
@@ -43,7 +43,7 @@ def test_the_cart_limit_is_the_inventory_apis_and_a_setting_can_only_lower_it(se
     assert cart_max_lines() == 5
     settings.CART_MAX_LINES = 500
     assert cart_max_lines() == 100
-    assert services.MAX_LINE_QUANTITY <= inventory.RESERVATION_MAX_QUANTITY == api.MAX_QUANTITY
+    assert MAX_LINE_QUANTITY <= inventory.RESERVATION_MAX_QUANTITY == api.MAX_QUANTITY
 
 
 @pytest.mark.django_db

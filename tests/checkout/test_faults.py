@@ -20,7 +20,7 @@ from django.db import connection
 
 from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment, Refund
-from checkout.services import PLACEMENT_GRACE
+from checkout.services.placement import PLACEMENT_GRACE
 from checkout.views import PAYMENT_UNCONFIRMED
 from tests.audit import assert_audit_clean
 from tests.checkout.test_concurrency import _test_database_url

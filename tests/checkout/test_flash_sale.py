@@ -23,8 +23,8 @@ from django.db.models import Sum
 from django_tasks_db.models import DBTaskResult
 
 from catalog.models import Reservation, Stock
+from checkout.emails import send_order_confirmation
 from checkout.models import Order, OrderLine, Payment, WebhookEvent
-from checkout.tasks import send_order_confirmation
 from checkout.webhooks import HANDLERS
 from tests.audit import assert_audit_clean
 from tests.checkout.test_concurrency import _test_database_url, list_payment_intents

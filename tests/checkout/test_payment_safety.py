@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 from catalog.inventory import reservations_expire
 from catalog.models import Reservation, Stock
 from checkout.models import Cart, Order, Payment, Refund
+from checkout.services.placement import ShippingAddress, order_create
 from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
 from tests.checkout.test_place_order import ADDRESS, fill_cart, place
 from tests.checkout.test_webhooks import deliver, event, pay_behind_our_back, stripe_api
@@ -98,7 +99,7 @@ def test_stock_commit_is_retried_when_the_inventory_is_down(outside, client, ord
     Browser(client, outside.STRIPE_API_BASE, order).pay(GOOD_CARD)
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.stock_committed_at is None
-    retry = DBTaskResult.objects.get(task_path="checkout.tasks.commit_order_stock")
+    retry = DBTaskResult.objects.get(task_path="checkout.services.payment_outcomes.commit_order_stock")
     assert retry.run_after > timezone.now() and retry.args_kwargs["args"] == [order.pk, 2]
 
     outside.INVENTORY_API_URL = f"{threaded_shop.url}/inventory/v1"
@@ -199,15 +200,13 @@ def test_an_inventory_timeout_leaves_nothing_held_or_chargeable(
 
 def test_an_interrupted_placement_is_finished_from_the_payment_page(outside, shipping, client, jumper):
     version = fill_cart(client, (jumper, 1))
-    from checkout import services
-
     cart = Cart.objects.get()
-    order, created = services.order_create(
+    order, created = order_create(
         cart_id=cart.pk,
         cart_version=version,
         user_id=None,
         email="ann@example.com",
-        address=services.ShippingAddress("Ann", "1 Road", "", "Kendal", "LA9 4DT", "GB", ""),
+        address=ShippingAddress("Ann", "1 Road", "", "Kendal", "LA9 4DT", "GB", ""),
         shipping_method_code="standard",
         seen_prices=prices_seen(cart),
     )

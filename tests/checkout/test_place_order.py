@@ -8,6 +8,7 @@ from django.test import Client
 
 from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment
+from checkout.services.placement import ShippingAddress, order_create, order_payment_started
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 from tests.helpers import prices_seen
 from tests.servers import DelayProxy, free_port
@@ -297,18 +298,17 @@ def test_order_page_is_private(outside, shipping, client, jumper):
 
 @pytest.mark.django_db
 def test_recording_a_placement_is_idempotent_and_leaves_lines_added_meanwhile(shipping, client, jumper, mug):
-    from checkout import services
     from checkout.clients import inventory
     from checkout.clients import stripe as stripe_api
 
     version = fill_cart(client, (jumper, 1))
     cart = Cart.objects.get()
-    order, created = services.order_create(
+    order, created = order_create(
         cart_id=cart.pk,
         cart_version=version,
         user_id=None,
         email="ann@example.com",
-        address=services.ShippingAddress(
+        address=ShippingAddress(
             **{k: ADDRESS[k] for k in ("full_name", "line1", "city", "postcode", "country")},
             line2="",
             phone="",
@@ -328,7 +328,7 @@ def test_recording_a_placement_is_idempotent_and_leaves_lines_added_meanwhile(sh
     )
     reservation = inventory.Reservation(id="res_1", status="held", expires_at=None)
     for _ in range(2):  # a resumed placement records it again
-        services.order_payment_started(
+        order_payment_started(
             order_id=order.pk, cart_id=cart.pk, payment_intent=intent, reservation=reservation
         )
     assert list(Payment.objects.values_list("order_id", "attempt", "payment_intent_id", "amount")) == [

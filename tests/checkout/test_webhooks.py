@@ -75,7 +75,7 @@ def stock(variant) -> tuple[int, int]:
 
 
 def confirmation_tasks() -> int:
-    return DBTaskResult.objects.filter(task_path="checkout.tasks.send_order_confirmation").count()
+    return DBTaskResult.objects.filter(task_path="checkout.emails.send_order_confirmation").count()
 
 
 def test_succeeded_delivered_ten_times_pays_once(outside, client, order, jumper):

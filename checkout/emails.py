@@ -1,4 +1,5 @@
-"""Background work on the persistent task queue (`manage.py db_worker` runs it)."""
+"""E-mails to shoppers about their orders, each sent once through the persistent task queue
+(`manage.py db_worker` runs it)."""
 
 import logging
 
@@ -60,27 +61,3 @@ def send_shipping_notice(order_id: int) -> None:
         subject="Your {shop} order {number} is on its way",
         template="checkout/email/shipping_notice",
     )
-
-
-@task()
-async def commit_order_stock(order_id: int, attempt: int) -> None:
-    """Retry committing a paid order's stock after the inventory API could not be reached."""
-    from checkout.services import aorder_stock_commit
-
-    await aorder_stock_commit(order_id=order_id, attempt=attempt)
-
-
-@task()
-async def release_placement_reservation(order_id: int) -> None:
-    """Give back stock a timed-out placement may still have held."""
-    from checkout.services import aplacement_reservation_release
-
-    await aplacement_reservation_release(order_id=order_id)
-
-
-@task()
-async def cancel_placement_payment_intent(order_id: int) -> None:
-    """Cancel a PaymentIntent a failed placement may have made though its answer never came."""
-    from checkout.services import aplacement_payment_intent_cancel
-
-    await aplacement_payment_intent_cancel(order_id=order_id)
