@@ -14,7 +14,8 @@ from django.core.paginator import InvalidPage, Paginator
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from catalog.models import Category, Product, ProductImage, Stock, Variant
+from catalog.models import Category, Product, ProductImage, Variant
+from inventory.models import Stock
 
 # Reads that every page makes but that change only when staff edit the catalogue
 # (the category tree, a category's option facets) are kept in this process for

@@ -5,7 +5,8 @@ from collections.abc import Iterable
 from django.db.models import Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from catalog.models import Product, Stock, Variant
+from catalog.models import Product, Variant
+from inventory.models import Stock
 
 
 def product_price_from_refresh(*, product_ids: Iterable[int]) -> int:

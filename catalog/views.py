@@ -9,7 +9,7 @@ from django.views.decorators.http import require_safe
 
 from catalog import selectors
 from catalog.forms import ListingForm
-from checkout.services import MAX_LINE_QUANTITY
+from checkout.services.carts import MAX_LINE_QUANTITY
 from shop.context_processors import MAX_QUERY_LENGTH
 from shop.http import canonical_url, page_number
 
@@ -125,3 +125,20 @@ async def search(request: HttpRequest) -> HttpResponse:
         context["suggestions"] = await selectors.featured_products(tree=tree, limit=4)
     response = render(request, "catalog/search.html", context)
     return response
+
+
+@require_safe
+async def home(request: HttpRequest) -> HttpResponse:
+    tree = await selectors.category_tree()
+    featured = await selectors.featured_products(tree=tree)
+    newest = await selectors.newest_products(tree=tree)
+    return render(
+        request,
+        "catalog/home.html",
+        {
+            "tree": tree,
+            "featured": featured,
+            "newest": newest,
+            "canonical_url": request.build_absolute_uri("/"),
+        },
+    )

@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from checkout.models import Address
+from accounts.models import Address
 from checkout.services.placement import ShippingAddress
 
 

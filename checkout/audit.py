@@ -31,8 +31,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Substr
 
-from catalog.models import Reservation, ReservationLine, Stock
 from checkout.models import Order, OrderLine, Payment, Refund
+from inventory.models import Reservation, ReservationLine, Stock
 from shop.money import format_money
 
 #: Statuses of orders that were paid (a refunded order was paid, then given its money back).

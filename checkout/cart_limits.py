@@ -3,9 +3,9 @@ that every cart that can be filled can also be checked out."""
 
 from django.conf import settings
 
-from catalog.inventory import RESERVATION_MAX_LINES
 from checkout.exceptions import CartFull
 from checkout.models import CartLine
+from inventory.services import RESERVATION_MAX_LINES
 
 
 def cart_max_lines() -> int:

@@ -1,10 +1,10 @@
 from django import forms
 
+from accounts.forms import ShippingAddressForm
 from checkout.models import ShippingMethod
 from checkout.quote import QuoteInvalid, quote_read
 from checkout.services.carts import MAX_LINE_QUANTITY
 from checkout.services.placement import ShippingAddress
-from shop.forms import ShippingAddressForm
 
 
 class CartLineForm(forms.Form):

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import OuterRef, Prefetch, Subquery
 
+from accounts.models import Address
 from catalog.models import ProductImage
 from catalog.sellable import asellable_category_ids, variant_is_sellable
-from checkout.models import Address, Cart, CartLine, Order, Payment, ShippingMethod, TaxRate
+from checkout.models import Cart, CartLine, Order, Payment, ShippingMethod, TaxRate
 from checkout.pricing import Totals, totals_compute
 from checkout.quote import Quote, quote_make
 

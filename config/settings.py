@@ -60,7 +60,10 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "shop",
     "catalog",
+    "inventory",
     "checkout",
+    "accounts",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -236,7 +239,7 @@ CACHES = {
 
 LOGIN_URL = "account:login"
 LOGIN_REDIRECT_URL = "account:home"
-LOGOUT_REDIRECT_URL = "shop:home"
+LOGOUT_REDIRECT_URL = "catalog:home"
 
 # Background work that must not be lost (e-mails, webhook follow-ups) goes through
 # Django's tasks framework on a persistent queue in PostgreSQL; `manage.py
@@ -255,7 +258,7 @@ CATALOG_LISTING_CACHE_SECONDS = env.int("CATALOG_LISTING_CACHE_SECONDS", default
 
 # Inventory API: served by `catalog` under /inventory/v1/, called by checkout over HTTP.
 # By default the checkout reaches this same process; point it at any service
-# that speaks the contract (docs/inventory-openapi.yaml).
+# that speaks the contract (inventory/openapi.yaml).
 INVENTORY_API_URL = env.str("INVENTORY_API_URL", default="http://127.0.0.1:8000/inventory/v1")
 _DEVELOPMENT_INVENTORY_TOKEN = "development-inventory-token"  # noqa: S105 - refused when DEBUG is off
 INVENTORY_API_TOKEN = env.str("INVENTORY_API_TOKEN", default=_DEVELOPMENT_INVENTORY_TOKEN if DEBUG else "")
@@ -326,7 +329,7 @@ SECURE_CSP = {
 RATE_LIMIT_LOGIN = env.str("RATE_LIMIT_LOGIN", default="10/5m")
 RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/15m")
 # Different items one cart may hold; 0 means the inventory API's limit per reservation
-# (catalog.inventory.RESERVATION_MAX_LINES), which is also the most it may be set to.
+# (inventory.services.RESERVATION_MAX_LINES), which is also the most it may be set to.
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=0)
 RATE_LIMIT_PLACE_ORDER = env.str("RATE_LIMIT_PLACE_ORDER", default="20/10m")
 RATE_LIMIT_SIGNUP = env.str("RATE_LIMIT_SIGNUP", default="10/h")

@@ -6,9 +6,9 @@ from django.views.static import serve
 urlpatterns = [
     path("", include("shop.urls")),
     path("", include("catalog.urls")),
-    path("inventory/v1/", include("catalog.api_urls")),
-    path("account/", include("shop.account_urls")),
-    path("dashboard/", include("shop.dashboard_urls")),
+    path("inventory/v1/", include("inventory.urls")),
+    path("account/", include("accounts.urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("", include("checkout.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,7 +9,6 @@ from shop import views
 app_name = "shop"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico on pages that name no icon. Not permanent: the icon's
     # URL carries its content hash in production and changes with it.

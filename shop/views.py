@@ -1,4 +1,4 @@
-"""The site shell: home page, health check and error pages."""
+"""The site shell: health check (and a bare page for benchmarks)."""
 
 import asyncio
 import logging
@@ -7,10 +7,7 @@ import os
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_safe
-
-from catalog import selectors
 
 logger = logging.getLogger(__name__)
 
@@ -18,23 +15,6 @@ HEALTH_CHECK_TIMEOUT = 3.0
 # Set by the development runner (scripts/devctl.py) for the server it starts; empty elsewhere.
 RUN_TOKEN = os.environ.get("SHOP_RUN_TOKEN", "")
 RUN_TOKEN_HEADER = "X-Shop-Run-Token"  # noqa: S105 - a header name, not a secret
-
-
-@require_safe
-async def home(request: HttpRequest) -> HttpResponse:
-    tree = await selectors.category_tree()
-    featured = await selectors.featured_products(tree=tree)
-    newest = await selectors.newest_products(tree=tree)
-    return render(
-        request,
-        "shop/home.html",
-        {
-            "tree": tree,
-            "featured": featured,
-            "newest": newest,
-            "canonical_url": request.build_absolute_uri("/"),
-        },
-    )
 
 
 def _database_ping() -> None:

@@ -1,7 +1,13 @@
 import ipaddress
 import socket
 
+import httpx
 import pytest
+from django.db import connection
+
+from checkout.models import Order, ShippingMethod, TaxRate
+from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from tests.servers import LocalStripe, ThreadedShop
 
 
 def _is_local(address: object) -> bool:
@@ -27,3 +33,68 @@ def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+# The outside services (localstripe, the inventory API over HTTP) and shop fixtures ----------
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    server = LocalStripe()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def threaded_shop(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = ThreadedShop()
+    yield server
+    server.stop()
+    # The server's worker threads may still hold database sessions; end them so the
+    # test database can be dropped.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture
+def outside(settings, localstripe, threaded_shop, transactional_db):
+    """Point the shop at real outside services: localstripe and the inventory API over HTTP."""
+    httpx.delete(f"{localstripe.url}/_config/data", timeout=5).raise_for_status()  # a clean Stripe per test
+    settings.STRIPE_API_BASE = localstripe.url
+    settings.STRIPE_JS_URL = f"{localstripe.url}/js.stripe.com/v3/"
+    settings.INVENTORY_API_URL = f"{threaded_shop.url}/inventory/v1"
+    settings.INVENTORY_API_TIMEOUT = 3.0
+    return settings
+
+
+@pytest.fixture
+def shipping():
+    standard = ShippingMethod.objects.create(code="standard", name="Standard", price=495, free_over=7500)
+    ShippingMethod.objects.create(code="express", name="Express", price=995, position=1)
+    TaxRate.objects.create(country="GB", name="VAT", rate="0.2000")
+    TaxRate.objects.create(country="DE", name="MwSt", rate="0.1900")
+    return standard
+
+
+@pytest.fixture
+def jumper():
+    """A variant with three in stock."""
+    product = ProductFactory(
+        title="Merino Jumper", slug="merino-jumper", category=CategoryFactory(), price_from=6500
+    )
+    variant = VariantFactory(product=product, sku="JUMP-M", options={"size": "M"}, price=6500)
+    StockFactory(variant=variant, on_hand=3)
+    return variant
+
+
+@pytest.fixture
+def order(outside, shipping, client, jumper) -> Order:
+    """A placed guest order for one jumper, awaiting payment."""
+    from tests.helpers import fill_cart, place
+
+    assert place(client, fill_cart(client, (jumper, 1))).status_code == 302
+    return Order.objects.get()

@@ -1,8 +1,9 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from catalog.models import Category, Product, ProductImage, Stock, Variant
+from catalog.models import Category, Product, ProductImage, Variant
 from checkout.models import Order, Payment
+from inventory.models import Stock
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):

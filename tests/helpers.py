@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import stripe
 from asgiref.sync import async_to_sync
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from checkout import selectors
-from checkout.models import Cart
+from checkout.models import Cart, Order, Payment
 from checkout.quote import Quote
 
 
@@ -19,3 +32,176 @@ def prices_seen(cart: Cart) -> Quote:
         return selectors.checkout_quote(summary=summary, methods=methods, rates=rates)
 
     return async_to_sync(read)()
+
+
+ADDRESS = {
+    "email": "ann@example.com",
+    "full_name": "Ann Walker",
+    "line1": "1 High Street",
+    "line2": "",
+    "city": "Kendal",
+    "postcode": "la9 4dt",
+    "country": "GB",
+    "phone": "",
+    "shipping_method": "standard",
+}
+
+
+def stripe_get(settings, path: str) -> dict:
+    response = httpx.get(
+        f"{settings.STRIPE_API_BASE}/v1/{path}",
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def fill_cart(client, *items) -> int:
+    for variant, quantity in items:
+        response = client.post("/cart/add/", {"variant": variant.pk, "quantity": quantity})
+        assert response.status_code == 302
+    return Cart.objects.latest("updated_at").version
+
+
+def checkout_form(client, version, **overrides) -> dict:
+    """Return the checkout form as the page shown now would send it (its signed prices included)."""
+    page = client.get("/checkout/").content.decode()
+    seen = re.search(r'name="quote" value="([^"]+)"', page)
+    return {**ADDRESS, "cart_version": version, "quote": seen.group(1) if seen else "", **overrides}
+
+
+def place(client, version, **overrides):
+    return client.post("/checkout/", checkout_form(client, version, **overrides))
+
+
+GOOD_CARD = "4242424242424242"
+
+
+DECLINED_CARD = "4000000000000341"
+
+
+class Browser:
+    """What the payment page's script and Stripe.js do, step by step, over real HTTP."""
+
+    def __init__(self, client: Client, stripe_url: str, order: Order) -> None:
+        self.client = client
+        self.stripe_url = stripe_url
+        self.order = order
+
+    def post_json(self, path: str, body: dict | None = None):
+        return self.client.post(path, data=json.dumps(body or {}), content_type="application/json")
+
+    def set_up_card(self, number: str, *, pass_challenge: bool = True) -> str:
+        response = self.post_json(f"/order/{self.order.public_token}/pay/setup/")
+        assert response.status_code == 200, response.content
+        secret = response.json()["client_secret"]
+        setup_id = secret.split("_secret_")[0]
+        body = {
+            "key": "pk_test_suite",
+            "use_stripe_sdk": True,
+            "client_secret": secret,
+            "payment_method_data": {
+                "type": "card",
+                "card": {"number": number, "exp_month": "12", "exp_year": "34", "cvc": "123"},
+                "billing_details": {"address": {"postal_code": "42424"}},
+            },
+        }
+        result = httpx.post(
+            f"{self.stripe_url}/v1/setup_intents/{setup_id}/confirm", content=json.dumps(body)
+        ).json()
+        if result["status"] == "requires_action":
+            action = "confirm" if pass_challenge else "cancel"
+            result = httpx.post(
+                f"{self.stripe_url}/v1/setup_intents/{setup_id}/{action}",
+                content=json.dumps({"key": "pk_test_suite", "use_stripe_sdk": True, "client_secret": secret}),
+            ).json()
+        return setup_id
+
+    def pay(self, number: str):
+        setup_id = self.set_up_card(number)
+        return self.post_json(f"/order/{self.order.public_token}/pay/confirm/", {"setup_intent": setup_id})
+
+    def authenticate(self, client_secret: str, *, success: bool) -> None:
+        intent_id = client_secret.split("_secret_")[0]
+        httpx.post(
+            f"{self.stripe_url}/v1/payment_intents/{intent_id}/_authenticate"
+            f"?success={'true' if success else 'false'}",
+            content=json.dumps({"key": "pk_test_suite", "client_secret": client_secret}),
+        )
+
+
+def _test_database_url() -> str:
+    settings = connection.settings_dict
+    url = urlsplit(f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/")
+    return urlunsplit(url._replace(path=f"/{settings['NAME']}"))
+
+
+def list_payment_intents(stripe_url: str) -> list[dict]:
+    intents, after = [], None
+    while True:
+        params = {"limit": 100, **({"starting_after": after} if after else {})}
+        page = httpx.get(
+            f"{stripe_url}/v1/payment_intents",
+            params=params,
+            headers={"Authorization": "Bearer sk_test_suite"},
+        ).json()
+        intents.extend(page["data"])
+        if not page["has_more"]:
+            return intents
+        after = page["data"][-1]["id"]
+
+
+def run_due_tasks() -> None:
+    DBTaskResult.objects.update(run_after=timezone.now())
+    call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
+
+
+def pay_behind_our_back(settings, client, order: Order, card: str = GOOD_CARD) -> dict:
+    """Charge the order's PaymentIntent straight through Stripe, as if the browser's return never came."""
+    browser = Browser(client, settings.STRIPE_API_BASE, order)
+    setup_id = browser.set_up_card(card)
+    setup = stripe_api(settings, "GET", f"setup_intents/{setup_id}")
+    payment = Payment.objects.get(order=order)
+    stripe_api(
+        settings,
+        "POST",
+        f"payment_intents/{payment.payment_intent_id}",
+        {"payment_method": setup["payment_method"], "customer": setup["customer"]},
+    )
+    return stripe_api(settings, "POST", f"payment_intents/{payment.payment_intent_id}/confirm")
+
+
+def event(event_type: str, obj: dict, event_id: str | None = None) -> dict:
+    return {
+        "id": event_id or f"evt_{secrets.token_hex(8)}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
+
+
+SECRET = "whsec_test_suite"
+
+
+def stripe_api(settings, method: str, path: str, data: dict | None = None) -> dict:
+    response = httpx.request(
+        method,
+        f"{settings.STRIPE_API_BASE}/v1/{path}",
+        data=data,
+        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+        timeout=5,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def deliver(client, body: dict | bytes, *, secret: str = SECRET, timestamp: int | None = None, header=True):
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {}
+    if header:
+        headers["Stripe-Signature"] = stripe.WebhookSignature.generate_signature_header(
+            payload.decode("utf-8", "replace"), secret, timestamp
+        )
+    return client.post("/webhooks/stripe/", data=payload, content_type="application/json", headers=headers)

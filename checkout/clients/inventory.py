@@ -1,4 +1,4 @@
-"""HTTP client for the inventory API (docs/inventory-openapi.yaml).
+"""HTTP client for the inventory API (inventory/openapi.yaml).
 
 Every call has a timeout and, where it changes state, an idempotency key; every
 failure becomes one of our errors: OutOfStock / UnknownItems / InventoryRefused

@@ -41,8 +41,9 @@ import httpx  # noqa: E402
 import stripe  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 
-from catalog.models import Stock, Variant  # noqa: E402
+from catalog.models import Variant  # noqa: E402
 from checkout.models import Cart, CartLine, ShippingMethod  # noqa: E402
+from inventory.models import Stock  # noqa: E402
 from tests.helpers import prices_seen  # noqa: E402
 from tests.servers import DelayProxy, LocalStripe, ShopProcess, free_port  # noqa: E402
 

@@ -275,8 +275,9 @@ def prepare_shoppers(count: int, *, with_cart: bool) -> list[tuple[str, str, int
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 
-    from catalog.models import Stock, Variant
+    from catalog.models import Variant
     from checkout.models import Cart, CartLine, ShippingMethod
+    from inventory.models import Stock
     from tests.helpers import prices_seen
 
     ShippingMethod.objects.get_or_create(
@@ -453,7 +454,8 @@ def main() -> None:
         check=True,
     )
     setup_django(db_url)
-    from catalog.models import Product, Stock, Variant
+    from catalog.models import Product, Variant
+    from inventory.models import Stock
 
     variant_ids = list(
         Variant.objects.filter(is_active=True).order_by("id").values_list("id", flat=True)[:2000]

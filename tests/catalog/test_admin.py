@@ -2,7 +2,8 @@
 
 import pytest
 
-from catalog.models import Product, Stock
+from catalog.models import Product
+from inventory.models import Stock
 from tests.factories import CategoryFactory, ProductFactory, UserFactory, product_with_stock
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +24,9 @@ def test_admin_pages_load_with_money_shown(staff_client):
         f"/admin/catalog/product/{product.pk}/change/": "Jumper",
         "/admin/catalog/product/?q=Jumper&price=25-100": "£65.00",
         "/admin/catalog/category/": "Category",
-        "/admin/catalog/stock/": "SKU-",
-        "/admin/catalog/stock/?level=out": "0 stock",
-        f"/admin/catalog/stock/{stock.pk}/change/": "On hand",
+        "/admin/inventory/stock/": "SKU-",
+        "/admin/inventory/stock/?level=out": "0 stock",
+        f"/admin/inventory/stock/{stock.pk}/change/": "On hand",
         "/admin/catalog/variant/": "£65.00",
     }
     for url, text in pages.items():

@@ -5,7 +5,8 @@ import re
 import pytest
 from django.test import override_settings
 
-from catalog.models import Product, Stock
+from catalog.models import Product
+from inventory.models import Stock
 from tests.factories import (
     CategoryFactory,
     ProductFactory,

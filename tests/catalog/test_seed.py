@@ -7,7 +7,8 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db.models import Count
 
-from catalog.models import Category, Product, ProductImage, Stock, Variant
+from catalog.models import Category, Product, ProductImage, Variant
+from inventory.models import Stock
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from catalog.models import Stock
 from checkout.models import (
     Cart,
     Order,
@@ -22,8 +21,9 @@ from checkout.models import (
     TaxRate,
     WebhookEvent,
 )
-from tests.checkout.test_payment import GOOD_CARD, Browser
+from inventory.models import Stock
 from tests.factories import UserFactory
+from tests.helpers import GOOD_CARD, Browser
 from tests.servers import free_port
 
 _numbers = itertools.count(90001)

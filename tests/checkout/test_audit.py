@@ -12,20 +12,17 @@ from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
-from catalog import inventory
-from catalog.models import Reservation, ReservationLine, Stock
 from checkout.clients import inventory as inventory_api
 from checkout.clients import stripe as stripe_api
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund, ShippingMethod
 from checkout.services.payment_outcomes import order_payment_succeeded
 from checkout.services.placement import ShippingAddress, order_create, order_payment_started
 from checkout.services.refunds import refund_claim, refund_finish
+from inventory import services as inventory
+from inventory.models import Reservation, ReservationLine, Stock
 from tests.audit import assert_audit_clean
-from tests.checkout.test_concurrency import _test_database_url
-from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
-from tests.checkout.test_place_order import fill_cart, place
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
-from tests.helpers import prices_seen
+from tests.helpers import DECLINED_CARD, GOOD_CARD, Browser, _test_database_url, fill_cart, place, prices_seen
 from tests.servers import ROOT
 
 ADDRESS = ShippingAddress(

@@ -4,10 +4,11 @@ be filled can be checked out; a cart the inventory refuses for good says so, onc
 import pytest
 from django.test import Client
 
-from catalog import api, inventory
 from checkout.cart_limits import cart_max_lines
 from checkout.models import Cart, CartLine, Order
 from checkout.services.carts import MAX_LINE_QUANTITY
+from inventory import api
+from inventory import services as inventory
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 from tests.helpers import prices_seen
 

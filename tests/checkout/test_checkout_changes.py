@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from catalog.models import Category, Product, Reservation, Stock
+from catalog.models import Category, Product
 from checkout.models import CartLine, Order, Payment, ShippingMethod, TaxRate
+from inventory.models import Reservation, Stock
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 
 ADDRESS = {

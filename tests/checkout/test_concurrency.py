@@ -2,28 +2,20 @@
 
 import asyncio
 import secrets
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
 
-from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment
+from inventory.models import Reservation, Stock
 from tests.audit import assert_audit_clean
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
-from tests.helpers import prices_seen
+from tests.helpers import _test_database_url, list_payment_intents, prices_seen
 from tests.servers import ShopProcess
 
 BUYERS = 200
 UNITS = 10
-
-
-def _test_database_url() -> str:
-    settings = connection.settings_dict
-    url = urlsplit(f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/")
-    return urlunsplit(url._replace(path=f"/{settings['NAME']}"))
 
 
 @pytest.fixture
@@ -40,21 +32,6 @@ def shop_process(outside, localstripe):
     )
     yield server
     server.stop()
-
-
-def list_payment_intents(stripe_url: str) -> list[dict]:
-    intents, after = [], None
-    while True:
-        params = {"limit": 100, **({"starting_after": after} if after else {})}
-        page = httpx.get(
-            f"{stripe_url}/v1/payment_intents",
-            params=params,
-            headers={"Authorization": "Bearer sk_test_suite"},
-        ).json()
-        intents.extend(page["data"])
-        if not page["has_more"]:
-            return intents
-        after = page["data"][-1]["id"]
 
 
 @pytest.mark.slow

@@ -18,17 +18,22 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
-from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment, Refund
 from checkout.services.placement import PLACEMENT_GRACE
 from checkout.views import PAYMENT_UNCONFIRMED
+from inventory.models import Reservation, Stock
 from tests.audit import assert_audit_clean
-from tests.checkout.test_concurrency import _test_database_url
-from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
-from tests.checkout.test_payment_safety import run_due_tasks
-from tests.checkout.test_place_order import fill_cart, place
 from tests.faults import Fault, FaultyProxy, TcpProxy
-from tests.helpers import prices_seen
+from tests.helpers import (
+    DECLINED_CARD,
+    GOOD_CARD,
+    Browser,
+    _test_database_url,
+    fill_cart,
+    place,
+    prices_seen,
+    run_due_tasks,
+)
 from tests.servers import ShopProcess
 
 TIMEOUT = 1.0  # seconds the shop waits for the inventory API and for Stripe in these tests

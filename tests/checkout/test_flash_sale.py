@@ -22,13 +22,13 @@ from django.core.management import call_command
 from django.db.models import Sum
 from django_tasks_db.models import DBTaskResult
 
-from catalog.models import Reservation, Stock
 from checkout.emails import send_order_confirmation
 from checkout.models import Order, OrderLine, Payment, WebhookEvent
 from checkout.webhooks import HANDLERS
+from inventory.models import Reservation, Stock
 from tests.audit import assert_audit_clean
-from tests.checkout.test_concurrency import _test_database_url, list_payment_intents
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from tests.helpers import _test_database_url, list_payment_intents
 from tests.servers import ShopProcess
 
 BUYERS = 500

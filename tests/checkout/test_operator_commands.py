@@ -5,9 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog.models import Stock
 from checkout.models import Order, Payment, Refund, WebhookEvent
-from tests.checkout.test_webhooks import deliver, event, pay_behind_our_back, stripe_api
+from inventory.models import Stock
+from tests.helpers import deliver, event, pay_behind_our_back, stripe_api
 from tests.servers import free_port
 
 

@@ -2,67 +2,14 @@
 
 import json
 
-import httpx
 from django.test import Client
 
-from catalog.models import Reservation, Stock
 from checkout.models import Order, Payment
-from tests.checkout.test_place_order import fill_cart, place
+from inventory.models import Reservation, Stock
 from tests.factories import UserFactory
+from tests.helpers import DECLINED_CARD, GOOD_CARD, Browser, fill_cart, place
 
-GOOD_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000341"
 THREE_D_SECURE_CARD = "4000002500003155"
-
-
-class Browser:
-    """What the payment page's script and Stripe.js do, step by step, over real HTTP."""
-
-    def __init__(self, client: Client, stripe_url: str, order: Order) -> None:
-        self.client = client
-        self.stripe_url = stripe_url
-        self.order = order
-
-    def post_json(self, path: str, body: dict | None = None):
-        return self.client.post(path, data=json.dumps(body or {}), content_type="application/json")
-
-    def set_up_card(self, number: str, *, pass_challenge: bool = True) -> str:
-        response = self.post_json(f"/order/{self.order.public_token}/pay/setup/")
-        assert response.status_code == 200, response.content
-        secret = response.json()["client_secret"]
-        setup_id = secret.split("_secret_")[0]
-        body = {
-            "key": "pk_test_suite",
-            "use_stripe_sdk": True,
-            "client_secret": secret,
-            "payment_method_data": {
-                "type": "card",
-                "card": {"number": number, "exp_month": "12", "exp_year": "34", "cvc": "123"},
-                "billing_details": {"address": {"postal_code": "42424"}},
-            },
-        }
-        result = httpx.post(
-            f"{self.stripe_url}/v1/setup_intents/{setup_id}/confirm", content=json.dumps(body)
-        ).json()
-        if result["status"] == "requires_action":
-            action = "confirm" if pass_challenge else "cancel"
-            result = httpx.post(
-                f"{self.stripe_url}/v1/setup_intents/{setup_id}/{action}",
-                content=json.dumps({"key": "pk_test_suite", "use_stripe_sdk": True, "client_secret": secret}),
-            ).json()
-        return setup_id
-
-    def pay(self, number: str):
-        setup_id = self.set_up_card(number)
-        return self.post_json(f"/order/{self.order.public_token}/pay/confirm/", {"setup_intent": setup_id})
-
-    def authenticate(self, client_secret: str, *, success: bool) -> None:
-        intent_id = client_secret.split("_secret_")[0]
-        httpx.post(
-            f"{self.stripe_url}/v1/payment_intents/{intent_id}/_authenticate"
-            f"?success={'true' if success else 'false'}",
-            content=json.dumps({"key": "pk_test_suite", "client_secret": client_secret}),
-        )
 
 
 def stock(variant) -> tuple[int, int]:

@@ -6,31 +6,35 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from catalog.inventory import reservations_expire
-from catalog.models import Reservation, Stock
 from checkout.models import Cart, Order, Payment, Refund
 from checkout.services.placement import ShippingAddress, order_create
-from tests.checkout.test_payment import DECLINED_CARD, GOOD_CARD, Browser
-from tests.checkout.test_place_order import ADDRESS, fill_cart, place
-from tests.checkout.test_webhooks import deliver, event, pay_behind_our_back, stripe_api
+from inventory.models import Reservation, Stock
+from inventory.services import reservations_expire
 from tests.factories import UserFactory
-from tests.helpers import prices_seen
+from tests.helpers import (
+    ADDRESS,
+    DECLINED_CARD,
+    GOOD_CARD,
+    Browser,
+    deliver,
+    event,
+    fill_cart,
+    pay_behind_our_back,
+    place,
+    prices_seen,
+    run_due_tasks,
+    stripe_api,
+)
 from tests.servers import DelayProxy, free_port
 
 
 def stock(variant) -> tuple[int, int]:
     row = Stock.objects.get(variant=variant)
     return row.on_hand, row.allocated
-
-
-def run_due_tasks() -> None:
-    DBTaskResult.objects.update(run_after=timezone.now())
-    call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
 
 
 def order_intents(settings, order) -> list[dict]:

@@ -2,38 +2,15 @@
 
 import re
 
-import httpx
 import pytest
 from django.test import Client
 
-from catalog.models import Reservation, Stock
 from checkout.models import Cart, CartLine, Order, Payment
 from checkout.services.placement import ShippingAddress, order_create, order_payment_started
+from inventory.models import Reservation, Stock
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
-from tests.helpers import prices_seen
+from tests.helpers import ADDRESS, checkout_form, fill_cart, place, prices_seen, stripe_get
 from tests.servers import DelayProxy, free_port
-
-ADDRESS = {
-    "email": "ann@example.com",
-    "full_name": "Ann Walker",
-    "line1": "1 High Street",
-    "line2": "",
-    "city": "Kendal",
-    "postcode": "la9 4dt",
-    "country": "GB",
-    "phone": "",
-    "shipping_method": "standard",
-}
-
-
-def stripe_get(settings, path: str) -> dict:
-    response = httpx.get(
-        f"{settings.STRIPE_API_BASE}/v1/{path}",
-        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
-        timeout=5,
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 @pytest.fixture
@@ -44,24 +21,6 @@ def mug():
     variant = VariantFactory(product=product, sku="MUG", price=1250)
     StockFactory(variant=variant, on_hand=10)
     return variant
-
-
-def fill_cart(client, *items) -> int:
-    for variant, quantity in items:
-        response = client.post("/cart/add/", {"variant": variant.pk, "quantity": quantity})
-        assert response.status_code == 302
-    return Cart.objects.latest("updated_at").version
-
-
-def checkout_form(client, version, **overrides) -> dict:
-    """Return the checkout form as the page shown now would send it (its signed prices included)."""
-    page = client.get("/checkout/").content.decode()
-    seen = re.search(r'name="quote" value="([^"]+)"', page)
-    return {**ADDRESS, "cart_version": version, "quote": seen.group(1) if seen else "", **overrides}
-
-
-def place(client, version, **overrides):
-    return client.post("/checkout/", checkout_form(client, version, **overrides))
 
 
 def stock(variant) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 import io
 import json
-import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,60 +12,11 @@ from django.core import mail
 from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
 
-from catalog.inventory import reservations_expire
-from catalog.models import Reservation, Stock
 from checkout.models import Order, Payment, Refund, WebhookEvent
 from checkout.webhooks import HANDLERS
-from tests.checkout.test_payment import GOOD_CARD, Browser
-
-SECRET = "whsec_test_suite"
-
-
-def stripe_api(settings, method: str, path: str, data: dict | None = None) -> dict:
-    response = httpx.request(
-        method,
-        f"{settings.STRIPE_API_BASE}/v1/{path}",
-        data=data,
-        headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
-        timeout=5,
-    )
-    response.raise_for_status()
-    return response.json()
-
-
-def pay_behind_our_back(settings, client, order: Order, card: str = GOOD_CARD) -> dict:
-    """Charge the order's PaymentIntent straight through Stripe, as if the browser's return never came."""
-    browser = Browser(client, settings.STRIPE_API_BASE, order)
-    setup_id = browser.set_up_card(card)
-    setup = stripe_api(settings, "GET", f"setup_intents/{setup_id}")
-    payment = Payment.objects.get(order=order)
-    stripe_api(
-        settings,
-        "POST",
-        f"payment_intents/{payment.payment_intent_id}",
-        {"payment_method": setup["payment_method"], "customer": setup["customer"]},
-    )
-    return stripe_api(settings, "POST", f"payment_intents/{payment.payment_intent_id}/confirm")
-
-
-def event(event_type: str, obj: dict, event_id: str | None = None) -> dict:
-    return {
-        "id": event_id or f"evt_{secrets.token_hex(8)}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "data": {"object": obj},
-    }
-
-
-def deliver(client, body: dict | bytes, *, secret: str = SECRET, timestamp: int | None = None, header=True):
-    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {}
-    if header:
-        headers["Stripe-Signature"] = stripe.WebhookSignature.generate_signature_header(
-            payload.decode("utf-8", "replace"), secret, timestamp
-        )
-    return client.post("/webhooks/stripe/", data=payload, content_type="application/json", headers=headers)
+from inventory.models import Reservation, Stock
+from inventory.services import reservations_expire
+from tests.helpers import SECRET, deliver, event, pay_behind_our_back, stripe_api
 
 
 def stock(variant) -> tuple[int, int]:

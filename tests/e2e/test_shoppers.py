@@ -8,8 +8,9 @@ from django.core import mail
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from catalog.models import Stock, Variant
+from catalog.models import Variant
 from checkout.models import Cart, CartLine, Order, Payment, WebhookEvent
+from inventory.models import Stock
 from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.flows import (
     DECLINED_CARD,

@@ -26,14 +26,13 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, r
 from django.urls.converters import IntConverter
 from django.utils.html import escape
 
-from catalog.models import Stock, StockAdjustment
-from checkout.models import Address, Order, Payment, Refund, WebhookEvent
+from accounts.models import Address
+from checkout.models import Order, Payment, Refund, WebhookEvent
+from inventory.models import Stock, StockAdjustment
 from shop.models import RateLimitCounter
 from shop.ratelimit import Rate, client_ip, rate_parse
-from tests.checkout.test_payment import GOOD_CARD, Browser
-from tests.checkout.test_place_order import ADDRESS, fill_cart, place, stripe_get
-from tests.checkout.test_webhooks import deliver, event
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
+from tests.helpers import ADDRESS, GOOD_CARD, Browser, deliver, event, fill_cart, place, stripe_get
 from tests.servers import ShopProcess
 
 User = get_user_model()

@@ -11,8 +11,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from catalog.models import Stock
-from checkout.models import Address, CartLine, Order, OrderEvent, Payment, Refund, WebhookEvent
+from accounts.models import Address
+from checkout.models import CartLine, Order, OrderEvent, Payment, Refund, WebhookEvent
+from inventory.models import Stock
 from tests.factories import OrderFactory, PaymentFactory, StockFactory, UserFactory
 from tests.urlwalk import routes
 

@@ -8,8 +8,9 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from catalog.demo import CATEGORIES, SHIPPING_METHODS, TAX_RATES, demo_image, image_name, product_spec
-from catalog.models import Category, Product, ProductImage, Stock, Variant
+from catalog.models import Category, Product, ProductImage, Variant
 from checkout.models import ShippingMethod, TaxRate
+from inventory.models import Stock
 
 BATCH_SIZE = 500
 

@@ -1,0 +1,251 @@
+"""Shopper accounts: sign up, sign in and out, passwords, order history, saved addresses.
+
+Sync views: Django's auth views are sync, and every write here is a short
+transaction in `accounts.services`. URLs are passed explicitly (the URLs are
+namespaced), so nothing depends on the LOGIN_* settings.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.generic.edit import FormView
+
+from accounts import services
+from accounts.forms import (
+    EMAIL_MAX_LENGTH,
+    AddressForm,
+    EmailAuthenticationForm,
+    EmailPasswordResetForm,
+    SignupForm,
+    normalize_email,
+)
+from accounts.models import Address
+from checkout.models import Order
+from checkout.services.carts import cart_attach_to_user
+from shop import ratelimit
+
+ORDERS_PER_PAGE = 20
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+account_login_required = login_required(login_url="account:login")
+
+
+def _rate_limited(
+    view: FormView, request: HttpRequest, *, rate: str, action: str, attempts: str
+) -> HttpResponse | None:
+    """Count this attempt from the client's address and for the e-mail typed; return the form
+    again with a 429 when either has had too many, else None. Nothing else is checked first."""
+    email = normalize_email(str(request.POST.get(view.email_field, "")))[:EMAIL_MAX_LENGTH]
+    try:
+        ratelimit.rate_limit_hit(
+            action=action,
+            clients=[f"ip:{ratelimit.client_ip(request)}", *([f"email:{email}"] if email else [])],
+            rate=rate,
+            attempts=attempts,
+        )
+    except ratelimit.RateLimited as error:
+        form = view.get_form_class()(
+            **{**view.get_form_kwargs(), "data": None, "files": None, "initial": {view.email_field: email}}
+        )
+        response = view.render_to_response(
+            view.get_context_data(form=form, rate_limit_message=error.user_message)
+        )
+        response.status_code = 429
+        response["Retry-After"] = str(error.retry_after)
+        return response
+    return None
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailAuthenticationForm
+    template_name = "account/login.html"
+    next_page = reverse_lazy("account:home")
+    email_field = "username"
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refused = _rate_limited(
+            self, request, rate=settings.RATE_LIMIT_LOGIN, action="sign-in", attempts="sign-in attempts"
+        )
+        return refused or super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        cart_attach_to_user(session=self.request.session, user=form.get_user())
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = reverse_lazy("catalog:home")
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, "You’re signed out. See you soon.")
+        return response
+
+
+@method_decorator([sensitive_post_parameters(), csrf_protect, never_cache], name="dispatch")
+class SignupView(auth_views.RedirectURLMixin, FormView):
+    form_class = SignupForm
+    template_name = "account/signup.html"
+    next_page = reverse_lazy("account:home")
+    email_field = "email"
+
+    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.user.is_authenticated:
+            return redirect("account:home")
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refused = _rate_limited(
+            self, request, rate=settings.RATE_LIMIT_SIGNUP, action="sign-up", attempts="sign-up attempts"
+        )
+        return refused or super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: SignupForm) -> HttpResponse:
+        try:
+            user = services.user_create(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                first_name=form.cleaned_data["first_name"],
+            )
+        except services.EmailAlreadyRegistered as error:
+            form.add_error("email", error.user_message)
+            return self.form_invalid(form)
+        auth_login(self.request, user, backend=MODEL_BACKEND)
+        cart_attach_to_user(session=self.request.session, user=user)
+        messages.success(self.request, "Welcome to Northwind Supply! Your account is ready.")
+        return HttpResponseRedirect(self.get_success_url())
+
+    def get_context_data(self, **kwargs: object) -> dict[str, object]:
+        context = super().get_context_data(**kwargs)
+        context[self.redirect_field_name] = self.get_redirect_url()
+        return context
+
+
+@method_decorator(account_login_required, name="dispatch")
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "account/password_change_form.html"
+    success_url = reverse_lazy("account:password-change-done")
+
+
+@method_decorator(account_login_required, name="dispatch")
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    template_name = "account/password_change_done.html"
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = EmailPasswordResetForm
+    template_name = "account/password_reset_form.html"
+    email_template_name = "account/password_reset_email.txt"
+    subject_template_name = "account/password_reset_subject.txt"
+    success_url = reverse_lazy("account:password-reset-done")
+    email_field = "email"
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        refused = _rate_limited(
+            self,
+            request,
+            rate=settings.RATE_LIMIT_PASSWORD_RESET,
+            action="password-reset",
+            attempts="password reset requests",
+        )
+        return refused or super().post(request, *args, **kwargs)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "account/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "account/password_reset_confirm.html"
+    success_url = reverse_lazy("account:password-reset-complete")
+    # The shopper signs in with the new password, which also attaches their guest cart.
+    post_reset_login = False
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "account/password_reset_complete.html"
+
+    def get_context_data(self, **kwargs: object) -> dict[str, object]:
+        context = super().get_context_data(**kwargs)
+        context["login_url"] = reverse("account:login")
+        return context
+
+
+@account_login_required
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def home(request: HttpRequest) -> HttpResponse:
+    orders = Order.objects.filter(user=request.user).order_by("-created_at", "-pk")
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    addresses = Address.objects.filter(user=request.user).order_by("-is_default", "-created_at", "-pk")
+    return render(
+        request,
+        "account/home.html",
+        {
+            "page": page,
+            "num_pages": page.paginator.num_pages,
+            "orders": page.object_list,
+            "addresses": addresses,
+        },
+    )
+
+
+@account_login_required
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def address_add(request: HttpRequest) -> HttpResponse:
+    form = AddressForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        services.address_create(user=request.user, **form.cleaned_data)
+        messages.success(request, "Address saved.")
+        return redirect("account:home")
+    return render(request, "account/address_form.html", {"form": form, "address": None})
+
+
+@account_login_required
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def address_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    address = get_object_or_404(Address, pk=pk, user=request.user)
+    form = AddressForm(request.POST if request.method == "POST" else None, instance=address)
+    if request.method == "POST" and form.is_valid():
+        services.address_update(address=address, **form.cleaned_data)
+        messages.success(request, "Address updated.")
+        return redirect("account:home")
+    return render(request, "account/address_form.html", {"form": form, "address": address})
+
+
+@account_login_required
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def address_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    address = get_object_or_404(Address, pk=pk, user=request.user)
+    if request.method == "POST":
+        services.address_delete(address=address)
+        messages.success(request, "Address deleted.")
+        return redirect("account:home")
+    return render(request, "account/address_confirm_delete.html", {"address": address})
+
+
+@account_login_required
+@never_cache
+@require_POST
+def address_default(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.address_set_default(user=request.user, address_id=pk)
+    except Address.DoesNotExist as error:
+        raise Http404("No such address.") from error
+    messages.success(request, "Default delivery address updated.")
+    return redirect("account:home")

@@ -1,0 +1,76 @@
+from decimal import Decimal
+
+from django import forms
+
+from checkout.models import Order
+from dashboard.selectors import TO_SHIP, OrderFilters
+
+AMOUNT_ERRORS = {
+    "invalid": "Enter the amount as a number, e.g. 12.50.",
+    "min_value": "A refund must be more than zero.",
+    "max_value": "That amount is far too large.",
+    "max_digits": "That amount is far too large.",
+    "max_decimal_places": "Use at most two decimal places.",
+    "required": "Enter the amount to refund.",
+}
+
+
+class OrderFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Number, e-mail or name")
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status"), (TO_SHIP, "Waiting to ship"), *Order.Status.choices],
+    )
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    flagged = forms.BooleanField(required=False, label="Flagged only")
+
+    def filters(self) -> OrderFilters:
+        """Return the filters from the valid fields; invalid ones are left out (and shown)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return OrderFilters(
+            query=(data.get("q") or "").replace("\x00", ""),
+            status=data.get("status") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            flagged=bool(data.get("flagged")),
+        )
+
+
+class FulfilForm(forms.Form):
+    carrier = forms.CharField(max_length=60, error_messages={"required": "Give the carrier."})
+    tracking_number = forms.CharField(
+        max_length=100, error_messages={"required": "Give the tracking number."}
+    )
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("10000000"),
+        error_messages=AMOUNT_ERRORS,
+    )
+    reason = forms.CharField(max_length=200, required=False)
+    # One per rendered form: submitting the same form twice gives one refund.
+    request_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=200, error_messages={"required": "Say why the order is canceled."})
+
+
+class StockAdjustForm(forms.Form):
+    on_hand = forms.IntegerField(
+        min_value=0,
+        max_value=10_000_000,
+        error_messages={
+            "invalid": "On hand must be a whole number.",
+            "min_value": "On hand cannot be negative.",
+            "max_value": "That is more than the shop can hold.",
+            "required": "Give the new on-hand count.",
+        },
+    )
+    reason = forms.CharField(max_length=200, error_messages={"required": "Give a reason for the change."})

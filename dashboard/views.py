@@ -1,0 +1,432 @@
+"""The staff dashboard: async views for staff only, over selectors and services."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import AsyncPaginator, InvalidPage
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from checkout import webhooks
+from checkout.models import Order, OrderEvent, WebhookEvent
+from checkout.services.staff import aorder_fulfil, astaff_cancel, astaff_refund
+from dashboard import selectors
+from dashboard.forms import CancelForm, FulfilForm, OrderFilterForm, RefundForm, StockAdjustForm
+from inventory import services as inventory
+from inventory.models import Stock
+from shop.exceptions import ShopError
+from shop.http import login_redirect
+from shop.money import format_money, to_minor_units
+
+View = Callable[..., Awaitable[HttpResponse]]
+
+
+def staff_required(view: View) -> View:
+    """Let staff in; send others to sign in, or refuse them with 403."""
+
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return login_redirect(request)
+        if not request.user.is_staff:
+            raise PermissionDenied("The dashboard is for staff.")
+        return await view(request, *args, **kwargs)
+
+    return wrapper
+
+
+async def _apage(request: HttpRequest, paginator: AsyncPaginator):
+    """Return the requested page; 404 for a page number that is not a number or out of range."""
+    raw = request.GET.get("page", "1")
+    if not raw.isdigit() or len(raw) > 7:
+        raise Http404("No such page.")
+    try:
+        return await paginator.apage(int(raw))
+    except InvalidPage as error:
+        raise Http404("No such page.") from error
+
+
+def _errors(form) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+@require_safe
+@staff_required
+async def home(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    awaiting, awaiting_count = await selectors.orders_awaiting_fulfilment()
+    out_of_stock, out_of_stock_count = await selectors.out_of_stock()
+    points = await selectors.daily_sales(now=now)
+    chart = selectors.chart_layout(points)
+    return render(
+        request,
+        "dashboard/home.html",
+        {
+            "section": "home",
+            "figures": await selectors.sales_figures(now=now, points=points),
+            "chart_svg": selectors.chart_svg(chart, currency=settings.SHOP_CURRENCY),
+            "points": points,
+            "awaiting": awaiting,
+            "awaiting_count": awaiting_count,
+            "flagged": await selectors.flagged_orders(),
+            "low_stock": await selectors.low_stock(),
+            "out_of_stock": out_of_stock,
+            "out_of_stock_count": out_of_stock_count,
+            "events": await selectors.recent_webhook_events(),
+            "refused_type": webhooks.REFUSED_TYPE,
+            "currency": settings.SHOP_CURRENCY,
+        },
+    )
+
+
+@require_safe
+@staff_required
+async def order_list(request: HttpRequest) -> HttpResponse:
+    form = OrderFilterForm(request.GET)
+    filters = form.filters()
+    paginator = AsyncPaginator(selectors.order_search(filters), 50)
+    page = await _apage(request, paginator)
+    orders = await page.aget_object_list()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboard/order_list.html",
+        {
+            "section": "orders",
+            "form": form,
+            "orders": orders,
+            "page": page,
+            "total": await paginator.acount(),
+            "num_pages": await paginator.anum_pages(),
+            "query": query.urlencode(),
+        },
+    )
+
+
+EXPORT_CHUNK = 2000
+CSV_HEADER = [
+    "number",
+    "created_at",
+    "paid_at",
+    "status",
+    "email",
+    "full_name",
+    "country",
+    "currency",
+    "subtotal",
+    "shipping",
+    "tax",
+    "total",
+    "flagged",
+]
+
+
+async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def take() -> str:
+        value = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate(0)
+        return value
+
+    writer.writerow(CSV_HEADER)
+    yield take()
+    orders = selectors.order_search(filters)
+    fields = (
+        "number",
+        "created_at",
+        "paid_at",
+        "status",
+        "email",
+        "full_name",
+        "country",
+        "currency",
+        "subtotal",
+        "shipping_total",
+        "tax_total",
+        "total",
+        "is_flagged",
+        "id",
+    )
+    last: tuple | None = None
+    while True:
+        # Keyset pages in the list's own order (newest first): each is one indexed query.
+        page = orders
+        if last is not None:
+            page = page.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
+        rows = [row async for row in page.values_list(*fields)[:EXPORT_CHUNK]]
+        for number, created, paid, status, email, name, country, currency, *amounts, flagged, _id in rows:
+            writer.writerow(
+                [
+                    number,
+                    created.isoformat(),
+                    paid.isoformat() if paid else "",
+                    status,
+                    _csv_safe(email),
+                    _csv_safe(name),
+                    country,
+                    currency,
+                    *(f"{amount / 100:.2f}" for amount in amounts),
+                    "yes" if flagged else "no",
+                ]
+            )
+        yield take()
+        if len(rows) < EXPORT_CHUNK:
+            return
+        last = (rows[-1][1], rows[-1][-1])
+
+
+# What a spreadsheet program may read as the start of a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _csv_safe(text: str) -> str:
+    """Keep spreadsheet programs from running a customer's text as a formula."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+@require_safe
+@staff_required
+async def order_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Stream the filtered orders as CSV, a chunk at a time (never all in memory)."""
+    filters = OrderFilterForm(request.GET).filters()
+    response = StreamingHttpResponse(_csv_rows(filters), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="orders-{timezone.localdate():%Y-%m-%d}.csv"'
+    return response
+
+
+async def _order_or_404(number: str) -> Order:
+    order = await selectors.order_for_staff(number=number)
+    if order is None:
+        raise Http404("No such order.")
+    return order
+
+
+@require_safe
+@staff_required
+async def order_detail(request: HttpRequest, number: str) -> HttpResponse:
+    order = await _order_or_404(number)
+    refunded = sum(
+        refund.amount for refund in order.refunds.all() if refund.status in ("pending", "succeeded")
+    )
+    # What Stripe took, which may differ from what was asked: only that can be given back.
+    paid = sum(payment.amount_received for payment in order.payments.all() if payment.status == "succeeded")
+    return render(
+        request,
+        "dashboard/order_detail.html",
+        {
+            "section": "orders",
+            "order": order,
+            "lines": list(order.lines.all()),
+            "payments": sorted(order.payments.all(), key=lambda p: p.attempt),
+            "refunds": list(order.refunds.all()),
+            "events": list(order.events.all()),
+            "refundable": max(paid - refunded, 0),
+            "fulfil_form": FulfilForm(),
+            "refund_form": RefundForm(initial={"request_key": secrets.token_urlsafe(16)}),
+            "cancel_form": CancelForm(),
+        },
+    )
+
+
+def _back_to(order: Order | str) -> HttpResponseRedirect:
+    number = order if isinstance(order, str) else order.number
+    return HttpResponseRedirect(reverse("dashboard:order-detail", kwargs={"number": number}))
+
+
+class ActionPartlyDone(ShopError):
+    """A staff action that did part of its work before failing; its message says which part."""
+
+
+async def _order_action(
+    request: HttpRequest, number: str, form_class, act, *, attempt, unchanged: str = "Nothing was changed."
+) -> HttpResponse:
+    """Validate a staff action's form, carry it out with `act(order, data)`, and show the outcome.
+
+    `act` returns the success message. A refused action (ShopError) is told as what was
+    tried (`attempt(order, data)`), why it failed, and `unchanged`: what it left as it was.
+    """
+    order = await Order.objects.filter(number=number).afirst()
+    if order is None:
+        raise Http404("No such order.")
+    form = form_class(request.POST)
+    if not form.is_valid():
+        messages.error(request, _errors(form))
+        return _back_to(order)
+    try:
+        message = await act(order, form.cleaned_data)
+    except ActionPartlyDone as error:
+        messages.error(request, error.staff_message)
+    except ShopError as error:
+        tried = attempt(order, form.cleaned_data)
+        messages.error(request, f"{tried} failed: {error.staff_message} {unchanged}")
+    else:
+        messages.success(request, message)
+    return _back_to(order)
+
+
+@require_POST
+@staff_required
+async def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
+    async def fulfil(order: Order, data: dict) -> str:
+        await aorder_fulfil(
+            order_id=order.pk,
+            carrier=data["carrier"],
+            tracking_number=data["tracking_number"],
+            actor_id=request.user.pk,
+        )
+        return f"Order {order.number} marked shipped; the customer is being e-mailed."
+
+    tried = f"Marking order {number} shipped"
+    return await _order_action(request, number, FulfilForm, fulfil, attempt=lambda order, data: tried)
+
+
+@require_POST
+@staff_required
+async def order_refund(request: HttpRequest, number: str) -> HttpResponse:
+    async def refund(order: Order, data: dict) -> str:
+        made = await astaff_refund(
+            order=order,
+            amount=to_minor_units(data["amount"], order.currency),
+            reason=data["reason"],
+            request_key=data["request_key"],
+            actor_id=request.user.pk,
+        )
+        return f"Refunded {format_money(made.amount, made.currency)} on order {order.number}."
+
+    def attempt(order: Order, data: dict) -> str:
+        amount = format_money(to_minor_units(data["amount"], order.currency), order.currency)
+        return f"The refund of {amount} on order {number}"
+
+    return await _order_action(
+        request, number, RefundForm, refund, attempt=attempt, unchanged="Nothing was refunded."
+    )
+
+
+@require_POST
+@staff_required
+async def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
+    async def cancel(order: Order, data: dict) -> str:
+        was_canceled = order.status == Order.Status.CANCELED
+        try:
+            await astaff_cancel(order=order, reason=data["reason"], actor_id=request.user.pk)
+        except ShopError as error:
+            canceled = Order.objects.filter(pk=order.pk, status=Order.Status.CANCELED)
+            if not was_canceled and await canceled.aexists():
+                # A paid order is canceled first and refunded after; the service flagged it.
+                raise ActionPartlyDone(
+                    staff_message=f"Order {order.number} was canceled, but its refund failed: "
+                    f"{error.staff_message} The order is flagged: refund it by hand in Stripe."
+                ) from error
+            raise
+        return f"Order {order.number} canceled; anything paid was refunded and the stock put back."
+
+    tried = f"Canceling order {number}"
+    return await _order_action(request, number, CancelForm, cancel, attempt=lambda order, data: tried)
+
+
+@require_POST
+@staff_required
+async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
+    order = await Order.objects.filter(number=number).afirst()
+    if order is None:
+        raise Http404("No such order.")
+    if await Order.objects.filter(pk=order.pk, is_flagged=True).aupdate(is_flagged=False):
+        await OrderEvent.objects.acreate(
+            order=order,
+            kind=OrderEvent.Kind.NOTE,
+            message=f"Flag resolved: {order.flag_reason}"[:500],
+            actor_id=request.user.pk,
+        )
+        messages.success(request, "Flag resolved.")
+    else:
+        messages.info(request, f"Order {order.number} has no flag to resolve.")
+    return _back_to(order)
+
+
+@require_safe
+@staff_required
+async def stock_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")[:100].replace("\x00", "")
+    level = request.GET.get("level", "")
+    paginator = AsyncPaginator(selectors.stock_search(query=query, level=level), 50)
+    page = await _apage(request, paginator)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "dashboard/stock.html",
+        {
+            "section": "stock",
+            "rows": await page.aget_object_list(),
+            "page": page,
+            "num_pages": await paginator.anum_pages(),
+            "query": query,
+            "level": level,
+            "params": params.urlencode(),
+            "adjustments": await selectors.recent_adjustments(),
+        },
+    )
+
+
+@require_POST
+@staff_required
+async def stock_adjust(request: HttpRequest, variant_id: int) -> HttpResponse:
+    form = StockAdjustForm(request.POST)
+    target = str(request.POST.get("next", ""))
+    back = HttpResponseRedirect(
+        target if target.startswith("/dashboard/stock/") else reverse("dashboard:stock")
+    )
+    if not form.is_valid():
+        messages.error(request, _errors(form))
+        return back
+    if not await Stock.objects.filter(variant_id=variant_id).aexists():
+        raise Http404("No such SKU.")
+    try:
+        adjustment = await inventory.astock_adjust(
+            variant_id=variant_id,
+            on_hand=form.cleaned_data["on_hand"],
+            reason=form.cleaned_data["reason"],
+            user_id=request.user.pk,
+        )
+    except ShopError as error:
+        messages.error(request, f"Changing the stock on hand failed: {error.staff_message} Nothing changed.")
+    else:
+        messages.success(
+            request, f"On hand changed from {adjustment.on_hand_before} to {adjustment.on_hand_after}."
+        )
+    return back
+
+
+@require_POST
+@staff_required
+async def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    event = await WebhookEvent.objects.filter(pk=pk).afirst()
+    if event is None:
+        raise Http404("No such event.")
+    try:
+        outcome = await webhooks.aevent_apply(event, force=True)
+    except ShopError as error:
+        messages.error(
+            request,
+            f"Replaying {event.type} {event.stripe_event_id} failed again: {error.staff_message} "
+            "The event stays marked failed.",
+        )
+    else:
+        messages.success(request, f"{event.type} {event.stripe_event_id}: {outcome}")
+    return HttpResponseRedirect(reverse("dashboard:home") + "#events")
