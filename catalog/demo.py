@@ -1,188 +1,40 @@
-"""The demo catalogue: deterministic, so that seeding twice gives the same shop."""
+"""The demo catalogue: deterministic, so that seeding twice gives the same shop.
+
+Its data (categories, product types, names, colours, prices) is in demo_data.toml;
+this module draws the products from it.
+"""
 
 from __future__ import annotations
 
 import io
 import random
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.utils.text import slugify
 
-# (slug, name, description, parent slug)
-CATEGORIES: list[tuple[str, str, str, str | None]] = [
-    ("clothing", "Clothing", "Clothes made to be worn for years, not a season.", None),
-    ("t-shirts", "T-shirts & Tops", "Soft, heavyweight cotton tops.", "clothing"),
-    ("knitwear", "Knitwear", "Merino, lambswool and cotton knits.", "clothing"),
-    ("jackets", "Jackets & Coats", "Waterproofs, overcoats and everything between.", "clothing"),
-    ("trousers", "Trousers", "Chinos, cords and hard-wearing work trousers.", "clothing"),
-    ("home", "Home", "Useful things for the kitchen, the table and the bedroom.", None),
-    ("kitchen", "Kitchen", "Knives, pans and tools that last a lifetime.", "home"),
-    ("lighting", "Lighting", "Lamps and pendants in brass, steel and glass.", "home"),
-    ("bedding", "Bedding & Textiles", "Linen and cotton for better sleep.", "home"),
-    ("outdoors", "Outdoors", "Kit for camping, cycling and long days outside.", None),
-    ("camping", "Camping", "Tents, sleeping bags and stoves.", "outdoors"),
-    ("cycling", "Cycling", "Lights, locks and bags for the daily ride.", "outdoors"),
-    ("accessories", "Accessories", "Bags, hats and the small things.", None),
-    ("bags", "Bags", "Backpacks, totes and weekenders.", "accessories"),
-    ("hats-scarves", "Hats & Scarves", "Warm heads and necks.", "accessories"),
-]
-
-SIZES = ["XS", "S", "M", "L", "XL"]
-WAISTS = ["28", "30", "32", "34", "36"]
-BED_SIZES = ["Single", "Double", "King"]
-COLOURS = {
-    "Navy": (31, 52, 89),
-    "Forest": (43, 87, 64),
-    "Rust": (166, 78, 46),
-    "Oatmeal": (214, 200, 170),
-    "Charcoal": (64, 66, 70),
-    "Sky": (120, 170, 205),
-    "Mustard": (206, 160, 52),
-    "Plum": (110, 56, 88),
-    "Cream": (238, 230, 210),
-    "Olive": (112, 116, 62),
-}
-FINISHES = {"Brass": (181, 148, 80), "Black": (40, 40, 40), "White": (236, 236, 232)}
+DATA = tomllib.loads(Path(__file__).with_name("demo_data.toml").read_text(encoding="utf-8"))
+CATEGORIES: list[dict] = DATA["categories"]
+SHIPPING_METHODS: list[dict] = DATA["shipping_methods"]
+TAX_RATES: list[dict] = DATA["tax_rates"]
+COLOURS = {name: tuple(rgb) for name, rgb in DATA["colours"].items()}
+FINISHES = {name: tuple(rgb) for name, rgb in DATA["finishes"].items()}
+SIZED_SCHEMES: dict[str, dict] = DATA["sized_schemes"]
+PREFIXES: list[str] = DATA["names"]["prefixes"]
+ADJECTIVES: list[str] = DATA["names"]["adjectives"]
 
 
 @dataclass(frozen=True)
 class Leaf:
     slug: str
     nouns: list[str]
-    price_range: tuple[int, int]  # minor units
+    price_range: list[int]  # minor units, low and high
     scheme: str  # how variants are made
     materials: list[str]
 
 
-LEAVES = [
-    Leaf(
-        "t-shirts",
-        ["T-Shirt", "Henley", "Polo Shirt", "Long-Sleeve Tee"],
-        (1800, 3800),
-        "size-colour",
-        ["organic cotton", "slub cotton", "cotton jersey"],
-    ),
-    Leaf(
-        "knitwear",
-        ["Jumper", "Cardigan", "Roll-Neck", "Crew-Neck Sweater"],
-        (4500, 9800),
-        "size-colour",
-        ["merino wool", "lambswool", "cotton"],
-    ),
-    Leaf(
-        "jackets",
-        ["Rain Jacket", "Field Jacket", "Puffer Jacket", "Wool Overcoat", "Gilet"],
-        (7500, 24000),
-        "size-colour",
-        ["waxed cotton", "recycled nylon", "wool blend"],
-    ),
-    Leaf(
-        "trousers",
-        ["Chinos", "Cord Trousers", "Work Trousers", "Joggers"],
-        (3800, 8500),
-        "waist-colour",
-        ["cotton twill", "needlecord", "canvas"],
-    ),
-    Leaf(
-        "kitchen",
-        ["Chef's Knife", "Cast-Iron Skillet", "Enamel Mug", "Chopping Board", "Coffee Grinder"],
-        (1200, 9500),
-        "colour",
-        ["carbon steel", "cast iron", "enamelled steel", "oak"],
-    ),
-    Leaf(
-        "lighting",
-        ["Table Lamp", "Pendant Light", "Reading Lamp", "Lantern"],
-        (3500, 18000),
-        "finish",
-        ["spun brass", "powder-coated steel", "blown glass"],
-    ),
-    Leaf(
-        "bedding",
-        ["Duvet Cover", "Linen Sheet Set", "Throw", "Cushion Cover"],
-        (2500, 14000),
-        "bed-colour",
-        ["washed linen", "percale cotton", "brushed cotton"],
-    ),
-    Leaf(
-        "camping",
-        ["Tent", "Sleeping Bag", "Camping Stove", "Headtorch", "Water Bottle"],
-        (1500, 32000),
-        "colour",
-        ["ripstop nylon", "stainless steel", "recycled polyester"],
-    ),
-    Leaf(
-        "cycling",
-        ["Bike Light Set", "Cycling Gloves", "Saddle Bag", "Bike Lock"],
-        (1500, 7500),
-        "colour",
-        ["aluminium", "hardened steel", "waxed canvas"],
-    ),
-    Leaf(
-        "bags",
-        ["Backpack", "Tote Bag", "Weekender", "Messenger Bag"],
-        (2500, 16000),
-        "colour",
-        ["waxed canvas", "recycled nylon", "leather"],
-    ),
-    Leaf(
-        "hats-scarves",
-        ["Beanie", "Scarf", "Cap", "Bucket Hat"],
-        (1500, 4500),
-        "colour",
-        ["merino wool", "lambswool", "cotton canvas"],
-    ),
-]
-
-PREFIXES = [
-    "Ashby",
-    "Brora",
-    "Calder",
-    "Dunmore",
-    "Eskdale",
-    "Fenwick",
-    "Glencoe",
-    "Harlow",
-    "Islay",
-    "Jura",
-    "Kendal",
-    "Lomond",
-    "Morvern",
-    "Norwood",
-    "Orkney",
-    "Penrith",
-    "Quarry",
-    "Rydal",
-    "Skye",
-    "Tarn",
-    "Ullswater",
-    "Wharfe",
-    "Yarrow",
-    "Alston",
-    "Bowness",
-    "Coniston",
-    "Derwent",
-    "Ennerdale",
-    "Grasmere",
-    "Hawes",
-]
-ADJECTIVES = [
-    "Everyday",
-    "Classic",
-    "Heritage",
-    "Lightweight",
-    "Heavyweight",
-    "Organic",
-    "Waxed",
-    "Recycled",
-    "Alpine",
-    "Coastal",
-    "Harbour",
-    "Trail",
-    "Studio",
-    "Weekend",
-    "Workwear",
-]
+LEAVES = [Leaf(**leaf) for leaf in DATA["leaves"]]
 
 
 @dataclass(frozen=True)
@@ -218,56 +70,6 @@ def product_spec(index: int) -> ProductSpec:
     base_price = (rng.randrange(low, high) // 100) * 100 + 99 - 100 if high > low else low
     base_price = max(base_price, 499)
     colours = rng.sample(list(COLOURS), k=rng.choice([1, 2, 3]))
-    code = f"NW{index:06d}"
-
-    def stock() -> int:
-        roll = rng.random()
-        if roll < 0.08:
-            return 0
-        if roll < 0.2:
-            return rng.randint(1, 4)
-        return rng.randint(5, 60)
-
-    variants: list[VariantSpec] = []
-    if leaf.scheme in ("size-colour", "waist-colour", "bed-colour"):
-        sizes = {"size-colour": SIZES, "waist-colour": WAISTS, "bed-colour": BED_SIZES}[leaf.scheme]
-        option = "waist" if leaf.scheme == "waist-colour" else "size"
-        for colour in colours:
-            for position, size in enumerate(sizes):
-                price = base_price
-                if leaf.scheme == "bed-colour":
-                    price = base_price + position * (base_price // 5 // 100 * 100)
-                variants.append(
-                    VariantSpec(
-                        sku=f"{code}-{colour[:3].upper()}-{size.upper()[:6]}",
-                        options={option: size, "colour": colour},
-                        price=price,
-                        on_hand=stock(),
-                        image_key=(noun, colour),
-                    )
-                )
-    elif leaf.scheme == "finish":
-        for finish in rng.sample(list(FINISHES), k=rng.choice([1, 2, 3])):
-            variants.append(
-                VariantSpec(
-                    sku=f"{code}-{finish[:3].upper()}",
-                    options={"finish": finish},
-                    price=base_price,
-                    on_hand=stock(),
-                    image_key=(noun, finish),
-                )
-            )
-    else:
-        for colour in colours:
-            variants.append(
-                VariantSpec(
-                    sku=f"{code}-{colour[:3].upper()}",
-                    options={"colour": colour},
-                    price=base_price,
-                    on_hand=stock(),
-                    image_key=(noun, colour),
-                )
-            )
     description = (
         f"The {title} is made from {material} and built for everyday use. "
         f"{adjective} in spirit and practical in detail, it is designed in Britain and made by "
@@ -281,8 +83,50 @@ def product_spec(index: int) -> ProductSpec:
         base_slug=slugify(title),
         description=description,
         is_featured=index % 15 == 0,
-        variants=variants,
+        variants=_variant_specs(
+            rng, leaf=leaf, code=f"NW{index:06d}", noun=noun, colours=colours, price=base_price
+        ),
     )
+
+
+def _variant_specs(
+    rng: random.Random, *, leaf: Leaf, code: str, noun: str, colours: list[str], price: int
+) -> list[VariantSpec]:
+    """Return a product's variants as its leaf's scheme makes them, each with its stock drawn in turn."""
+    if leaf.scheme in SIZED_SCHEMES:
+        option, sizes = SIZED_SCHEMES[leaf.scheme]["option"], SIZED_SCHEMES[leaf.scheme]["values"]
+        # Bigger beds cost a fifth more a size, in whole units.
+        step = price // 5 // 100 * 100 if leaf.scheme == "bed-colour" else 0
+        rows = [
+            (colour, {option: size, "colour": colour}, f"-{size.upper()[:6]}", price + position * step)
+            for colour in colours
+            for position, size in enumerate(sizes)
+        ]
+    elif leaf.scheme == "finish":
+        finishes = rng.sample(list(FINISHES), k=rng.choice([1, 2, 3]))
+        rows = [(finish, {"finish": finish}, "", price) for finish in finishes]
+    else:
+        rows = [(colour, {"colour": colour}, "", price) for colour in colours]
+    return [
+        VariantSpec(
+            sku=f"{code}-{shade[:3].upper()}{size_suffix}",
+            options=options,
+            price=variant_price,
+            on_hand=_stock(rng),
+            image_key=(noun, shade),
+        )
+        for shade, options, size_suffix, variant_price in rows
+    ]
+
+
+def _stock(rng: random.Random) -> int:
+    """Return a variant's stock: out of stock now and then, sometimes low, mostly plenty."""
+    roll = rng.random()
+    if roll < 0.08:
+        return 0
+    if roll < 0.2:
+        return rng.randint(1, 4)
+    return rng.randint(5, 60)
 
 
 def demo_image(noun: str, shade: str) -> bytes:
@@ -313,19 +157,3 @@ def demo_image(noun: str, shade: str) -> bytes:
 
 def image_name(noun: str, shade: str) -> str:
     return f"products/demo-{slugify(noun)}-{slugify(shade)}.jpg"
-
-
-# (code, name, description, price in minor units, free over, position)
-SHIPPING_METHODS = [
-    ("standard", "Standard delivery", "3–5 working days.", 495, 7500, 0),
-    ("express", "Express delivery", "Next working day if ordered by 2pm.", 995, None, 1),
-]
-# (country, name, rate)
-TAX_RATES = [
-    ("GB", "VAT", "0.2000"),
-    ("IE", "VAT", "0.2300"),
-    ("FR", "TVA", "0.2000"),
-    ("DE", "MwSt", "0.1900"),
-    ("NL", "BTW", "0.2100"),
-    ("US", "Sales tax", "0.0000"),
-]

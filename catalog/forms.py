@@ -5,7 +5,8 @@ from django import forms
 from django.conf import settings
 from django.http import QueryDict
 
-from catalog.selectors import SORT_LABELS, SORTS, ListingFilters, OptionFacet
+from catalog.facets import OptionFacet
+from catalog.listings import SORT_LABELS, SORTS, ListingFilters
 from shop.money import to_minor_units
 
 MAX_PRICE = Decimal("1000000")

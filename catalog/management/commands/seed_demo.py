@@ -63,33 +63,26 @@ class Command(BaseCommand):
 
     @staticmethod
     def _checkout_settings() -> None:
-        for code, name, description, price, free_over, position in SHIPPING_METHODS:
-            ShippingMethod.objects.get_or_create(
-                code=code,
-                defaults={
-                    "name": name,
-                    "description": description,
-                    "price": price,
-                    "free_over": free_over,
-                    "position": position,
-                },
-            )
-        for country, name, rate in TAX_RATES:
-            TaxRate.objects.get_or_create(country=country, defaults={"name": name, "rate": rate})
+        for position, method in enumerate(SHIPPING_METHODS):
+            fields = {"free_over": None, "position": position} | method
+            ShippingMethod.objects.get_or_create(code=fields.pop("code"), defaults=fields)
+        for tax in TAX_RATES:
+            fields = dict(tax)
+            TaxRate.objects.get_or_create(country=fields.pop("country"), defaults=fields)
 
     def _categories(self) -> dict[str, Category]:
         categories: dict[str, Category] = {}
-        for position, (slug, name, description, parent_slug) in enumerate(CATEGORIES):
+        for position, row in enumerate(CATEGORIES):
             category, _ = Category.objects.get_or_create(
-                slug=slug,
+                slug=row["slug"],
                 defaults={
-                    "name": name,
-                    "description": description,
-                    "parent": categories.get(parent_slug) if parent_slug else None,
+                    "name": row["name"],
+                    "description": row["description"],
+                    "parent": categories.get(row.get("parent")),
                     "position": position,
                 },
             )
-            categories[slug] = category
+            categories[row["slug"]] = category
         return categories
 
     @staticmethod

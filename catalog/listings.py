@@ -1,0 +1,188 @@
+"""Product listings: the filtered, sorted products behind category and search pages, and their cards."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.files.storage import default_storage
+from django.core.paginator import InvalidPage, Paginator
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+
+from catalog.models import Product, ProductImage, Variant
+
+if TYPE_CHECKING:
+    from catalog.selectors import CategoryNode, CategoryTree
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "price_asc": ("price_from", "id"),
+    "price_desc": ("-price_from", "-id"),
+    "name": ("title", "id"),
+}
+SORT_LABELS = {
+    "relevance": "Best match",
+    "newest": "Newest",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+    "name": "Name A–Z",
+}
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    title: str
+    slug: str
+    price_from: int
+    currency: str
+    image_url: str | None
+    is_in_stock: bool
+    has_price_range: bool
+
+    @property
+    def url(self) -> str:
+        return f"/products/{self.slug}/"
+
+
+@dataclass(frozen=True)
+class ListingFilters:
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool = False
+    # Option name to accepted values: OR within a name, AND across names, on one variant.
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sort: str = "newest"
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """One page of a product listing: its cards, where it stands, and the total count."""
+
+    number: int
+    num_pages: int
+    total: int
+    cards: list[ProductCard]
+    # Names this reading of the page, so the rendered grid can be kept exactly as long.
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
+def visible_products(tree: CategoryTree) -> QuerySet[Product]:
+    return Product.objects.filter(is_active=True, category_id__in=tree.visible_ids)
+
+
+def _in_stock_subquery() -> Exists:
+    # Driven from the product's own variants (an index lookup per product) rather than from the
+    # stock table, which the planner would otherwise hash whole for every page.
+    return Exists(
+        Variant.objects.filter(
+            product=OuterRef("pk"), is_active=True, stock__on_hand__gt=F("stock__allocated")
+        )
+    )
+
+
+def product_cards_queryset(products: QuerySet[Product]) -> QuerySet[Product]:
+    """Return `products` annotated with what a product card shows, in one query."""
+    first_image = ProductImage.objects.filter(product=OuterRef("pk")).order_by("position", "id")
+    higher_price = Variant.objects.filter(
+        product=OuterRef("pk"), is_active=True, price__gt=OuterRef("price_from")
+    )
+    return products.only("id", "title", "slug", "price_from", "currency").annotate(
+        first_image=Subquery(first_image.values("image")[:1]),
+        is_in_stock=_in_stock_subquery(),
+        has_price_range=Exists(higher_price),
+    )
+
+
+def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
+    """Return the cards for an already-sliced queryset, in its order.
+
+    Two queries: the page's ids first, then what the cards show for those ids
+    only. Asked together, PostgreSQL plans the per-product subqueries for every
+    row before the sort and limit, and builds a hash of the whole stock table on
+    every page.
+    """
+    ids = list(products.values_list("pk", flat=True))
+    if not ids:
+        return []
+    rows = {product.pk: product for product in product_cards_queryset(Product.objects.filter(pk__in=ids))}
+    return [
+        ProductCard(
+            title=product.title,
+            slug=product.slug,
+            price_from=product.price_from,
+            currency=product.currency,
+            image_url=default_storage.url(product.first_image) if product.first_image else None,
+            is_in_stock=product.is_in_stock,
+            has_price_range=product.has_price_range,
+        )
+        for product in (rows[pk] for pk in ids if pk in rows)
+    ]
+
+
+def listing_page(products: QuerySet[Product], number: int) -> ListingPage | None:
+    """Return page `number` of `products` with the total count, or None when there is no such page."""
+    paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
+    try:
+        page = paginator.page(number)
+    except InvalidPage:
+        return None
+    return ListingPage(
+        number=page.number,
+        num_pages=paginator.num_pages,
+        total=paginator.count,
+        cards=product_cards(page.object_list),
+    )
+
+
+def product_listing(
+    *, tree: CategoryTree, filters: ListingFilters, category: CategoryNode | None = None
+) -> QuerySet[Product]:
+    """Return the ordered, filtered product queryset for a listing page (not yet evaluated)."""
+    products = visible_products(tree)
+    if category is not None:
+        products = products.filter(category_id__in=tree.descendant_ids(category))
+    products = _apply_filters(products, filters)
+    return products.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
+
+
+def _apply_filters(products: QuerySet[Product], filters: ListingFilters) -> QuerySet[Product]:
+    if filters.min_price is not None:
+        products = products.filter(price_from__gte=filters.min_price)
+    if filters.max_price is not None:
+        products = products.filter(price_from__lte=filters.max_price)
+    if filters.in_stock:
+        products = products.filter(_in_stock_subquery())
+    if filters.options:
+        matching_variant = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
+        for name, values in filters.options.items():
+            any_value = Q()
+            for value in values:
+                any_value |= Q(options__contains={name: value})
+            matching_variant = matching_variant.filter(any_value)
+        products = products.filter(Exists(matching_variant))
+    return products
+
+
+def product_search(*, tree: CategoryTree, query: str, filters: ListingFilters) -> QuerySet[Product]:
+    """Return products matching `query`, best first.
+
+    Full-text search (English stemming, title weighted above description) finds
+    the words through its GIN index. Only when it finds nothing does trigram word
+    similarity on the title look for a misspelling ("jumpr"): asking both at
+    once made every search rank every trigram candidate.
+    """
+    search_query = SearchQuery(query, search_type="websearch", config="english")
+    visible = visible_products(tree)
+    if visible.filter(search_vector=search_query).exists():
+        products = visible.filter(search_vector=search_query).annotate(
+            score=SearchRank(F("search_vector"), search_query)
+        )
+    else:
+        products = visible.filter(title__trigram_word_similar=query).annotate(
+            score=TrigramWordSimilarity(query, "title")
+        )
+    products = _apply_filters(products, filters)
+    return products.order_by(*SORTS.get(filters.sort, (F("score").desc(), "-id")))
