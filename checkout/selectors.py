@@ -15,6 +15,7 @@ from catalog.sellable import asellable_category_ids, variant_is_sellable
 from checkout.models import Cart, CartLine, Order, Payment, ShippingMethod, TaxRate
 from checkout.pricing import Totals, totals_compute
 from checkout.quote import Quote, quote_make
+from inventory.selectors import variant_available, with_stock
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,12 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
     first_image = ProductImage.objects.filter(product=OuterRef("variant__product")).order_by("position", "id")
     lines = []
     async for line in (
-        CartLine.objects.filter(cart=cart)
-        .select_related("variant__product", "variant__stock")
+        with_stock(CartLine.objects.filter(cart=cart), variant="variant")
+        .select_related("variant__product")
         .annotate(first_image=Subquery(first_image.values("image")[:1]))
         .order_by("added_at", "id")
     ):
         variant = line.variant
-        stock = getattr(variant, "stock", None)
         lines.append(
             CartLineView(
                 variant_id=variant.id,
@@ -112,7 +112,7 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
                 unit_price=variant.price,
                 currency=variant.currency,
                 quantity=line.quantity,
-                available=stock.available if stock else 0,
+                available=variant_available(variant),
                 is_sold=variant_is_sellable(variant, category_ids),
             )
         )

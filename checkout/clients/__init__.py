@@ -37,6 +37,8 @@ async def arelease_database_connection() -> None:
     Django holds a request's connection until the request ends; a request that
     awaits Stripe or the inventory API would otherwise sit on a pooled connection
     the whole time, and an inventory API served by the same process could starve.
+    Every client function calls this first, so callers need not; inside a
+    transaction it does nothing.
     """
     from asgiref.sync import sync_to_async
 

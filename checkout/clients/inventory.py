@@ -1,6 +1,7 @@
 """HTTP client for the inventory API (inventory/openapi.yaml).
 
-Every call has a timeout and, where it changes state, an idempotency key; every
+Every call gives back the caller's database connection before it waits on the
+network, has a timeout and, where it changes state, an idempotency key; every
 failure becomes one of our errors: OutOfStock / UnknownItems / InventoryRefused
 (final: a 4xx; the same request is refused again), InventoryUnavailable (retryable:
 a timeout, no connection, a 5xx or 429, or an answer we cannot read).
@@ -15,7 +16,7 @@ from datetime import datetime
 import httpx
 from django.conf import settings
 
-from checkout.clients import shared_for_loop
+from checkout.clients import arelease_database_connection, shared_for_loop
 from checkout.exceptions import (
     InventoryRefused,
     InventoryUnavailable,
@@ -63,6 +64,7 @@ def _client() -> httpx.AsyncClient:
 
 
 async def _request(method: str, path: str, **kwargs: object) -> httpx.Response:
+    await arelease_database_connection()
     try:
         response = await _client().request(method, path, **kwargs)  # type: ignore[arg-type]
     except httpx.TimeoutException as error:

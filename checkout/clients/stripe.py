@@ -1,7 +1,8 @@
 """Stripe through the official SDK's async methods, as our own small dataclasses.
 
 `STRIPE_API_BASE` points the SDK at a stand-in (localstripe) in development and
-tests; empty means real Stripe, with no code change.
+tests; empty means real Stripe, with no code change. Every call first gives back
+the caller's database connection (`arelease_database_connection`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import stripe
 from django.conf import settings
 
-from checkout.clients import shared_for_loop
+from checkout.clients import arelease_database_connection, shared_for_loop
 from checkout.exceptions import PaymentDeclined, PaymentGatewayUnavailable, PaymentRejected
 
 logger = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ async def payment_intent_create(
     *, amount: int, currency: str, order_number: str, idempotency_key: str
 ) -> PaymentIntent:
     """Create the order's PaymentIntent (not yet confirmed: the card comes later)."""
+    await arelease_database_connection()
     try:
         obj = await client().v1.payment_intents.create_async(
             {
@@ -183,6 +185,7 @@ async def payment_intent_create(
 
 
 async def payment_intent_retrieve(*, payment_intent_id: str) -> PaymentIntent:
+    await arelease_database_connection()
     try:
         obj = await client().v1.payment_intents.retrieve_async(payment_intent_id)
     except stripe.StripeError as error:
@@ -191,6 +194,7 @@ async def payment_intent_retrieve(*, payment_intent_id: str) -> PaymentIntent:
 
 
 async def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> PaymentIntent:
+    await arelease_database_connection()
     try:
         obj = await client().v1.payment_intents.cancel_async(
             payment_intent_id, options={"idempotency_key": idempotency_key}
@@ -208,6 +212,7 @@ async def payment_intent_pay(
     Return the PaymentIntent, which may need a 3-D Secure step (`requires_action`);
     raise PaymentDeclined when the card is refused.
     """
+    await arelease_database_connection()
     try:
         await client().v1.payment_intents.update_async(
             payment_intent_id,
@@ -224,6 +229,7 @@ async def payment_intent_pay(
 
 async def customer_create(*, email: str, order_number: str, idempotency_key: str) -> str:
     """Create a Customer for the order's card and return its id."""
+    await arelease_database_connection()
     try:
         obj = await client().v1.customers.create_async(
             {"email": email, "metadata": {"order_number": order_number}},
@@ -236,6 +242,7 @@ async def customer_create(*, email: str, order_number: str, idempotency_key: str
 
 async def setup_intent_create(*, customer_id: str, idempotency_key: str) -> SetupIntent:
     """Create a SetupIntent through which the browser collects the card (and any 3-D Secure)."""
+    await arelease_database_connection()
     try:
         obj = await client().v1.setup_intents.create_async(
             {"customer": customer_id, "payment_method_types": ["card"], "usage": "on_session"},
@@ -247,6 +254,7 @@ async def setup_intent_create(*, customer_id: str, idempotency_key: str) -> Setu
 
 
 async def setup_intent_retrieve(*, setup_intent_id: str) -> SetupIntent:
+    await arelease_database_connection()
     try:
         obj = await client().v1.setup_intents.retrieve_async(setup_intent_id)
     except stripe.StripeError as error:
@@ -285,6 +293,7 @@ def _refund(obj: stripe.Refund | dict) -> Refund:
 
 async def refund_create(*, payment_intent_id: str, amount: int, idempotency_key: str) -> Refund:
     """Refund `amount` minor units of a succeeded PaymentIntent."""
+    await arelease_database_connection()
     try:
         obj = await client().v1.refunds.create_async(
             {"payment_intent": payment_intent_id, "amount": amount}, {"idempotency_key": idempotency_key}
@@ -296,6 +305,7 @@ async def refund_create(*, payment_intent_id: str, amount: int, idempotency_key:
 
 async def payment_intents_since(*, created_since: int, limit: int = 100) -> list[PaymentIntent]:
     """Return every PaymentIntent created at or after the Unix time `created_since`, following pages."""
+    await arelease_database_connection()
     intents: list[PaymentIntent] = []
     params: dict = {"limit": limit}
     while True:
@@ -319,6 +329,7 @@ async def payment_intents_since(*, created_since: int, limit: int = 100) -> list
 
 async def events_since(*, created_since: int, limit: int = 100) -> list[dict]:
     """Return Stripe's events created at or after the Unix time `created_since`, as plain dicts."""
+    await arelease_database_connection()
     events: list[dict] = []
     params: dict = {"limit": limit}
     while True:

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 
 import stripe
 
+from checkout.clients import arelease_database_connection
 from checkout.clients.stripe import Refund, _id_of, _refund, _translate, client
 
 
 async def refunds_of_payment_intent(*, payment_intent_id: str, limit: int = 100) -> list[Refund]:
     """Return every refund Stripe holds for a PaymentIntent, following pages."""
+    await arelease_database_connection()
     refunds: list[Refund] = []
     params: dict = {"payment_intent": payment_intent_id, "limit": limit}
     while True:
@@ -43,6 +45,7 @@ def _not_found(error: stripe.StripeError) -> bool:
 
 async def charge_retrieve(*, charge_id: str) -> Charge | None:
     """Return the charge as Stripe holds it, or None if Stripe has no such charge."""
+    await arelease_database_connection()
     try:
         obj = await client().v1.charges.retrieve_async(charge_id)
     except stripe.StripeError as error:
@@ -73,6 +76,7 @@ async def dispute_retrieve(*, dispute_id: str) -> Dispute | None:
 
     localstripe has no disputes at all: there every dispute is None.
     """
+    await arelease_database_connection()
     try:
         obj = await client().v1.disputes.retrieve_async(dispute_id)
     except stripe.StripeError as error:

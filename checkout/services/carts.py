@@ -15,10 +15,12 @@ from checkout.exceptions import (
     CartError,
     QuantityUnavailable,
 )
+from checkout.locks import cart_lock, carts_lock_for_merge
 from checkout.models import (
     Cart,
     CartLine,
 )
+from inventory.selectors import variant_available, with_stock
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ MAX_LINE_QUANTITY = 20
 
 def _variant_for_sale(variant_id: int) -> Variant:
     variant = (
-        Variant.objects.select_related("product", "stock")
+        with_stock(Variant.objects.select_related("product"))
         .filter(
             pk=variant_id,
             is_active=True,
@@ -48,9 +50,9 @@ def _title(variant: Variant) -> str:
     return f"{variant.product.title} ({label})" if variant.options else variant.product.title
 
 
-def _available(variant: Variant) -> int:
-    stock = getattr(variant, "stock", None)
-    return stock.available if stock else 0
+def cart_version_bump(*, cart_id: int) -> None:
+    """Give the cart a new version: a checkout page opened before the change can no longer place it."""
+    Cart.objects.filter(pk=cart_id).update(version=F("version") + 1, updated_at=timezone.now())
 
 
 def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
@@ -61,7 +63,7 @@ def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
     if quantity < 1 or quantity > MAX_LINE_QUANTITY:
         raise CartError(f"Choose a quantity from 1 to {MAX_LINE_QUANTITY}.")
     with transaction.atomic():
-        cart = Cart.objects.select_for_update().get(pk=cart_id)
+        cart = cart_lock(cart_id=cart_id)
         variant = _variant_for_sale(variant_id)
         line = CartLine.objects.filter(cart=cart, variant=variant).first()
         if line is None:
@@ -70,7 +72,7 @@ def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
         wanted = in_cart + quantity
         if wanted > MAX_LINE_QUANTITY:
             raise CartError(f"You can buy at most {MAX_LINE_QUANTITY} of one item.")
-        available = _available(variant)
+        available = variant_available(variant)
         if wanted > available:
             raise QuantityUnavailable(title=_title(variant), available=available, in_cart=in_cart)
         if line:
@@ -78,7 +80,7 @@ def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
             line.save(update_fields=["quantity"])
         else:
             CartLine.objects.create(cart=cart, variant=variant, quantity=wanted)
-        Cart.objects.filter(pk=cart.pk).update(version=F("version") + 1, updated_at=timezone.now())
+        cart_version_bump(cart_id=cart.pk)
     return wanted
 
 
@@ -87,10 +89,10 @@ def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
     if quantity < 0 or quantity > MAX_LINE_QUANTITY:
         raise CartError(f"Choose a quantity from 0 to {MAX_LINE_QUANTITY}.")
     with transaction.atomic():
-        cart = Cart.objects.select_for_update().get(pk=cart_id)
+        cart = cart_lock(cart_id=cart_id)
         line = (
-            CartLine.objects.filter(cart=cart, variant_id=variant_id)
-            .select_related("variant__product", "variant__stock")
+            with_stock(CartLine.objects.filter(cart=cart, variant_id=variant_id), variant="variant")
+            .select_related("variant__product")
             .first()
         )
         if line is None:
@@ -100,12 +102,12 @@ def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
         else:
             if quantity > line.quantity and not variant_is_sellable(line.variant, sellable_category_ids()):
                 raise CartError(f"Sorry, {_title(line.variant)} is no longer sold, so you cannot add more.")
-            available = _available(line.variant)
+            available = variant_available(line.variant)
             if quantity > line.quantity and quantity > available:
                 raise QuantityUnavailable(title=_title(line.variant), available=available)
             line.quantity = quantity
             line.save(update_fields=["quantity"])
-        Cart.objects.filter(pk=cart.pk).update(version=F("version") + 1, updated_at=timezone.now())
+        cart_version_bump(cart_id=cart.pk)
 
 
 def cart_attach_to_user(*, session: SessionBase, user) -> Cart:
@@ -116,11 +118,9 @@ def cart_attach_to_user(*, session: SessionBase, user) -> Cart:
     """
     with transaction.atomic():
         user_cart, _ = Cart.objects.get_or_create(user=user)
-        user_cart = Cart.objects.select_for_update().get(pk=user_cart.pk)
-        guest_id = session.get(CART_SESSION_KEY)
-        guest = None
-        if isinstance(guest_id, int) and guest_id != user_cart.pk:
-            guest = Cart.objects.select_for_update().filter(pk=guest_id, user__isnull=True).first()
+        user_cart, guest = carts_lock_for_merge(
+            user_cart_id=user_cart.pk, guest_cart_id=session.get(CART_SESSION_KEY)
+        )
         if guest is not None:
             existing = {line.variant_id: line for line in CartLine.objects.filter(cart=user_cart)}
             # The merged cart stays within what one order can hold; the guest's oldest lines win.
@@ -136,7 +136,7 @@ def cart_attach_to_user(*, session: SessionBase, user) -> Cart:
                         cart=user_cart, variant_id=line.variant_id, quantity=line.quantity
                     )
             guest.delete()
-            Cart.objects.filter(pk=user_cart.pk).update(version=F("version") + 1, updated_at=timezone.now())
+            cart_version_bump(cart_id=user_cart.pk)
     session[CART_SESSION_KEY] = user_cart.pk
     return user_cart
 

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
+from checkout import keys
 from checkout.clients import inventory as inventory_api
 from checkout.clients import stripe as stripe_api
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund, ShippingMethod
@@ -82,8 +83,8 @@ def placed(variant, quantity: int = 1) -> Order:
         seen_prices=prices_seen(cart),
     )
     held, _ = inventory.reservation_create(
-        idempotency_key=f"order-{order.number}-reservation",
-        reference=f"order-{order.number}",
+        idempotency_key=keys.reservation_key(order_number=order.number),
+        reference=keys.reservation_reference(order_number=order.number),
         lines=[inventory.LineRequest(variant.sku, quantity)],
         ttl_seconds=900,
     )
@@ -297,7 +298,7 @@ def test_paid_order_whose_stock_was_taken_twice(shop, lamp):
     order = shop["paid"]
     again, _ = inventory.reservation_create(
         idempotency_key="again",
-        reference=f"order-{order.number}",
+        reference=keys.reservation_reference(order_number=order.number),
         lines=[inventory.LineRequest("LAMP", 2)],
         ttl_seconds=900,
     )
