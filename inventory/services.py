@@ -10,7 +10,9 @@ committing takes them out of both `on_hand` and `allocated`; releasing or
 expiring gives them back to `allocated`.
 
 A SKU is known to the inventory when its variant exists, is active and has a
-stock row. Each sync service has an async twin named with an `a` prefix.
+stock row. Each sync service has an async twin named with an `a` prefix. The
+inventory's errors are in inventory/exceptions.py and its stock levels and
+adjustments in inventory/stock.py; its callers find them all here.
 """
 
 from __future__ import annotations
@@ -30,8 +32,20 @@ from django.db.models.expressions import Combinable
 from django.utils import timezone
 
 from catalog.models import Variant
-from inventory.models import Reservation, ReservationLine, Stock, StockAdjustment
-from shop.exceptions import InvalidInput, ShopError
+from inventory.exceptions import (
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidReservationRequest,
+    ReservationAlreadyCommitted,
+    ReservationNotCommitted,
+    ReservationNotFound,
+    ShortLine,
+    UnknownSku,
+)
+from inventory.models import Reservation, ReservationLine, Stock
+
+# Served from here too, so that callers have one module of inventory services.
+from inventory.stock import astock_adjust, astock_levels, stock_adjust, stock_levels  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -51,76 +65,6 @@ class LineRequest:
 # the cart is limited to the same, so that any cart can be reserved).
 RESERVATION_MAX_LINES = 100
 RESERVATION_MAX_QUANTITY = 1000
-
-
-@dataclass(frozen=True)
-class ShortLine:
-    """A line that cannot be served: what was asked for and what is available."""
-
-    sku: str
-    requested: int
-    available: int
-
-
-@dataclass(frozen=True)
-class StockLevel:
-    sku: str
-    on_hand: int
-    allocated: int
-    available: int
-
-
-@dataclass(frozen=True)
-class StockLevels:
-    """Levels of the known SKUs (in the order asked) and the SKUs not known."""
-
-    levels: list[StockLevel]
-    unknown: list[str]
-
-
-class InventoryError(ShopError):
-    """Base class for the inventory's own errors."""
-
-
-class InvalidReservationRequest(InventoryError, InvalidInput):
-    """A reservation request that can never succeed as given (e.g. a SKU twice)."""
-
-
-class UnknownSku(InventoryError):
-    """Some SKUs are not known to the inventory (no such variant, inactive, or no stock row)."""
-
-    def __init__(self, *, skus: Sequence[str]) -> None:
-        self.skus = list(skus)
-        super().__init__(f"Unknown or inactive SKU: {', '.join(self.skus)}.")
-
-
-class InsufficientStock(InventoryError):
-    """Not enough units for every line; nothing was held or taken."""
-
-    def __init__(self, *, lines: Sequence[ShortLine]) -> None:
-        self.lines = list(lines)
-        described = ", ".join(
-            f"{line.sku} ({line.requested} asked, {line.available} available)" for line in self.lines
-        )
-        super().__init__(f"Not enough stock for {described}.")
-
-
-class IdempotencyKeyReused(InventoryError):
-    """The idempotency key was already used for a different request."""
-
-    user_message = "This Idempotency-Key was already used with a different request body."
-
-
-class ReservationNotFound(InventoryError):
-    user_message = "No reservation with this id."
-
-
-class ReservationNotCommitted(InventoryError):
-    user_message = "Only committed stock can be returned."
-
-
-class ReservationAlreadyCommitted(InventoryError):
-    user_message = "The reservation is already committed; its stock cannot be released."
 
 
 def reservation_fingerprint(*, reference: str, lines: Sequence[LineRequest], ttl_seconds: int) -> str:
@@ -206,10 +150,7 @@ def reservation_commit(*, reservation_id: uuid.UUID | str) -> Reservation:
         quantities = _line_quantities(reservation.lines.all())
         stocks = _stocks_locked(variant_ids=quantities)
         if reservation.status == Reservation.Status.HELD:
-            for variant_id, (_sku, quantity) in quantities.items():
-                _stock_change(
-                    variant_id, on_hand=F("on_hand") - quantity, allocated=F("allocated") - quantity
-                )
+            _stocks_move(quantities, on_hand=-1, allocated=-1)
         else:
             short = _short_lines(quantities, stocks)
             if short:
@@ -218,8 +159,7 @@ def reservation_commit(*, reservation_id: uuid.UUID | str) -> Reservation:
                     extra={"reservation": str(reservation.pk), "status": reservation.status},
                 )
                 raise InsufficientStock(lines=short)
-            for variant_id, (_sku, quantity) in quantities.items():
-                _stock_change(variant_id, on_hand=F("on_hand") - quantity)
+            _stocks_move(quantities, on_hand=-1)
             logger.info(
                 "Late commit honoured",
                 extra={"reservation": str(reservation.pk), "status": reservation.status},
@@ -243,8 +183,7 @@ def reservation_release(*, reservation_id: uuid.UUID | str) -> Reservation:
             return reservation
         quantities = _line_quantities(reservation.lines.all())
         _stocks_locked(variant_ids=quantities)
-        for variant_id, (_sku, quantity) in quantities.items():
-            _stock_change(variant_id, allocated=F("allocated") - quantity)
+        _stocks_move(quantities, allocated=-1)
         reservation.status = Reservation.Status.RELEASED
         reservation.save(update_fields=["status", "updated_at"])
     return reservation
@@ -264,41 +203,10 @@ def reservation_return(*, reservation_id: uuid.UUID | str) -> Reservation:
             raise ReservationNotCommitted()
         quantities = _line_quantities(reservation.lines.all())
         _stocks_locked(variant_ids=quantities)
-        for variant_id, (_sku, quantity) in quantities.items():
-            _stock_change(variant_id, on_hand=F("on_hand") + quantity)
+        _stocks_move(quantities, on_hand=+1)
         reservation.status = Reservation.Status.RETURNED
         reservation.save(update_fields=["status", "updated_at"])
     return reservation
-
-
-def stock_adjust(*, variant_id: int, on_hand: int, reason: str, user_id: int | None) -> StockAdjustment:
-    """Set a SKU's on-hand count, recording who, why, before and after.
-
-    Refuses a count below what open reservations hold, or a blank reason.
-    """
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput("Give a reason for the change.")
-    if on_hand < 0 or on_hand > 10_000_000:
-        raise InvalidInput("On hand must be a whole number from 0 to 10,000,000.")
-    with transaction.atomic():
-        stock = Stock.objects.select_for_update().filter(variant_id=variant_id).first()
-        if stock is None:
-            raise InvalidInput("That SKU has no stock record.")
-        if on_hand < stock.allocated:
-            raise InvalidInput(
-                f"{stock.allocated} units are held by orders awaiting payment; on hand cannot go below that."
-            )
-        adjustment = StockAdjustment.objects.create(
-            variant_id=variant_id,
-            on_hand_before=stock.on_hand,
-            on_hand_after=on_hand,
-            reason=reason[:200],
-            user_id=user_id,
-        )
-        stock.on_hand = on_hand
-        stock.save(update_fields=["on_hand", "updated_at"])
-    return adjustment
 
 
 def reservations_expire(*, now: datetime | None = None) -> int:
@@ -316,55 +224,12 @@ def reservations_expire(*, now: datetime | None = None) -> int:
             return total
 
 
-def stock_levels(*, skus: Sequence[str]) -> StockLevels:
-    """Return the levels of the known SKUs, in the order given (each once), and the unknown ones."""
-    wanted = list(dict.fromkeys(skus))
-    rows = Stock.objects.filter(variant__sku__in=wanted, variant__is_active=True).values_list(
-        "variant__sku", "on_hand", "allocated"
-    )
-    found = {
-        sku: StockLevel(sku=sku, on_hand=on_hand, allocated=allocated, available=on_hand - allocated)
-        for sku, on_hand, allocated in rows
-    }
-    return StockLevels(
-        levels=[found[sku] for sku in wanted if sku in found],
-        unknown=[sku for sku in wanted if sku not in found],
-    )
-
-
-async def areservation_create(
-    *, idempotency_key: str, reference: str, lines: Sequence[LineRequest], ttl_seconds: int
-) -> tuple[Reservation, bool]:
-    return await sync_to_async(reservation_create)(
-        idempotency_key=idempotency_key, reference=reference, lines=lines, ttl_seconds=ttl_seconds
-    )
-
-
-async def areservation_get(*, reservation_id: uuid.UUID | str) -> Reservation:
-    return await sync_to_async(reservation_get)(reservation_id=reservation_id)
-
-
-async def areservation_commit(*, reservation_id: uuid.UUID | str) -> Reservation:
-    return await sync_to_async(reservation_commit)(reservation_id=reservation_id)
-
-
-async def areservation_release(*, reservation_id: uuid.UUID | str) -> Reservation:
-    return await sync_to_async(reservation_release)(reservation_id=reservation_id)
-
-
-async def areservation_return(*, reservation_id: uuid.UUID | str) -> Reservation:
-    return await sync_to_async(reservation_return)(reservation_id=reservation_id)
-
-
-astock_adjust = sync_to_async(stock_adjust)
-
-
-async def areservations_expire(*, now: datetime | None = None) -> int:
-    return await sync_to_async(reservations_expire)(now=now)
-
-
-async def astock_levels(*, skus: Sequence[str]) -> StockLevels:
-    return await sync_to_async(stock_levels)(skus=skus)
+areservation_create = sync_to_async(reservation_create)
+areservation_get = sync_to_async(reservation_get)
+areservation_commit = sync_to_async(reservation_commit)
+areservation_release = sync_to_async(reservation_release)
+areservation_return = sync_to_async(reservation_return)
+areservations_expire = sync_to_async(reservations_expire)
 
 
 def _reservation_hold(
@@ -401,8 +266,7 @@ def _reservation_hold(
         short = _short_lines(quantities, stocks)
         if short:
             raise InsufficientStock(lines=short)
-        for variant_id, (_sku, quantity) in quantities.items():
-            _stock_change(variant_id, allocated=F("allocated") + quantity)
+        _stocks_move(quantities, allocated=+1)
         ReservationLine.objects.bulk_create(
             [
                 ReservationLine(reservation=reservation, variant_id=variant_id, sku=sku, quantity=quantity)
@@ -471,6 +335,15 @@ def _short_lines(quantities: dict[int, tuple[str, int]], stocks: dict[int, Stock
 def _stock_change(variant_id: int, **changes: Combinable) -> None:
     """Apply F() changes to one stock row, already locked by the caller, in one UPDATE."""
     Stock.objects.filter(pk=variant_id).update(**changes, updated_at=timezone.now())
+
+
+def _stocks_move(quantities: dict[int, tuple[str, int]], **signs: int) -> None:
+    """Add each line's quantity, times the sign given for a count, to those counts of its stock row.
+
+    `_stocks_move(quantities, on_hand=-1, allocated=-1)` takes held units out of both.
+    """
+    for variant_id, (_sku, quantity) in quantities.items():
+        _stock_change(variant_id, **{count: F(count) + sign * quantity for count, sign in signs.items()})
 
 
 def _reservations_expire_batch(*, now: datetime) -> int:
