@@ -100,13 +100,24 @@ def _public_token() -> str:
 
 
 class Order(models.Model):
+    # Money and goods move apart (a shipped order partly refunded is still shipped); the
+    # order's own status follows from them and the cancel (checkout/services/orders.py).
     class Status(models.TextChoices):
-        PENDING_PAYMENT = "pending_payment", "Awaiting payment"
-        PAID = "paid", "Paid"
-        FULFILLED = "fulfilled", "Shipped"
+        OPEN = "open", "Open"
         CANCELED = "canceled", "Canceled"
-        REFUNDED = "refunded", "Refunded"
+        CLOSED = "closed", "Closed"
+
+    class PaymentStatus(models.TextChoices):
+        AWAITING = "awaiting", "Awaiting payment"
+        PAID = "paid", "Paid"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+        VOIDED = "voided", "Voided"
+
+    class FulfilmentStatus(models.TextChoices):
+        UNFULFILLED = "unfulfilled", "Not shipped"
+        PARTIALLY_FULFILLED = "partially_fulfilled", "Partly shipped"
+        FULFILLED = "fulfilled", "Shipped"
 
     number = models.CharField(max_length=20, unique=True)
     # The unguessable part of a guest's link to the order.
@@ -117,7 +128,13 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, related_name="orders", on_delete=models.SET_NULL
     )
     email = models.EmailField()
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    payment_status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.AWAITING
+    )
+    fulfilment_status = models.CharField(
+        max_length=20, choices=FulfilmentStatus.choices, default=FulfilmentStatus.UNFULFILLED
+    )
     cancel_reason = models.CharField(max_length=200, blank=True)
     # Shipping address, as given at checkout.
     full_name = models.CharField(max_length=120)
@@ -165,7 +182,15 @@ class Order(models.Model):
                 name="order_paid_at",
                 condition=Q(paid_at__isnull=False),
             ),
-            models.Index(fields=["paid_at"], name="order_awaiting_fulfilment", condition=Q(status="paid")),
+            models.Index(
+                fields=["paid_at"],
+                name="order_awaiting_fulfilment",
+                condition=Q(
+                    status="open",
+                    payment_status__in=["paid", "partially_refunded"],
+                    fulfilment_status__in=["unfulfilled", "partially_fulfilled"],
+                ),
+            ),
             models.Index(Lower("email"), name="order_email_lower"),
         ]
         constraints = [
@@ -183,7 +208,31 @@ class Order(models.Model):
 
     @property
     def is_payable(self) -> bool:
-        return self.status == self.Status.PENDING_PAYMENT
+        return self.status == self.Status.OPEN and self.payment_status == self.PaymentStatus.AWAITING
+
+    @property
+    def is_waiting_to_ship(self) -> bool:
+        return (
+            self.status == self.Status.OPEN
+            and self.payment_status in (self.PaymentStatus.PAID, self.PaymentStatus.PARTIALLY_REFUNDED)
+            and self.fulfilment_status != self.FulfilmentStatus.FULFILLED
+        )
+
+    @property
+    def state_label(self) -> str:
+        """Return the order's state in a few words for its customer, e.g. "Shipped · Partially refunded"."""
+        if self.status == self.Status.CANCELED:
+            return self.get_status_display()
+        parts = []
+        if self.fulfilment_status != self.FulfilmentStatus.UNFULFILLED:
+            parts.append(self.get_fulfilment_status_display())
+        if not parts or self.payment_status != self.PaymentStatus.PAID:
+            parts.append(self.get_payment_status_display())
+        return " · ".join(parts)
+
+    @property
+    def is_cancelable(self) -> bool:
+        return self.status == self.Status.OPEN and self.fulfilment_status == self.FulfilmentStatus.UNFULFILLED
 
 
 class OrderLine(models.Model):
