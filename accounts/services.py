@@ -7,14 +7,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from accounts.exceptions import EmailAlreadyRegistered
 from accounts.models import Address
-from shop.exceptions import InvalidInput
 
 logger = logging.getLogger(__name__)
-
-
-class EmailAlreadyRegistered(InvalidInput):
-    user_message = "An account with this e-mail address already exists. Sign in, or reset your password."
 
 
 def user_create(*, email: str, password: str, first_name: str = "") -> AbstractBaseUser:

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic.edit import FormView
 
 from accounts import services
+from accounts.exceptions import EmailAlreadyRegistered
 from accounts.forms import (
     EMAIL_MAX_LENGTH,
     AddressForm,
@@ -119,7 +120,7 @@ class SignupView(auth_views.RedirectURLMixin, FormView):
                 password=form.cleaned_data["password1"],
                 first_name=form.cleaned_data["first_name"],
             )
-        except services.EmailAlreadyRegistered as error:
+        except EmailAlreadyRegistered as error:
             form.add_error("email", error.user_message)
             return self.form_invalid(form)
         auth_login(self.request, user, backend=MODEL_BACKEND)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from catalog import selectors
 from catalog.forms import ListingForm
+from catalog.listings import ListingPage
 from checkout.services.carts import MAX_LINE_QUANTITY
 from shop.context_processors import MAX_QUERY_LENGTH
 from shop.http import canonical_url, page_number
@@ -28,25 +29,30 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
     if page is None:
         raise Http404("That page does not exist.")
-    return render(
-        request,
-        "catalog/category_detail.html",
-        {
-            "tree": tree,
-            "category": category,
-            "breadcrumbs": tree.ancestors(category),
-            "facets": [(facet, facet.choices(filters)) for facet in facets],
-            "filters": filters,
-            "form": form,
-            "page": page,
-            "products": page.cards,
-            "total": page.total,
-            "num_pages": page.num_pages,
-            "grid_seconds": settings.CATALOG_LISTING_CACHE_SECONDS,
-            "canonical_url": canonical_url(request, category.url, page.number),
-            "meta_description": (category.description or f"Shop {category.name}.")[:160],
-        },
-    )
+    context = {
+        **_listing(page, form, filters),
+        "tree": tree,
+        "category": category,
+        "breadcrumbs": tree.ancestors(category),
+        "facets": [(facet, facet.choices(filters)) for facet in facets],
+        "canonical_url": canonical_url(request, category.url, page.number),
+        "meta_description": (category.description or f"Shop {category.name}.")[:160],
+    }
+    return render(request, "catalog/category_detail.html", context)
+
+
+def _listing(page: ListingPage | None, form: ListingForm, filters) -> dict[str, object]:
+    """Return what every product listing shows: the filter form and the page of products (none yet)."""
+    context: dict[str, object] = {
+        "form": form,
+        "filters": filters,
+        "products": [],
+        "total": 0,
+        "grid_seconds": settings.CATALOG_LISTING_CACHE_SECONDS,
+    }
+    if page is not None:
+        context.update(page=page, products=page.cards, total=page.total, num_pages=page.num_pages)
+    return context
 
 
 @require_safe
@@ -95,36 +101,26 @@ def _chosen(request: HttpRequest, product: selectors.ProductDetail) -> tuple[int
 @require_safe
 async def search(request: HttpRequest) -> HttpResponse:
     tree = await selectors.category_tree()
-    raw_query = request.GET.get("q", "").replace("\x00", "")
-    query = " ".join(raw_query.split())[:MAX_QUERY_LENGTH]
+    typed = " ".join(request.GET.get("q", "").replace("\x00", "").split())
+    query = typed[:MAX_QUERY_LENGTH]
     form = ListingForm(request.GET, allow_relevance=True)
     filters = form.filters()
-    context: dict[str, object] = {
-        "tree": tree,
-        "query": query,
-        "query_was_truncated": len(" ".join(raw_query.split())) > MAX_QUERY_LENGTH,
-        "form": form,
-        "filters": filters,
-        "products": [],
-        "total": 0,
-        "suggestions": [],
-        "grid_seconds": settings.CATALOG_LISTING_CACHE_SECONDS,
-    }
+    page = None
     if query:
         number = page_number(request)
         page = await selectors.search_page(tree=tree, query=query, filters=filters, number=number)
         if page is None:
             raise Http404("That page does not exist.")
-        context.update(
-            page=page,
-            products=page.cards,
-            total=page.total,
-            num_pages=page.num_pages,
-        )
+    context = {
+        **_listing(page, form, filters),
+        "tree": tree,
+        "query": query,
+        "query_was_truncated": len(typed) > MAX_QUERY_LENGTH,
+        "suggestions": [],
+    }
     if not context["products"]:
         context["suggestions"] = await selectors.featured_products(tree=tree, limit=4)
-    response = render(request, "catalog/search.html", context)
-    return response
+    return render(request, "catalog/search.html", context)
 
 
 @require_safe

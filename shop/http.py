@@ -5,6 +5,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from shop.exceptions import InvalidInput, RequestTooLarge
+
 
 def is_storable(text: str) -> bool:
     """Return whether PostgreSQL can store `text`: no NUL and no lone surrogate (JSON's "\\ud800")."""
@@ -15,6 +17,15 @@ def is_storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def body_size_check(request: HttpRequest, *, limit: int) -> None:
+    """Refuse a body over `limit` bytes (RequestTooLarge), by its Content-Length before reading it."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit():
+        raise InvalidInput("The Content-Length header is not a number.")
+    if int(declared) > limit or len(request.body) > limit:
+        raise RequestTooLarge(f"The request body must be at most {limit} bytes.")
 
 
 def canonical_url(request: HttpRequest, path: str, page_number: int = 1) -> str:

@@ -79,6 +79,10 @@ def wait_text(seconds: int) -> str:
 class RateLimited(ShopError):
     """Too many attempts from one client: try again after `retry_after` seconds."""
 
+    status = 429
+    code = "rate_limited"
+    retryable = True
+
     def __init__(self, *, retry_after: int, attempts: str) -> None:
         self.retry_after = retry_after
         super().__init__(
