@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from catalog.models import Category, Product, ProductImage, Variant
-from checkout.models import Order, Payment
+from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund
 from inventory.models import Stock
 
 
@@ -84,7 +84,22 @@ class OrderFactory(factory.django.DjangoModelFactory):
     shipping_total = 0
     tax_total = 0
     total = 1200
-    status = Order.Status.PAID
+    payment_status = Order.PaymentStatus.PAID
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    """One item of an order at £12.00, its price snapshot adding up."""
+
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    variant = None
+    sku = factory.Sequence(lambda n: f"LINE-{n:05d}")
+    product_title = "Enamel Mug"
+    unit_price = 1200
+    quantity = 1
+    line_total = factory.LazyAttribute(lambda line: line.unit_price * line.quantity)
 
 
 class PaymentFactory(factory.django.DjangoModelFactory):
@@ -101,6 +116,36 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     amount_received = factory.LazyAttribute(
         lambda payment: payment.amount if payment.status == Payment.Status.SUCCEEDED else 0
     )
+
+
+class RefundFactory(factory.django.DjangoModelFactory):
+    """A £5.00 refund that Stripe made on a succeeded payment."""
+
+    class Meta:
+        model = Refund
+
+    payment = factory.SubFactory(PaymentFactory)
+    order = factory.SelfAttribute("payment.order")
+    stripe_refund_id = factory.Sequence(lambda n: f"re_factory{n:06d}")
+    amount = 500
+    currency = factory.SelfAttribute("payment.currency")
+    status = Refund.Status.SUCCEEDED
+
+
+class CartFactory(factory.django.DjangoModelFactory):
+    """A guest's empty cart (pass `user` for a signed-in shopper's)."""
+
+    class Meta:
+        model = Cart
+
+
+class CartLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CartLine
+
+    cart = factory.SubFactory(CartFactory)
+    variant = factory.SubFactory(VariantFactory)
+    quantity = 1
 
 
 def product_with_stock(
