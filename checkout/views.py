@@ -22,31 +22,25 @@ from checkout.addresses import aaddress_remember
 from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
+    CartEmpty,
     CartError,
-    InventoryRefused,
-    InventoryUnavailable,
+    CartExpired,
+    OrderNotPlaced,
     OutOfStock,
-    PaymentDeclined,
     PaymentGatewayUnavailable,
-    PaymentRejected,
-    UnknownItems,
+    PaymentUnconfirmed,
+    SignInRequired,
 )
 from checkout.forms import CartAddForm, CartLineForm, CheckoutForm, checkout_initial
 from checkout.models import Order, Payment
 from checkout.services.carts import MAX_LINE_QUANTITY, acart_for_request, acart_line_add, acart_line_set
 from checkout.services.payment_outcomes import apayment_intent_apply
-from checkout.services.payments import (
-    OrderNotPayable,
-    PaymentFormOutOfDate,
-    PaymentInProgress,
-    StockHoldLost,
-    apayment_pay,
-    apayment_setup,
-)
-from checkout.services.placement import CartEmpty, ShippingAddress, aorder_place, aorder_placement_resume
+from checkout.services.payments import apayment_pay, apayment_setup
+from checkout.services.placement import ShippingAddress, aorder_place, aorder_placement_resume
 from shop import ratelimit
-from shop.exceptions import ShopError
-from shop.http import login_redirect, safe_next_url
+from shop.errors import error_message, shop_errors, with_error_headers
+from shop.exceptions import InvalidInput, MethodNotAllowed, ShopError
+from shop.http import body_size_check, login_redirect, safe_next_url
 from shop.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -118,27 +112,22 @@ def _back_with_choice(request: HttpRequest, form: CartAddForm) -> str:
 
 
 @require_POST
+@shop_errors(redirect_to="checkout:cart")
 async def cart_update(request: HttpRequest) -> HttpResponse:
     form = CartLineForm(request.POST)
     if "remove" in request.POST:
         form = CartLineForm({"variant": request.POST.get("variant"), "quantity": 0})
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return HttpResponseRedirect(reverse("checkout:cart"))
+        raise InvalidInput(_form_errors(form))
     cart = await acart_for_request(request, create=False)
     if cart is None:
-        messages.error(request, "Your cart has expired. Please add the items again.")
-        return HttpResponseRedirect(reverse("checkout:cart"))
-    try:
-        await acart_line_set(
-            cart_id=cart.pk, variant_id=form.cleaned_data["variant"], quantity=form.cleaned_data["quantity"]
-        )
-    except CartError as error:
-        messages.error(request, error.user_message)
-    else:
-        messages.success(
-            request, "Removed from your cart." if form.cleaned_data["quantity"] == 0 else "Cart updated."
-        )
+        raise CartExpired()
+    await acart_line_set(
+        cart_id=cart.pk, variant_id=form.cleaned_data["variant"], quantity=form.cleaned_data["quantity"]
+    )
+    messages.success(
+        request, "Removed from your cart." if form.cleaned_data["quantity"] == 0 else "Cart updated."
+    )
     summary = await selectors.cart_summary(cart=cart)
     return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
 
@@ -146,148 +135,117 @@ async def cart_update(request: HttpRequest) -> HttpResponse:
 # Checkout ------------------------------------------------------------------------
 
 
-def _out_of_stock_message(error: OutOfStock, summary: selectors.CartSummary) -> str:
-    titles = {line.sku: line.title for line in summary.lines}
-    parts = []
-    for line in error.lines:
-        title = titles.get(line.sku, line.sku)
-        if line.available <= 0:
-            parts.append(f"{title} has just sold out")
-        else:
-            parts.append(f"only {line.available} of {title} left (you asked for {line.requested})")
-    detail = "; ".join(parts) or "some items ran out"
-    return f"Sorry — {detail}. Nothing was charged; please update your cart and try again."
-
-
 @require_http_methods(["GET", "HEAD", "POST"])
+@shop_errors(redirect_to="checkout:cart")
 async def checkout(request: HttpRequest) -> HttpResponse:
     cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
     methods = await selectors.shipping_methods()
-    status = 200
-    retry_after = None
     form = CheckoutForm(request.POST, methods=methods) if request.method == "POST" else None
+    is_placing = form is not None and form.is_valid()
     # An empty cart has nothing to check out, unless the form repeats a placed order's (a double submit).
-    if summary.is_empty and not (form is not None and form.is_valid()):
-        messages.info(request, "Your cart is empty.")
-        return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
-    if form is not None:
-        if form.is_valid():
-            try:
-                await ratelimit.arate_limit_hit(
-                    action="place-order",
-                    clients=[ratelimit.client_ip(request)],
-                    rate=settings.RATE_LIMIT_PLACE_ORDER,
-                    attempts="orders placed from your connection",
-                )
-            except ratelimit.RateLimited as error:
-                messages.error(request, error.user_message)
-                response, retry_after = None, error.retry_after
-            else:
-                response = await _place_order(request, form, cart, summary)
-            if response is not None:
-                return response
-            cart = await acart_for_request(request, create=False)
-            summary = await selectors.cart_summary(cart=cart)
-            kept = {name: value for name, value in form.cleaned_data.items() if name != "quote"}
-            form = CheckoutForm(initial={**kept, "cart_version": summary.version}, methods=methods)
-            status = 409 if retry_after is None else 429
-        else:
-            status = 400
-    # Read only when the page is shown: a successful order never needs them.
+    if summary.is_empty and not is_placing:
+        raise CartEmpty()
+    if form is None or not is_placing:
+        return await _checkout_page(request, form, summary, methods)
+    try:
+        return await _place_order(request, form, cart, summary)
+    except ShopError as error:
+        if error.redirect_to:
+            raise
+        return await _checkout_again(request, error, form, methods)
+
+
+async def _checkout_again(request, error: ShopError, form: CheckoutForm, methods) -> HttpResponse:
+    """Show the form again after a refused order: the message, the cart as it is now and what
+    the shopper typed."""
+    error_message(request, error)
+    summary = await selectors.cart_summary(cart=await acart_for_request(request, create=False))
+    kept = {name: value for name, value in form.cleaned_data.items() if name != "quote"}
+    form = CheckoutForm(initial={**kept, "cart_version": summary.version}, methods=methods)
+    # The cart or its stock changed under the shopper (409), unless they were too quick (429).
+    status = 429 if isinstance(error, ratelimit.RateLimited) else 409
+    return with_error_headers(await _checkout_page(request, form, summary, methods, status=status), error)
+
+
+async def _checkout_page(request, form, summary, methods, *, status: int | None = None) -> HttpResponse:
+    """Render the checkout page (a blank form for `form` None), 400 for a form with errors.
+    Rates and addresses are read only here: a placed order never needs them."""
     rates = await selectors.tax_rates()
     addresses = await selectors.saved_addresses(user=request.user)
-    if request.method != "POST":
-        form = CheckoutForm(
-            initial={
-                **checkout_initial(
-                    user=request.user, addresses=addresses, chosen_id=request.GET.get("address", "")
-                ),
-                "cart_version": summary.version,
-            },
-            methods=methods,
-        )
-    response = _checkout_page(request, form, summary, methods, rates, addresses, status=status)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
+    chosen_address_id = request.GET.get("address", "")
+    if form is None:
+        initial = checkout_initial(user=request.user, addresses=addresses, chosen_id=chosen_address_id)
+        form = CheckoutForm(initial={**initial, "cart_version": summary.version}, methods=methods)
+    context = {
+        **_checkout_prices(form, summary, methods, rates),
+        "form": form,
+        "cart": summary,
+        "methods": methods,
+        "addresses": addresses,
+        "chosen_address_id": chosen_address_id,
+        "cart_count": summary.item_count,
+        "problems": summary.problems,
+    }
+    status = status or (400 if form.is_bound else 200)
+    return render(request, "checkout/checkout.html", context, status=status)
+
+
+def _checkout_prices(form: CheckoutForm, summary, methods, rates) -> dict:
+    """Return the totals for the delivery and country chosen in the form, and the signed prices shown."""
+    values = form.data if form.is_bound else form.initial
+    chosen = values.get("shipping_method")
+    method = next((m for m in methods if m.code == chosen), methods[0] if methods else None)
+    country = values.get("country") or "GB"
+    return {
+        "totals": selectors.checkout_totals(summary=summary, method=method, rates=rates, country=country),
+        "quote": selectors.checkout_quote(summary=summary, methods=methods, rates=rates).sign(),
+    }
+
+
+async def _place_order(request, form: CheckoutForm, cart, summary) -> HttpResponse:
+    """Place the order and go to its payment page; raise ShopError when it cannot be placed."""
+    await ratelimit.arate_limit_hit(
+        action="place-order",
+        clients=[ratelimit.client_ip(request)],
+        rate=settings.RATE_LIMIT_PLACE_ORDER,
+        attempts="orders placed from your connection",
+    )
+    if cart is None:
+        raise CartExpired()
+    try:
+        order = await _order_place(request, form, cart, summary)
+    except DatabaseError:
+        # Nothing is charged before the payment page; the cart is kept, and a retry of the
+        # same cart takes up any order this attempt made. The page needs no database.
+        logger.exception("order placement lost the database")
+        return HttpResponse(loader.render_to_string("checkout/placement_interrupted.html"), status=503)
+    if form.cleaned_data["save_address"] and request.user.is_authenticated:
+        await _address_save(request, order, form.shipping_address())
+    response = HttpResponseRedirect(reverse("checkout:order-pay", kwargs={"token": order.public_token}))
+    response.set_cookie(CART_COUNT_COOKIE, "0", samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
     return response
 
 
-def _checkout_page(request, form, summary, methods, rates, addresses, *, status: int) -> HttpResponse:
-    """Render the checkout page with the totals for the chosen delivery, and the prices it shows."""
-    chosen_code = form.data.get("shipping_method") if form.is_bound else form.initial.get("shipping_method")
-    method = next((m for m in methods if m.code == chosen_code), methods[0] if methods else None)
-    country = (form.data.get("country") if form.is_bound else form.initial.get("country")) or "GB"
-    totals = selectors.checkout_totals(summary=summary, method=method, rates=rates, country=country)
-    return render(
-        request,
-        "checkout/checkout.html",
-        {
-            "form": form,
-            "cart": summary,
-            "totals": totals,
-            "quote": selectors.checkout_quote(summary=summary, methods=methods, rates=rates).sign(),
-            "methods": methods,
-            "addresses": addresses,
-            "chosen_address_id": request.GET.get("address", ""),
-            "cart_count": summary.item_count,
-            "problems": summary.problems,
-        },
-        status=status,
-    )
-
-
-async def _place_order(request, form, cart, summary) -> HttpResponse | None:
-    """Place the order. Return where to go next, or None to show the form again with a message."""
+async def _order_place(request, form: CheckoutForm, cart, summary) -> Order:
+    """Return the order placed from the form; raise OrderNotPlaced when it was canceled at once."""
     data = form.cleaned_data
-    if cart is None:
-        messages.error(request, "Your cart has expired. Please add the items again.")
-        return HttpResponseRedirect(reverse("checkout:cart"))
-    address = form.shipping_address()
     try:
         order, _created = await aorder_place(
             cart_id=cart.pk,
             cart_version=data["cart_version"],
             user_id=request.user.pk if request.user.is_authenticated else None,
             email=data["email"],
-            address=address,
+            address=form.shipping_address(),
             shipping_method_code=data["shipping_method"],
             seen_prices=data["quote"],
         )
     except OutOfStock as error:
-        messages.error(request, _out_of_stock_message(error, summary))
-        return _with_cart_count(HttpResponseRedirect(reverse("checkout:cart")), summary)
-    except UnknownItems as error:
-        messages.error(
-            request, f"{error.user_message} Nothing was charged; please remove them and try again."
-        )
-        return HttpResponseRedirect(reverse("checkout:cart"))
-    except InventoryRefused as error:
-        # Final: the same cart would be refused again, so back to the cart to change it.
-        messages.error(request, error.user_message)
-        return HttpResponseRedirect(reverse("checkout:cart"))
-    except (InventoryUnavailable, PaymentGatewayUnavailable, PaymentRejected) as error:
-        messages.error(request, error.user_message)
-        return None
-    except CartEmpty:
-        messages.info(request, "Your cart is empty.")
-        return HttpResponseRedirect(reverse("checkout:cart"))
-    except CartError as error:
-        messages.error(request, error.user_message)
-        return None
-    except DatabaseError:
-        # Nothing is charged before the payment page; the cart is kept, and a retry of the
-        # same cart takes up any order this attempt made. The page needs no database.
-        logger.exception("order placement lost the database")
-        return HttpResponse(loader.render_to_string("checkout/placement_interrupted.html"), status=503)
+        error.user_message = error.describe({line.sku: line.title for line in summary.lines})
+        raise
     if order.status == Order.Status.CANCELED:
-        messages.error(request, f"This order could not be placed ({order.cancel_reason}). Please try again.")
-        return None
-    if data["save_address"] and request.user.is_authenticated:
-        await _address_save(request, order, address)
-    response = HttpResponseRedirect(reverse("checkout:order-pay", kwargs={"token": order.public_token}))
-    response.set_cookie(CART_COUNT_COOKIE, "0", samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
-    return response
+        raise OrderNotPlaced(reason=order.cancel_reason)
+    return order
 
 
 async def _address_save(request, order: Order, address: ShippingAddress) -> None:
@@ -322,13 +280,22 @@ def order_view(*, answers_json: bool = False):
                 if user.is_authenticated:
                     raise Http404("No such order.")
                 if answers_json:
-                    return _json_error("Please sign in to pay for this order.", 403)
+                    raise SignInRequired()
                 return login_redirect(request)
             return await view(request, order)
 
         return wrapper
 
     return decorate
+
+
+def _order_page(request: HttpRequest, token: str) -> str:
+    """Return the order's page, where a payment that cannot go on sends the shopper."""
+    return reverse("checkout:order-detail", kwargs={"token": token})
+
+
+# What the payment page's script reads first: "error" unless the error says otherwise ("declined").
+pay_errors = shop_errors(redirect_to=_order_page, json=True, fields={"status": "error"})
 
 
 @require_safe
@@ -351,96 +318,75 @@ async def order_detail(request: HttpRequest, order: Order) -> HttpResponse:
 @require_safe
 @order_view()
 async def order_pay(request: HttpRequest, order: Order) -> HttpResponse:
-    if order.status != Order.Status.PENDING_PAYMENT:
+    if not order.is_payable:
         return HttpResponseRedirect(order.get_absolute_url())
     payment = selectors.current_payment(order)
     if payment is None:
-        try:
-            await aorder_placement_resume(order=order)
-        except ShopError as error:
-            messages.error(request, error.user_message)
-        resumed = await Payment.objects.filter(order=order).aexists()
-        return (
-            HttpResponseRedirect(request.path)
-            if resumed
-            else render(
-                request,
-                "checkout/pay.html",
-                {"order": order, "lines": list(order.lines.all()), "payment": None},
-            )
-        )
-    return render(
-        request,
-        "checkout/pay.html",
-        {
-            "order": order,
-            "lines": list(order.lines.all()),
-            "payment": payment,
-            "stripe_js_url": settings.STRIPE_JS_URL,
-            "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-            "is_test_mode": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test"),
-            "amount": format_money(order.total, order.currency),
-        },
-    )
+        return await _order_pay_resume(request, order)
+    context = {
+        "order": order,
+        "lines": list(order.lines.all()),
+        "payment": payment,
+        "stripe_js_url": settings.STRIPE_JS_URL,
+        "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        "is_test_mode": settings.STRIPE_PUBLISHABLE_KEY.startswith("pk_test"),
+        "amount": format_money(order.total, order.currency),
+    }
+    return render(request, "checkout/pay.html", context)
 
 
-PAYMENT_UNCONFIRMED = (
-    "We couldn't confirm your payment with our provider just now. Please wait a minute, then reload "
-    "this page: it will show whether the payment went through before you try again."
-)
-
-
-def _json_error(message: str, status: int, **extra: object) -> JsonResponse:
-    return JsonResponse({"status": "error", "message": message, **extra}, status=status)
+async def _order_pay_resume(request: HttpRequest, order: Order) -> HttpResponse:
+    """Finish setting up an order whose placement was cut short, then show its payment page again."""
+    try:
+        await aorder_placement_resume(order=order)
+    except ShopError as error:
+        error_message(request, error)
+    if await Payment.objects.filter(order=order).aexists():
+        return HttpResponseRedirect(request.path)
+    context = {"order": order, "lines": list(order.lines.all()), "payment": None}
+    return render(request, "checkout/pay.html", context)
 
 
 @require_POST
+@pay_errors
 @order_view(answers_json=True)
 async def order_pay_setup(request: HttpRequest, order: Order) -> JsonResponse:
-    try:
-        client_secret = await apayment_setup(order=order)
-    except OrderNotPayable as error:
-        return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
-    except (PaymentGatewayUnavailable, PaymentRejected) as error:
-        return _json_error(error.user_message, 503)
+    client_secret = await apayment_setup(order=order)
     return JsonResponse({"status": "ok", "client_secret": client_secret})
 
 
 @require_POST
+@pay_errors
 @order_view(answers_json=True)
 async def order_pay_confirm(request: HttpRequest, order: Order) -> JsonResponse:
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        return _json_error("The request was not valid JSON.", 400)
-    setup_intent_id = body.get("setup_intent") if isinstance(body, dict) else None
-    if not isinstance(setup_intent_id, str) or not 1 <= len(setup_intent_id) <= 255:
-        return _json_error("The request did not say which card to use.", 400)
-    return_url = reverse("checkout:order-return", kwargs={"token": order.public_token})
+    setup_intent_id = _setup_intent_id(request.body)
     try:
         intent = await apayment_pay(order=order, setup_intent_id=setup_intent_id)
-    except PaymentDeclined as error:
-        return JsonResponse({"status": "declined", "message": error.user_message}, status=402)
-    except OrderNotPayable as error:
-        return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
-    except (PaymentFormOutOfDate, PaymentInProgress) as error:
-        return _json_error(error.user_message, 409)
-    except StockHoldLost as error:
-        return _json_error(error.user_message, 409, redirect=order.get_absolute_url())
-    except PaymentGatewayUnavailable:
+    except PaymentGatewayUnavailable as error:
         # The charge may or may not have gone through: never claim it did not.
-        return _json_error(PAYMENT_UNCONFIRMED, 503)
-    except DatabaseError:
+        raise PaymentUnconfirmed() from error
+    except DatabaseError as error:
         # The same: the card may have been charged before our records could be written.
         logger.exception("payment confirmation lost the database", extra={"order": order.number})
-        return _json_error(PAYMENT_UNCONFIRMED, 503)
-    except PaymentRejected as error:
-        return _json_error(error.user_message, 503)
+        raise PaymentUnconfirmed() from error
+    return_url = reverse("checkout:order-return", kwargs={"token": order.public_token})
     if intent.status == "requires_action":
         return JsonResponse(
             {"status": "requires_action", "client_secret": intent.client_secret, "return_url": return_url}
         )
     return JsonResponse({"status": intent.status, "return_url": return_url})
+
+
+def _setup_intent_id(body: bytes) -> str:
+    """Return the SetupIntent named in the payment page's JSON body; raise InvalidInput."""
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, RecursionError) as error:
+        raise InvalidInput("The request was not valid JSON.") from error
+    setup_intent_id = data.get("setup_intent") if isinstance(data, dict) else None
+    if not isinstance(setup_intent_id, str) or not 1 <= len(setup_intent_id) <= 255:
+        raise InvalidInput("The request did not say which card to use.")
+    return setup_intent_id
 
 
 @require_safe
@@ -480,24 +426,19 @@ async def order_return(request: HttpRequest, order: Order) -> HttpResponse:
 
 
 @csrf_exempt
+@shop_errors(json=True)
 async def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """Receive a Stripe event: 400 unless it is signed and well-formed, 2xx once it is stored."""
     if request.method != "POST":
-        response = JsonResponse({"error": "method_not_allowed", "detail": "Use POST."}, status=405)
-        response["Allow"] = "POST"
-        return response
-    declared = request.headers.get("Content-Length", "0")
-    if (declared.isdigit() and int(declared) > settings.STRIPE_WEBHOOK_MAX_BYTES) or len(
-        request.body
-    ) > settings.STRIPE_WEBHOOK_MAX_BYTES:
-        return JsonResponse({"error": "too_large", "detail": "The body is too large."}, status=413)
+        raise MethodNotAllowed(["POST"])
+    body_size_check(request, limit=settings.STRIPE_WEBHOOK_MAX_BYTES)
     try:
         event = webhooks.event_verify(payload=request.body, signature=request.headers.get("Stripe-Signature"))
     except webhooks.InvalidEvent as error:
         logger.warning("webhook refused: %s", error.code)
         if error.is_signed:
             await webhooks.arefusal_record(payload=request.body, error=error)
-        return JsonResponse({"error": error.code, "detail": error.user_message}, status=400)
+        raise
     stored = await webhooks.aevent_store(event)
     try:
         outcome = await webhooks.aevent_apply(stored)

@@ -50,6 +50,8 @@ class InvalidEvent(ShopError):
     our secret) sent it, so the refusal is kept for staff.
     """
 
+    status = 400
+
     def __init__(self, code: str, detail: str, *, is_signed: bool = False) -> None:
         super().__init__(detail)
         self.code = code
@@ -58,6 +60,10 @@ class InvalidEvent(ShopError):
 
 class EventCrashed(ShopError):
     """Applying a stored event failed unexpectedly; it is kept with its error, to retry or replay."""
+
+    status = 503
+    code = "event_failed"
+    retryable = True
 
     user_message = "Applying the event failed; it is kept with its error and can be replayed."
 

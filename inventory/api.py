@@ -2,7 +2,8 @@
 
 Each view checks the bearer token, the method and the body size, parses and
 validates its input, calls one service and writes JSON. Every error answer is
-`{"error": <code>, "detail": <text>}`, plus `lines` where the code has them.
+the shop's `{"error": <code>, "message": <text>, "retryable": <bool>}` with the
+text also as `detail`, plus `lines` where the code has them.
 The contract is written down in inventory/openapi.yaml.
 """
 
@@ -21,8 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from inventory import services as inventory
 from inventory.models import Reservation
-from shop.exceptions import InvalidInput
-from shop.http import is_storable
+from shop.errors import error_json
+from shop.exceptions import InvalidInput, MethodNotAllowed, NotAuthorized, NotFound, ShopError
+from shop.http import body_size_check, is_storable
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_LEVEL_SKUS = 100
@@ -36,13 +38,14 @@ MAX_TTL_SECONDS = 24 * 60 * 60
 View = Callable[..., Awaitable[JsonResponse]]
 
 
-def error_response(status: int, error: str, detail: str, **extra: Any) -> JsonResponse:
-    """Return the API's JSON error body with this status."""
-    return JsonResponse({"error": error, "detail": detail, **extra}, status=status)
+def error_response(error: ShopError) -> JsonResponse:
+    """Return the API's JSON answer for `error`: the shop's error body, with the message also
+    as "detail", the field this API's contract has always named it by."""
+    return error_json(error, detail=error.user_message)
 
 
 def api_view(*methods: str) -> Callable[[View], View]:
-    """Wrap an async API view: token, method and body size first; service errors become JSON.
+    """Wrap an async API view: token, method and body size first; errors become JSON.
 
     CSRF does not apply: the caller is authenticated by a bearer token, not a cookie.
     """
@@ -51,45 +54,15 @@ def api_view(*methods: str) -> Callable[[View], View]:
         @csrf_exempt
         @functools.wraps(view)
         async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-            if not _is_authorized(request):
-                response = error_response(401, "unauthorized", "A valid bearer token is required.")
-                response["WWW-Authenticate"] = 'Bearer realm="inventory"'
-                return response
-            if request.method not in methods:
-                response = error_response(
-                    405, "method_not_allowed", f"Use {' or '.join(methods)} on this URL."
-                )
-                response["Allow"] = ", ".join(methods)
-                return response
-            too_large = _body_too_large(request)
-            if too_large is not None:
-                return too_large
             try:
+                if not _is_authorized(request):
+                    raise NotAuthorized(realm="inventory")
+                if request.method not in methods:
+                    raise MethodNotAllowed(methods)
+                body_size_check(request, limit=MAX_BODY_BYTES)
                 return await view(request, *args, **kwargs)
-            except InvalidInput as error:
-                return error_response(400, "invalid_request", error.user_message)
-            except inventory.UnknownSku as error:
-                return error_response(
-                    409, "unknown_sku", error.user_message, lines=[{"sku": sku} for sku in error.skus]
-                )
-            except inventory.InsufficientStock as error:
-                return error_response(
-                    409,
-                    "insufficient_stock",
-                    error.user_message,
-                    lines=[
-                        {"sku": line.sku, "requested": line.requested, "available": line.available}
-                        for line in error.lines
-                    ],
-                )
-            except inventory.IdempotencyKeyReused as error:
-                return error_response(422, "idempotency_key_reused", error.user_message)
-            except inventory.ReservationNotFound as error:
-                return error_response(404, "not_found", error.user_message)
-            except inventory.ReservationAlreadyCommitted as error:
-                return error_response(409, "already_committed", error.user_message)
-            except inventory.ReservationNotCommitted as error:
-                return error_response(409, "not_committed", error.user_message)
+            except ShopError as error:
+                return error_response(error)
 
         return wrapper
 
@@ -166,7 +139,7 @@ async def reservation_return(request: HttpRequest, reservation_id: str) -> JsonR
 @csrf_exempt
 async def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Answer any other URL under the API with a JSON 404 rather than the shop's HTML page."""
-    return error_response(404, "not_found", "No such endpoint.")
+    return error_response(NotFound("No such endpoint."))
 
 
 def reservation_body(reservation: Reservation) -> dict[str, Any]:
@@ -187,18 +160,6 @@ def _is_authorized(request: HttpRequest) -> bool:
         return False
     # Bytes, because compare_digest refuses str with non-ASCII characters.
     return secrets.compare_digest(token.strip().encode(), expected.encode())
-
-
-def _body_too_large(request: HttpRequest) -> JsonResponse | None:
-    """Return a 413 answer when the body is over MAX_BODY_BYTES (checked before reading it)."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit():
-        return error_response(400, "invalid_request", "The Content-Length header is not a number.")
-    if int(declared) > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
-        return error_response(
-            413, "body_too_large", f"The request body must be at most {MAX_BODY_BYTES} bytes."
-        )
-    return None
 
 
 def _reservation_request(body: bytes) -> dict[str, Any]:

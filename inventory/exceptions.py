@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from shop.exceptions import InvalidInput, ShopError
+from shop.exceptions import InvalidInput, NotFound, ShopError
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,22 @@ class InvalidReservationRequest(InventoryError, InvalidInput):
 class UnknownSku(InventoryError):
     """Some SKUs are not known to the inventory (no such variant, inactive, or no stock row)."""
 
+    status = 409
+    code = "unknown_sku"
+
     def __init__(self, *, skus: Sequence[str]) -> None:
         self.skus = list(skus)
         super().__init__(f"Unknown or inactive SKU: {', '.join(self.skus)}.")
 
+    def details(self) -> dict[str, Any]:
+        return {"lines": [{"sku": sku} for sku in self.skus]}
+
 
 class InsufficientStock(InventoryError):
     """Not enough units for every line; nothing was held or taken."""
+
+    status = 409
+    code = "insufficient_stock"
 
     def __init__(self, *, lines: Sequence[ShortLine]) -> None:
         self.lines = list(lines)
@@ -43,20 +53,34 @@ class InsufficientStock(InventoryError):
         )
         super().__init__(f"Not enough stock for {described}.")
 
+    def details(self) -> dict[str, Any]:
+        return {
+            "lines": [
+                {"sku": line.sku, "requested": line.requested, "available": line.available}
+                for line in self.lines
+            ]
+        }
+
 
 class IdempotencyKeyReused(InventoryError):
     """The idempotency key was already used for a different request."""
 
+    status = 422
+    code = "idempotency_key_reused"
     user_message = "This Idempotency-Key was already used with a different request body."
 
 
-class ReservationNotFound(InventoryError):
+class ReservationNotFound(InventoryError, NotFound):
     user_message = "No reservation with this id."
 
 
 class ReservationNotCommitted(InventoryError):
+    status = 409
+    code = "not_committed"
     user_message = "Only committed stock can be returned."
 
 
 class ReservationAlreadyCommitted(InventoryError):
+    status = 409
+    code = "already_committed"
     user_message = "The reservation is already committed; its stock cannot be released."

@@ -12,9 +12,13 @@ from checkout.clients import arelease_database_connection, inventory
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
     InventoryUnavailable,
+    OrderNotPayable,
     OutOfStock,
     PaymentDeclined,
+    PaymentFormOutOfDate,
+    PaymentInProgress,
     ReservationNotHeld,
+    StockHoldLost,
     UnknownItems,
 )
 from checkout.models import (
@@ -27,16 +31,6 @@ from checkout.services.placement import _areserve_order_stock
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
-
-
-class PaymentFormOutOfDate(ShopError):
-    user_message = (
-        "This payment form is out of date (perhaps it is open in another tab). Please reload the page."
-    )
-
-
-class OrderNotPayable(ShopError):
-    user_message = "This order cannot be paid any more."
 
 
 async def apayment_setup(*, order: Order) -> str:
@@ -122,12 +116,6 @@ async def _apayment_intent_cancel(order: Order, payment: Payment) -> bool:
     return True
 
 
-class StockHoldLost(ShopError):
-    user_message = (
-        "Sorry — the items in this order sold out while it waited for payment. Nothing was charged."
-    )
-
-
 HOLD_RENEW_MARGIN = timedelta(minutes=2)
 
 
@@ -188,12 +176,6 @@ def _order_cancel_unpaid(*, order_id: int, reason: str) -> bool:
             return False
         _order_move(order, Order.Status.CANCELED, cancel_reason=reason[:200], canceled_at=timezone.now())
         return True
-
-
-class PaymentInProgress(ShopError):
-    user_message = (
-        "A payment for this order is already being processed. Please wait a moment and reload the page."
-    )
 
 
 async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.PaymentIntent:

@@ -17,12 +17,15 @@ from catalog.sellable import sellable_category_ids, variant_is_sellable
 from checkout.clients import arelease_database_connection, inventory
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
+    CartChanged,
+    CartEmpty,
     CartError,
     InventoryRefused,
     InventoryUnavailable,
     OutOfStock,
     PaymentGatewayUnavailable,
     PaymentRejected,
+    PricesChanged,
     ReservationNotHeld,
     UnknownItems,
 )
@@ -43,26 +46,6 @@ from checkout.services.carts import _title
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
-
-
-class CartChanged(CartError):
-    user_message = "Your cart changed (perhaps in another tab). Please check it and place your order again."
-
-
-class PricesChanged(CartChanged):
-    """A price changed between the checkout page and placement: the shopper must see it first."""
-
-    def __init__(self, changes: list[str]) -> None:
-        self.changes = changes
-        super().__init__(
-            "Prices changed since you opened this page: "
-            + " ".join(changes)
-            + " Nothing was charged. Please check the new total and place your order again to confirm it."
-        )
-
-
-class CartEmpty(CartError):
-    user_message = "Your cart is empty."
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
+from checkout.exceptions import PaymentUnconfirmed
 from checkout.models import Cart, CartLine, Order, Payment, Refund
 from checkout.services.placement import PLACEMENT_GRACE
-from checkout.views import PAYMENT_UNCONFIRMED
 from inventory.models import Reservation, Stock
 from tests.audit import assert_audit_clean
 from tests.faults import Fault, FaultyProxy, TcpProxy
@@ -115,7 +115,7 @@ def assert_placed(response) -> tuple[Order, Payment]:
     """Assert the checkout placed an order and sent the shopper to pay; return it and its payment."""
     assert response.status_code == 302 and response["Location"].endswith("/pay/"), response
     order = Order.objects.get(public_token=response["Location"].split("/")[2])
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.payment_status == Order.PaymentStatus.AWAITING
     payment = Payment.objects.get(order=order)
     assert Reservation.objects.get(pk=order.reservation_id).status == "held"
     return order, payment
@@ -191,17 +191,22 @@ def test_stripe_fault_while_setting_up_the_card(faulty, client, order, jumper, f
 
     response = client.post(f"/order/{order.public_token}/pay/setup/")
 
-    assert response.status_code == 503
-    assert response.json() == {"status": "error", "message": STRIPE_DOWN}
+    assert response.status_code == 503 and response["Retry-After"] == "60"
+    assert response.json() == {
+        "status": "error",
+        "error": "payment_gateway_unavailable",
+        "message": STRIPE_DOWN,
+        "retryable": True,
+    }
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT and stock(jumper) == (3, 1)
+    assert order.payment_status == Order.PaymentStatus.AWAITING and stock(jumper) == (3, 1)
 
     faulty.heal()
     paid = Browser(client, faulty.stripe_url, order).pay(GOOD_CARD)
 
     assert paid.json()["status"] == "succeeded"
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and stock(jumper) == (2, 0)
+    assert order.payment_status == Order.PaymentStatus.PAID and stock(jumper) == (2, 0)
     assert_audit_clean()
 
 
@@ -222,7 +227,7 @@ def test_stripe_fault_while_charging_the_card(faulty, client, order, jumper, fau
     )
     assert "reload this page: it will show whether the payment went through" in response.json()["message"]
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT  # the order is kept, still payable
+    assert order.payment_status == Order.PaymentStatus.AWAITING  # the order is kept, still payable
     faulty.heal()
     first = Payment.objects.get(order=order)
     assert [i["status"] for i in intents_of(faulty, order)] == [
@@ -235,7 +240,7 @@ def test_stripe_fault_while_charging_the_card(faulty, client, order, jumper, fau
 
     assert retry.json()["status"] == "succeeded"
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and order.stock_committed_at is not None
+    assert order.payment_status == Order.PaymentStatus.PAID and order.stock_committed_at is not None
     succeeded = [i["id"] for i in intents_of(faulty, order) if i["status"] == "succeeded"]
     assert len(succeeded) == 1 and not Refund.objects.exists()
     if charged:
@@ -258,7 +263,7 @@ def test_declined_then_stripe_loses_the_new_payment_intent(faulty, client, order
 
     assert retry.json()["status"] == "succeeded"
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     # The lost answer's PaymentIntent was found again by its idempotency key, not made twice.
     assert sorted(i["status"] for i in intents_of(faulty, order)) == ["canceled", "succeeded"]
     assert [(p.attempt, p.status) for p in Payment.objects.order_by("attempt")] == [
@@ -277,7 +282,7 @@ def test_inventory_fault_when_the_payment_succeeds(faulty, client, order, jumper
 
     assert response.status_code == 200 and response.json()["status"] == "succeeded"
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and order.stock_committed_at is None
+    assert order.payment_status == Order.PaymentStatus.PAID and order.stock_committed_at is None
     assert stock(jumper)[0] >= 2  # still held, or taken (the answer was lost), but never released
 
     faulty.heal()
@@ -377,7 +382,7 @@ def test_database_dropped_mid_checkout_and_mid_payment(
     assert "Nothing was charged, and your cart is kept." in response.text
     assert "Please try again in a minute" in response.text
     order = Order.objects.get()  # not lost: awaiting payment, with its PaymentIntent and its stock held
-    assert order.status == Order.Status.PENDING_PAYMENT and not Payment.objects.exists()
+    assert order.payment_status == Order.PaymentStatus.AWAITING and not Payment.objects.exists()
     assert CartLine.objects.get(cart=cart).quantity == 1 and Cart.objects.get().version == cart.version
     (intent,) = intents_of(faulty, order)
     assert intent["status"] == "requires_payment_method"  # nothing can be charged without a card
@@ -415,7 +420,13 @@ def test_database_dropped_mid_checkout_and_mid_payment(
 
     (response,) = answers
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "message": PAYMENT_UNCONFIRMED}  # not "nothing charged"
+    assert response.json() == {  # not "nothing charged", and not worth repeating blindly
+        "status": "error",
+        "error": "payment_unconfirmed",
+        "message": PaymentUnconfirmed.user_message,
+        "retryable": False,
+    }
+    assert "Retry-After" not in response
     assert [i["status"] for i in intents_of(faulty, order)] == ["succeeded"]
 
     # The shopper reloads as asked: the payment is found and the order paid, once.
@@ -423,7 +434,7 @@ def test_database_dropped_mid_checkout_and_mid_payment(
 
     assert back.status_code == 200 and f"order {order.number} is confirmed" in back.text
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and order.stock_committed_at is not None
+    assert order.payment_status == Order.PaymentStatus.PAID and order.stock_committed_at is not None
     assert [i["status"] for i in intents_of(faulty, order)] == ["succeeded"] and not Refund.objects.exists()
     assert stock(jumper) == (2, 0)
     assert_audit_clean()

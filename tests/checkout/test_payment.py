@@ -25,7 +25,7 @@ def test_good_card_pays_and_commits_the_stock(outside, client, order, jumper):
     assert response.status_code == 200
     assert response.json() == {"status": "succeeded", "return_url": f"/order/{order.public_token}/return/"}
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and order.paid_at is not None
+    assert order.payment_status == Order.PaymentStatus.PAID and order.paid_at is not None
     assert order.stock_committed_at is not None
     assert Reservation.objects.get().status == "committed"
     assert stock(jumper) == (2, 0)
@@ -47,10 +47,12 @@ def test_declined_card_says_why_and_a_second_card_pays(outside, client, order, j
     assert declined.status_code == 402
     assert declined.json() == {
         "status": "declined",
+        "error": "card_declined",
         "message": "Your card was declined. Please try another card.",
+        "retryable": False,
     }
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.payment_status == Order.PaymentStatus.AWAITING
     assert stock(jumper) == (3, 1)  # still held for the shopper's next try
     page = client.get(f"/order/{order.public_token}/pay/").content.decode()
     assert "Your card was declined. Please try another card." in page
@@ -59,7 +61,7 @@ def test_declined_card_says_why_and_a_second_card_pays(outside, client, order, j
 
     assert paid.json()["status"] == "succeeded"
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     # The failed attempt's PaymentIntent was replaced by a fresh one, which paid.
     assert [(p.attempt, p.status) for p in Payment.objects.order_by("attempt")] == [
         (1, "canceled"),
@@ -76,12 +78,12 @@ def test_three_d_secure_challenge_passed(outside, client, order, jumper):
     body = response.json()
     assert body["status"] == "requires_action" and body["client_secret"].startswith("pi_")
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.payment_status == Order.PaymentStatus.AWAITING
     browser.authenticate(body["client_secret"], success=True)
     page = client.get(body["return_url"], follow=True).content.decode()
     assert "is confirmed" in page
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert stock(jumper) == (2, 0)
 
 
@@ -96,7 +98,7 @@ def test_three_d_secure_challenge_failed_leaves_the_order_payable(outside, clien
     page = client.get(response["Location"]).content.decode()
     assert "Please try" in page and "another card" in page
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.payment_status == Order.PaymentStatus.AWAITING
     assert stock(jumper) == (3, 1)
 
 
@@ -113,7 +115,7 @@ def test_pay_refuses_bad_requests(outside, client, order):
     assert "out of date" in response.json()["message"]
     assert client.get(path).status_code == 405
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.payment_status == Order.PaymentStatus.AWAITING
 
 
 def test_a_paid_order_cannot_be_paid_again(outside, client, order):

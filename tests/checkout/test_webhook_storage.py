@@ -53,7 +53,7 @@ def test_a_deeply_nested_body_is_refused_and_shown_to_staff(outside, client, sta
 
     detail = "The body nests deeper than 32 levels."
     assert [r.status_code for r in responses] == [400, 400]
-    assert responses[0].json() == {"error": "unreadable_event", "detail": detail}
+    assert responses[0].json() == {"error": "unreadable_event", "message": detail, "retryable": False}
     assert refused() == [("refused delivery", f"Refused: {detail}", 2)]
     home = staff.get("/dashboard/")
     assert home.status_code == 200
@@ -85,7 +85,7 @@ def test_a_deeply_nested_body_is_refused_and_shown_to_staff(outside, client, sta
 def test_unusable_signed_events_are_refused_with_400_and_kept(outside, client, payload, detail):
     response = deliver(client, payload)
 
-    assert response.status_code == 400 and response.json()["detail"] == detail
+    assert response.status_code == 400 and response.json()["message"] == detail
     assert refused() == [("refused delivery", f"Refused: {detail}", 1)]
 
 
@@ -115,7 +115,7 @@ def test_wrong_types_in_fields_are_ignored_not_a_500(outside, client, order, eve
 
     assert response.status_code == 200 and response.json()["outcome"] == outcome
     order.refresh_from_db()
-    assert (order.status, order.is_flagged) == (Order.Status.PENDING_PAYMENT, False)
+    assert (order.payment_status, order.is_flagged) == (Order.PaymentStatus.AWAITING, False)
 
 
 def test_our_payment_with_odd_fields_elsewhere_still_applies(outside, client, order):

@@ -104,7 +104,12 @@ def test_requests_without_the_token_get_401_and_change_nothing(client, shelves, 
     for response in responses:
         assert response.status_code == 401
         assert response["WWW-Authenticate"] == 'Bearer realm="inventory"'
-        assert response.json() == {"error": "unauthorized", "detail": "A valid bearer token is required."}
+        assert response.json() == {
+            "error": "unauthorized",
+            "detail": "A valid bearer token is required.",
+            "message": "A valid bearer token is required.",
+            "retryable": False,
+        }
     assert database_state() == before
 
 
@@ -161,7 +166,12 @@ def test_levels_bad_queries_get_400(client, query, detail):
     response = client.get(LEVELS_URL + query, headers=AUTH)
 
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request", "detail": detail}
+    assert response.json() == {
+        "error": "invalid_request",
+        "detail": detail,
+        "message": detail,
+        "retryable": False,
+    }
 
 
 def test_levels_accepts_100_skus(client, shelves):
@@ -232,6 +242,8 @@ def test_reserve_is_all_or_nothing_and_reports_the_short_line(client, shelves):
     assert response.json() == {
         "error": "insufficient_stock",
         "detail": "Not enough stock for B (5 asked, 4 available).",
+        "message": "Not enough stock for B (5 asked, 4 available).",
+        "retryable": False,
         "lines": [{"sku": "B", "requested": 5, "available": 4}],
     }
     assert database_state() == before
@@ -278,6 +290,8 @@ def test_reserve_unknown_or_inactive_sku_gets_409_and_holds_nothing(client, shel
     assert response.json() == {
         "error": "unknown_sku",
         "detail": "Unknown or inactive SKU: NOPE, OFF.",
+        "message": "Unknown or inactive SKU: NOPE, OFF.",
+        "retryable": False,
         "lines": [{"sku": "NOPE"}, {"sku": "OFF"}],
     }
     assert database_state() == before
@@ -335,6 +349,8 @@ def test_key_reused_with_a_different_body_gets_422(client, shelves, changed):
     assert response.json() == {
         "error": "idempotency_key_reused",
         "detail": "This Idempotency-Key was already used with a different request body.",
+        "message": "This Idempotency-Key was already used with a different request body.",
+        "retryable": False,
     }
     assert database_state() == before
 
@@ -376,7 +392,12 @@ def test_unknown_or_malformed_reservation_id_gets_404(client, shelves, reservati
 
     for response in responses:
         assert response.status_code == 404
-        assert response.json() == {"error": "not_found", "detail": "No reservation with this id."}
+        assert response.json() == {
+            "error": "not_found",
+            "detail": "No reservation with this id.",
+            "message": "No reservation with this id.",
+            "retryable": False,
+        }
     assert database_state() == before
 
 
@@ -384,7 +405,12 @@ def test_unknown_api_path_gets_json_404(client):
     for url in ["/inventory/v1/nope", "/inventory/v1/levels/", "/inventory/v1/reservations/x/y/z"]:
         response = client.get(url, headers=AUTH)
         assert response.status_code == 404, url
-        assert response.json() == {"error": "not_found", "detail": "No such endpoint."}, url
+        assert response.json() == {
+            "error": "not_found",
+            "detail": "No such endpoint.",
+            "message": "No such endpoint.",
+            "retryable": False,
+        }, url
 
 
 # --- commit ------------------------------------------------------------------------------------
@@ -463,6 +489,8 @@ def test_release_after_commit_gets_409_and_changes_nothing(client, held):
     assert response.json() == {
         "error": "already_committed",
         "detail": "The reservation is already committed; its stock cannot be released.",
+        "message": "The reservation is already committed; its stock cannot be released.",
+        "retryable": False,
     }
     assert database_state() == before
 
@@ -548,6 +576,8 @@ def test_commit_after_expiry_gets_409_when_the_stock_is_gone(client, held):
     assert response.json() == {
         "error": "insufficient_stock",
         "detail": "Not enough stock for B (3 asked, 2 available).",
+        "message": "Not enough stock for B (3 asked, 2 available).",
+        "retryable": False,
         "lines": [{"sku": "B", "requested": 3, "available": 2}],
     }
     assert database_state() == before
@@ -718,7 +748,12 @@ def test_bad_reservation_bodies_get_400_and_change_nothing(client, shelves, body
     response = reserve(client, body)
 
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request", "detail": detail}
+    assert response.json() == {
+        "error": "invalid_request",
+        "detail": detail,
+        "message": detail,
+        "retryable": False,
+    }
     assert database_state() == before
 
 
@@ -750,7 +785,12 @@ def test_bad_idempotency_keys_get_400(client, shelves, headers, detail):
     response = reserve(client, {"reference": "order-1", "lines": [GOOD_LINE]}, headers=headers)
 
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_request", "detail": detail}
+    assert response.json() == {
+        "error": "invalid_request",
+        "detail": detail,
+        "message": detail,
+        "retryable": False,
+    }
     assert database_state() == before
 
 
@@ -766,6 +806,8 @@ def test_missing_idempotency_key_gets_400(client, shelves):
     assert response.json() == {
         "error": "invalid_request",
         "detail": "The Idempotency-Key header is required.",
+        "message": "The Idempotency-Key header is required.",
+        "retryable": False,
     }
     assert Reservation.objects.count() == 0
 
@@ -782,6 +824,8 @@ def test_body_over_64_kib_gets_413_and_up_to_64_kib_is_read(client, shelves):
     assert too_big.json() == {
         "error": "body_too_large",
         "detail": "The request body must be at most 65536 bytes.",
+        "message": "The request body must be at most 65536 bytes.",
+        "retryable": False,
     }
     assert database_state() == before
     assert reserve(client, padded).status_code == 201

@@ -109,7 +109,12 @@ def test_the_inventory_api_answers_405_in_json():
     response = client.delete("/inventory/v1/levels")
     assert response.status_code == 405
     assert response["Allow"] == "GET"
-    assert response.json() == {"error": "method_not_allowed", "detail": "Use GET on this URL."}
+    assert response.json() == {
+        "error": "method_not_allowed",
+        "detail": "Use GET on this URL.",
+        "message": "Use GET on this URL.",
+        "retryable": False,
+    }
 
 
 # Pages with personal data are not stored --------------------------------------------------

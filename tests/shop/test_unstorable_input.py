@@ -218,11 +218,20 @@ def test_the_inventory_api_refuses_text_it_could_not_store():
         {
             "error": "invalid_request",
             "detail": "reference must be a string of 1 to 100 characters, without NUL.",
+            "message": "reference must be a string of 1 to 100 characters, without NUL.",
+            "retryable": False,
         },
         {
             "error": "invalid_request",
             "detail": "lines[0].sku must be a string of 1 to 64 characters, without NUL.",
+            "message": "lines[0].sku must be a string of 1 to 64 characters, without NUL.",
+            "retryable": False,
         },
-        {"error": "invalid_request", "detail": "The Idempotency-Key header must not contain a NUL byte."},
+        {
+            "error": "invalid_request",
+            "detail": "The Idempotency-Key header must not contain a NUL byte.",
+            "message": "The Idempotency-Key header must not contain a NUL byte.",
+            "retryable": False,
+        },
     ]
     assert list(Stock.objects.values_list("on_hand", "allocated")) == [(5, 0)]
