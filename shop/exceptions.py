@@ -60,6 +60,14 @@ class InvalidInput(ShopError):
     code = "invalid_request"
 
 
+class NotFound(ShopError):
+    """Nothing answers at this address (for JSON callers; pages raise Http404)."""
+
+    status = 404
+    code = "not_found"
+    user_message = "Nothing was found here."
+
+
 class NotAuthorized(ShopError):
     """A machine caller without valid credentials (a bearer token) for `realm`."""
 
