@@ -133,8 +133,17 @@ class OrderEventInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyModelAdmin):
-    list_display = ["number", "created_at", "email", "status", "total_display", "is_flagged"]
-    list_filter = ["status", "is_flagged", "created_at", "country"]
+    list_display = [
+        "number",
+        "created_at",
+        "email",
+        "status",
+        "payment_status",
+        "fulfilment_status",
+        "total_display",
+        "is_flagged",
+    ]
+    list_filter = ["status", "payment_status", "fulfilment_status", "is_flagged", "created_at", "country"]
     date_hierarchy = "created_at"
     search_fields = ["number", "email", "full_name"]
     search_help_text = "An order number (NW1042), a whole e-mail address, or part of a name."
@@ -144,7 +153,19 @@ class OrderAdmin(ReadOnlyModelAdmin):
     inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
     actions = ["cancel_orders"]
     fieldsets = [
-        (None, {"fields": ["number", "status", "cancel_reason", "is_flagged", "flag_reason", "created_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    ("status", "payment_status", "fulfilment_status"),
+                    "cancel_reason",
+                    "is_flagged",
+                    "flag_reason",
+                    "created_at",
+                ]
+            },
+        ),
         ("Customer", {"fields": ["user", "email", "full_name", "phone"]}),
         ("Shipping address", {"fields": ["line1", "line2", "city", "postcode", "country"]}),
         (
@@ -232,7 +253,10 @@ class OrderAdmin(ReadOnlyModelAdmin):
         if _too_many(self, request, queryset):
             return
         for order in queryset:
-            was_paid = order.status in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED)
+            was_paid = order.payment_status in (
+                Order.PaymentStatus.PAID,
+                Order.PaymentStatus.PARTIALLY_REFUNDED,
+            )
             try:
                 result = async_to_sync(astaff_cancel)(
                     order=order, reason="canceled from admin", actor_id=request.user.pk
@@ -242,7 +266,7 @@ class OrderAdmin(ReadOnlyModelAdmin):
                 continue
             if result.status != Order.Status.CANCELED:
                 # It moved on (e.g. was paid) between the list and the action.
-                now = result.get_status_display().lower()
+                now = result.state_label.lower()
                 self.message_user(
                     request, f"Order {order.number} was not canceled: it is {now} now.", messages.WARNING
                 )

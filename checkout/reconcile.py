@@ -30,13 +30,9 @@ class ReconcileReport:
 
 def _expected_order_status(intent: stripe_api.PaymentIntent, payment: Payment, order: Order) -> str | None:
     """Return what the order should become given this PaymentIntent, or None if it is consistent."""
-    if intent.status == "succeeded" and order.status == Order.Status.PENDING_PAYMENT:
+    if intent.status == "succeeded" and order.is_payable:
         return "paid"
-    if (
-        intent.status == "canceled"
-        and order.status == Order.Status.PENDING_PAYMENT
-        and payment.status != "canceled"
-    ):
+    if intent.status == "canceled" and order.is_payable and payment.status != "canceled":
         return "canceled"
     if intent.status != payment.status and payment.status != Payment.Status.SUCCEEDED:
         return f"payment {intent.status}"

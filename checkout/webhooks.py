@@ -24,9 +24,9 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from checkout.clients import arelease_database_connection, stripe_reads
 from checkout.clients import stripe as stripe_api
-from checkout.models import Payment, WebhookEvent
+from checkout.clients import stripe_reads
+from checkout.models import Order, Payment, WebhookEvent
 from checkout.services.orders import aorder_flag_for_payment
 from checkout.services.payment_outcomes import apayment_intent_apply
 from checkout.services.refunds import arefund_record
@@ -212,10 +212,13 @@ async def _payment_ours(payment_intent_id: str) -> bool:
 
 
 async def _aintent_apply(intent_id: str) -> str:
-    await arelease_database_connection()
     intent = await stripe_api.payment_intent_retrieve(payment_intent_id=intent_id)
     order = await apayment_intent_apply(intent=intent)
-    return f"payment {intent.status}; order {order.status if order else 'unknown'}"
+    if order is None:
+        return f"payment {intent.status}; order unknown"
+    if order.status == Order.Status.OPEN:
+        return f"payment {intent.status}; order {order.payment_status}"
+    return f"payment {intent.status}; order {order.status}, {order.payment_status}"
 
 
 async def handle_payment_intent(obj: dict) -> str:
@@ -236,7 +239,6 @@ async def handle_refunds(obj: dict) -> str:
     charge_id = _id_in(obj, "id") if obj.get("object") == "charge" else _id_in(obj, "charge")
     if not await _payment_ours(_id_in(obj, "payment_intent")) or not charge_id:
         return "ignored: not a payment of ours"
-    await arelease_database_connection()
     charge = await stripe_reads.charge_retrieve(charge_id=charge_id)
     if charge is None or not await _payment_ours(charge.payment_intent):
         return f"ignored: Stripe has no charge {charge_id} of ours"
@@ -245,7 +247,6 @@ async def handle_refunds(obj: dict) -> str:
         payment_intent_id=charge.payment_intent, status=Payment.Status.SUCCEEDED
     ).aexists():
         payment_outcome = await _aintent_apply(charge.payment_intent)
-    await arelease_database_connection()
     refunds = await stripe_reads.refunds_of_payment_intent(payment_intent_id=charge.payment_intent)
     recorded = 0
     for refund in refunds:
@@ -280,7 +281,6 @@ async def handle_dispute(obj: dict) -> str:
     dispute_id = _id_in(obj, "id")
     if not await _payment_ours(_id_in(obj, "payment_intent")) or not dispute_id:
         return "ignored: not a payment of ours"
-    await arelease_database_connection()
     dispute = await stripe_reads.dispute_retrieve(dispute_id=dispute_id)
     if dispute is None:
         reason = (

@@ -21,6 +21,12 @@ class OrderFilterForm(forms.Form):
         required=False,
         choices=[("", "Any status"), (TO_SHIP, "Waiting to ship"), *Order.Status.choices],
     )
+    payment_status = forms.ChoiceField(
+        required=False, choices=[("", "Any payment"), *Order.PaymentStatus.choices], label="Payment"
+    )
+    fulfilment_status = forms.ChoiceField(
+        required=False, choices=[("", "Any shipping"), *Order.FulfilmentStatus.choices], label="Shipping"
+    )
     date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
     date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
     flagged = forms.BooleanField(required=False, label="Flagged only")
@@ -32,6 +38,8 @@ class OrderFilterForm(forms.Form):
         return OrderFilters(
             query=(data.get("q") or "").replace("\x00", ""),
             status=data.get("status") or "",
+            payment_status=data.get("payment_status") or "",
+            fulfilment_status=data.get("fulfilment_status") or "",
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             flagged=bool(data.get("flagged")),

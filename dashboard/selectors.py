@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from asgiref.sync import sync_to_async
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 
 from checkout.models import Order, Refund, WebhookEvent
 from checkout.webhooks import HANDLERS, REFUSED_TYPE
+from inventory import selectors as stock_selectors
 from inventory.models import Stock, StockAdjustment
 from shop.money import format_money
 
@@ -215,9 +216,13 @@ def chart_svg(chart: Chart, *, currency: str) -> SafeString:
     )
 
 
-#: Statuses of orders paid for; with no `fulfilled_at` they wait to ship. A partial refund
-#: (before or after shipping) makes an order "partially refunded", so the status alone cannot tell.
-AWAITING_FULFILMENT = (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED)
+#: Open orders whose money is in (a partial refund included) and whose goods are not all sent.
+#: A refund never hides a shipment: a shipped order partly refunded is closed, not waiting.
+WAITING_TO_SHIP = Q(
+    status=Order.Status.OPEN,
+    payment_status__in=[Order.PaymentStatus.PAID, Order.PaymentStatus.PARTIALLY_REFUNDED],
+    fulfilment_status__in=[Order.FulfilmentStatus.UNFULFILLED, Order.FulfilmentStatus.PARTIALLY_FULFILLED],
+)
 
 
 async def orders_awaiting_fulfilment(*, limit: int = LIST_LIMIT) -> tuple[list[Order], int]:
@@ -225,7 +230,7 @@ async def orders_awaiting_fulfilment(*, limit: int = LIST_LIMIT) -> tuple[list[O
 
     Flagged ones stay in the list (marked): they are paid, and staff decide.
     """
-    waiting = Order.objects.filter(status__in=AWAITING_FULFILMENT, fulfilled_at__isnull=True)
+    waiting = Order.objects.filter(WAITING_TO_SHIP)
     return [order async for order in waiting.order_by("paid_at")[:limit]], await waiting.acount()
 
 
@@ -233,26 +238,16 @@ async def flagged_orders(*, limit: int = LIST_LIMIT) -> list[Order]:
     return [order async for order in Order.objects.filter(is_flagged=True).order_by("-created_at")[:limit]]
 
 
-def _available() -> F:
-    return F("on_hand") - F("allocated")
-
-
 STOCK_LIST_LIMIT = 10
 
 
 async def low_stock(*, limit: int = STOCK_LIST_LIMIT) -> list[Stock]:
     """Return SKUs still in stock but at or below their own threshold, lowest first."""
-    rows = (
-        Stock.objects.alias(units=_available())
-        .filter(units__gt=0, units__lte=F("low_stock_threshold"), variant__is_active=True)
-        .select_related("variant__product")
-        .order_by("units", "variant__sku")
-    )
-    return [row async for row in rows[:limit]]
+    return [row async for row in stock_selectors.stock_low()[:limit]]
 
 
 async def out_of_stock(*, limit: int = STOCK_LIST_LIMIT) -> tuple[list[Stock], int]:
-    rows = Stock.objects.alias(units=_available()).filter(units__lte=0, variant__is_active=True)
+    rows = stock_selectors.stock_out()
     listed = rows.select_related("variant__product").order_by("variant__sku")
     return [row async for row in listed[:limit]], await rows.acount()
 
@@ -266,7 +261,7 @@ async def recent_webhook_events(*, limit: int = 15) -> list[WebhookEvent]:
     return [event async for event in shown.defer("payload").order_by("-received_at")[:limit]]
 
 
-#: The order list's status filter for "Waiting to ship" (paid or partly refunded, not shipped).
+#: The order list's status filter for "Waiting to ship" (see WAITING_TO_SHIP).
 TO_SHIP = "to_ship"
 
 
@@ -274,6 +269,8 @@ TO_SHIP = "to_ship"
 class OrderFilters:
     query: str = ""
     status: str = ""
+    payment_status: str = ""
+    fulfilment_status: str = ""
     date_from: date | None = None
     date_to: date | None = None
     flagged: bool = False
@@ -293,9 +290,13 @@ def order_search(filters: OrderFilters) -> QuerySet[Order]:
                 Q(number__iexact=query) | Q(email__icontains=query) | Q(full_name__icontains=query)
             )
     if filters.status == TO_SHIP:
-        orders = orders.filter(status__in=AWAITING_FULFILMENT, fulfilled_at__isnull=True)
+        orders = orders.filter(WAITING_TO_SHIP)
     elif filters.status:
         orders = orders.filter(status=filters.status)
+    if filters.payment_status:
+        orders = orders.filter(payment_status=filters.payment_status)
+    if filters.fulfilment_status:
+        orders = orders.filter(fulfilment_status=filters.fulfilment_status)
     if filters.date_from:
         orders = orders.filter(created_at__date__gte=filters.date_from)
     if filters.date_to:
@@ -306,16 +307,7 @@ def order_search(filters: OrderFilters) -> QuerySet[Order]:
 
 
 def stock_search(*, query: str, level: str) -> QuerySet[Stock]:
-    rows = Stock.objects.select_related("variant__product").alias(units=_available())
-    if query.strip():
-        rows = rows.filter(
-            Q(variant__sku__icontains=query.strip()) | Q(variant__product__title__icontains=query.strip())
-        )
-    if level == "out":
-        rows = rows.filter(units__lte=0)
-    elif level == "low":
-        rows = rows.filter(units__gt=0, units__lte=F("low_stock_threshold"))
-    return rows.order_by("variant__sku")
+    return stock_selectors.stock_search(query=query, level=level)
 
 
 async def recent_adjustments(*, limit: int = 20) -> list[StockAdjustment]:

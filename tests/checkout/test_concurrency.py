@@ -94,7 +94,7 @@ def test_200_buyers_for_10_units(outside, shipping, shop_process, localstripe):
     stock = Stock.objects.get(variant=variant)
     assert (stock.on_hand, stock.allocated) == (UNITS, UNITS)
     assert Reservation.objects.filter(status="held").count() == UNITS
-    assert Order.objects.filter(status="pending_payment").count() == UNITS
+    assert Order.objects.filter(payment_status="awaiting").count() == UNITS
     canceled = Order.objects.filter(status="canceled")
     assert canceled.count() == BUYERS - UNITS
     assert all(

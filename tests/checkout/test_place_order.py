@@ -45,7 +45,7 @@ def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(
     order = Order.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/order/{order.public_token}/pay/"
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.payment_status == Order.PaymentStatus.AWAITING
     assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (14250, 0, 2850, 17100)
     assert order.postcode == "LA9 4DT"
     assert [(line.sku, line.quantity, line.unit_price) for line in order.lines.order_by("sku")] == [
@@ -170,7 +170,7 @@ def test_stripe_down_releases_the_reservation(outside, shipping, client, jumper)
     version = int(re.search(r'name="cart_version" value="(\d+)"', response.content.decode()).group(1))
     retry = place(client, version)
     assert retry.status_code == 302 and "/pay/" in retry["Location"]
-    assert Order.objects.filter(status=Order.Status.PENDING_PAYMENT).count() == 1
+    assert Order.objects.filter(payment_status=Order.PaymentStatus.AWAITING).count() == 1
     assert stock(jumper) == (3, 2)
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import OrderFactory, UserFactory
+from tests.helpers import order_states
 
 pytestmark = pytest.mark.django_db
 
@@ -22,17 +23,17 @@ def orders():
     return {
         "paid": OrderFactory(number="NW501", paid_at=now - timedelta(hours=3)),
         "partly_refunded": OrderFactory(
-            number="NW502", status="partially_refunded", paid_at=now - timedelta(hours=5)
+            number="NW502", **order_states("partly_refunded"), paid_at=now - timedelta(hours=5)
         ),
         "flagged": OrderFactory(
             number="NW503", paid_at=now - timedelta(hours=1), is_flagged=True, flag_reason="Dispute dp_1"
         ),
         "shipped_partly_refunded": OrderFactory(
-            number="NW504", status="partially_refunded", paid_at=now, fulfilled_at=now
+            number="NW504", **order_states("shipped_partly_refunded"), paid_at=now, fulfilled_at=now
         ),
-        "shipped": OrderFactory(number="NW505", status="fulfilled", paid_at=now),
-        "refunded": OrderFactory(number="NW506", status="refunded", paid_at=now),
-        "unpaid": OrderFactory(number="NW507", status="pending_payment"),
+        "shipped": OrderFactory(number="NW505", **order_states("shipped"), paid_at=now),
+        "refunded": OrderFactory(number="NW506", **order_states("refunded"), paid_at=now),
+        "unpaid": OrderFactory(number="NW507", **order_states("awaiting")),
     }
 
 
@@ -58,6 +59,20 @@ def test_the_full_waiting_list_holds_the_same_orders(staff, orders):
     assert '<option value="to_ship" selected>Waiting to ship</option>' in body
 
 
+def test_the_order_list_filters_by_payment_and_by_shipping(staff, orders):
+    def listed(query: str) -> list[str]:
+        response = staff.get(f"/dashboard/orders/?{query}")
+        assert response.status_code == 200
+        body = response.content.decode()
+        return sorted(n for n in [f"NW50{i}" for i in range(1, 8)] if f">{n}</a>" in body)
+
+    assert listed("payment_status=partially_refunded") == ["NW502", "NW504"]
+    assert listed("payment_status=partially_refunded&fulfilment_status=fulfilled") == ["NW504"]
+    assert listed("fulfilment_status=fulfilled") == ["NW504", "NW505"]
+    assert listed("status=closed") == ["NW504", "NW505", "NW506"]
+    assert listed("payment_status=awaiting") == ["NW507"]
+
+
 def test_a_shipped_then_partly_refunded_order_cannot_be_shipped_or_canceled_again(staff, orders):
     order = orders["shipped_partly_refunded"]
     order.carrier, order.tracking_number = "Royal Mail", "RM1"
@@ -75,8 +90,9 @@ def test_a_shipped_then_partly_refunded_order_cannot_be_shipped_or_canceled_agai
     assert f"Order {order.number} was already shipped with Royal Mail." in shipped.content.decode()
     assert "A shipped order cannot be canceled; refund it instead." in canceled.content.decode()
     order.refresh_from_db()
-    assert (order.status, order.carrier, order.tracking_number, order.events.count()) == (
-        "partially_refunded",
+    states = (order.status, order.payment_status, order.fulfilment_status)
+    assert (states, order.carrier, order.tracking_number, order.events.count()) == (
+        ("closed", "partially_refunded", "fulfilled"),
         "Royal Mail",
         "RM1",
         0,

@@ -96,7 +96,7 @@ def test_declined_card_then_a_good_one(shop, page):
     pay(page, GOOD_CARD)
 
     expect(page.get_by_text("Status: Paid")).to_be_visible()
-    assert Order.objects.filter(status="paid").count() == 1 and Order.objects.count() == 1
+    assert Order.objects.filter(payment_status="paid").count() == 1 and Order.objects.count() == 1
 
 
 def test_three_d_secure_passed(shop, page):
