@@ -205,3 +205,21 @@ def deliver(client, body: dict | bytes, *, secret: str = SECRET, timestamp: int 
             payload.decode("utf-8", "replace"), secret, timestamp
         )
     return client.post("/webhooks/stripe/", data=payload, content_type="application/json", headers=headers)
+
+
+#: An order's three states (its own, its payment's, its goods') in the situations tests set up by hand.
+ORDER_STATES = {
+    "awaiting": ("open", "awaiting", "unfulfilled"),
+    "paid": ("open", "paid", "unfulfilled"),
+    "shipped": ("closed", "paid", "fulfilled"),
+    "partly_refunded": ("open", "partially_refunded", "unfulfilled"),
+    "shipped_partly_refunded": ("closed", "partially_refunded", "fulfilled"),
+    "refunded": ("closed", "refunded", "unfulfilled"),
+    "canceled": ("canceled", "voided", "unfulfilled"),
+}
+
+
+def order_states(situation: str) -> dict[str, str]:
+    """Return the Order fields for a situation named in ORDER_STATES, e.g. "shipped"."""
+    status, payment_status, fulfilment_status = ORDER_STATES[situation]
+    return {"status": status, "payment_status": payment_status, "fulfilment_status": fulfilment_status}

@@ -302,11 +302,26 @@ def test_account_home_requires_sign_in(client):
 
 
 def test_account_home_lists_only_the_shoppers_orders_newest_first(signed_in, shopper):
-    older = order_placed_at(datetime(2025, 3, 1, 10, tzinfo=UTC), user=shopper, status=Order.Status.FULFILLED)
-    newest = order_placed_at(
-        datetime(2025, 5, 20, 9, tzinfo=UTC), user=shopper, subtotal=123_456, shipping_total=0, tax_total=0
+    older = order_placed_at(
+        datetime(2025, 3, 1, 10, tzinfo=UTC),
+        user=shopper,
+        status=Order.Status.CLOSED,
+        fulfilment_status=Order.FulfilmentStatus.FULFILLED,
     )
-    middle = order_placed_at(datetime(2025, 4, 2, 12, tzinfo=UTC), user=shopper, status=Order.Status.CANCELED)
+    newest = order_placed_at(
+        datetime(2025, 5, 20, 9, tzinfo=UTC),
+        user=shopper,
+        subtotal=123_456,
+        shipping_total=0,
+        tax_total=0,
+        payment_status=Order.PaymentStatus.AWAITING,
+    )
+    middle = order_placed_at(
+        datetime(2025, 4, 2, 12, tzinfo=UTC),
+        user=shopper,
+        status=Order.Status.CANCELED,
+        payment_status=Order.PaymentStatus.VOIDED,
+    )
     someone_elses = order_placed_at(datetime(2025, 4, 3, tzinfo=UTC), user=shopper_factory("bob@example.com"))
     guest = order_placed_at(datetime(2025, 4, 4, tzinfo=UTC), user=None)
 

@@ -33,7 +33,7 @@ def test_replay_applies_an_event_that_failed(outside, client, order, jumper):
 
     assert "payment_intent.succeeded evt_replay_me: payment succeeded; order paid" in output
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert Stock.objects.get(variant=jumper).on_hand == 2
     stored.refresh_from_db()
     assert stored.processed_at is not None and stored.error == ""
@@ -52,12 +52,12 @@ def test_reconcile_dry_run_reports_and_changes_nothing_then_repairs(outside, cli
     assert f"would set order {order.number}: paid" in dry
     assert "(dry run: nothing changed)" in dry
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT and not WebhookEvent.objects.exists()
+    assert order.payment_status == Order.PaymentStatus.AWAITING and not WebhookEvent.objects.exists()
 
     real = run("stripe_reconcile", "--since", "1h")
 
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert Stock.objects.get(variant=jumper).on_hand == 2
     assert "Checked" in real and "repaired" in real or "missed events" in real
     again = run("stripe_reconcile", "--since", "1h")
@@ -89,7 +89,7 @@ def test_reconcile_refunds_a_payment_we_never_recorded(outside, client, order):
     refund = Refund.objects.get()
     assert refund.payment.payment_intent_id == orphan["id"] and refund.amount == order.total
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and order.is_flagged
+    assert order.payment_status == Order.PaymentStatus.PAID and order.is_flagged
     assert Payment.objects.filter(order=order).count() == 2
 
 

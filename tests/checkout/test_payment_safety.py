@@ -53,7 +53,7 @@ def test_a_retry_after_a_lost_answer_never_charges_twice(outside, client, order,
 
     assert retry.json()["status"] == "succeeded"
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert [i["status"] for i in order_intents(outside, order)] == ["succeeded"]
     assert Payment.objects.count() == 1 and not Refund.objects.exists()
     assert stock(jumper) == (2, 0)
@@ -64,9 +64,9 @@ def test_a_second_successful_payment_is_refunded_and_flagged(outside, client, or
     deliver(client, event("payment_intent.succeeded", first))
     browser = Browser(client, outside.STRIPE_API_BASE, order)
     Payment.objects.filter(order=order).update(setup_intent_id="")  # let the test set up another card
-    Order.objects.filter(pk=order.pk).update(status="pending_payment")
+    Order.objects.filter(pk=order.pk).update(payment_status="awaiting")
     setup = stripe_api(outside, "GET", f"setup_intents/{browser.set_up_card(GOOD_CARD)}")
-    Order.objects.filter(pk=order.pk).update(status="paid")
+    Order.objects.filter(pk=order.pk).update(payment_status="paid")
     second = stripe_api(
         outside,
         "POST",
@@ -92,7 +92,7 @@ def test_a_second_successful_payment_is_refunded_and_flagged(outside, client, or
     deliver(client, event("payment_intent.succeeded", second))
 
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert order.is_flagged and "A second payment succeeded for an order already paid" in order.flag_reason
     refund = Refund.objects.get()
     assert (refund.payment.payment_intent_id, refund.amount) == (second["id"], order.total)
@@ -102,7 +102,7 @@ def test_stock_commit_is_retried_when_the_inventory_is_down(outside, client, ord
     outside.INVENTORY_API_URL = f"http://127.0.0.1:{free_port()}/inventory/v1"
     Browser(client, outside.STRIPE_API_BASE, order).pay(GOOD_CARD)
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and order.stock_committed_at is None
+    assert order.payment_status == Order.PaymentStatus.PAID and order.stock_committed_at is None
     retry = DBTaskResult.objects.get(task_path="checkout.services.payment_outcomes.commit_order_stock")
     assert retry.run_after > timezone.now() and retry.args_kwargs["args"] == [order.pk, 2]
 
@@ -124,7 +124,7 @@ def test_an_expired_hold_is_renewed_before_paying(outside, client, order, jumper
 
     assert response.json()["status"] == "succeeded"
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and order.reservation_id != str(first.id)
+    assert order.payment_status == Order.PaymentStatus.PAID and order.reservation_id != str(first.id)
     assert stock(jumper) == (2, 0)
 
 

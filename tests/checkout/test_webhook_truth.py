@@ -31,7 +31,7 @@ def paid(outside, client, order) -> dict:
     intent = charge_in_stripe(outside, order)
     assert deliver(client, event("payment_intent.succeeded", intent)).status_code == 200
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     return intent
 
 
@@ -65,7 +65,7 @@ def test_a_forged_refund_amount_and_currency_record_what_stripe_holds(outside, c
     assert response.json()["outcome"] == "payment already recorded; 1 of 1 refund(s) in Stripe recorded"
     assert refunds_recorded() == [(real["id"], 1000, "GBP", "succeeded")]
     order.refresh_from_db()
-    assert order.status == Order.Status.PARTIALLY_REFUNDED and not order.is_flagged
+    assert order.payment_status == Order.PaymentStatus.PARTIALLY_REFUNDED and not order.is_flagged
     assert_audit_clean()
 
 
@@ -81,7 +81,7 @@ def test_a_refund_id_stripe_does_not_hold_records_nothing(outside, client, order
     assert response.json()["outcome"] == "payment already recorded; 0 of 0 refund(s) in Stripe recorded"
     assert refunds_recorded() == []
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID and not order.is_flagged
+    assert order.payment_status == Order.PaymentStatus.PAID and not order.is_flagged
     assert_audit_clean()
 
 
@@ -93,7 +93,7 @@ def test_a_charge_stripe_does_not_hold_changes_nothing(outside, client, order, p
     assert response.json()["outcome"] == "ignored: Stripe has no charge ch_forged of ours"
     assert refunds_recorded() == []
     order.refresh_from_db()
-    assert order.status == Order.Status.PAID
+    assert order.payment_status == Order.PaymentStatus.PAID
     assert_audit_clean()
 
 
@@ -105,7 +105,7 @@ def test_a_refund_stripe_reports_beyond_the_payment_is_capped_and_flagged(outsid
 
     assert refunds_recorded() == [(huge["id"], TOTAL, "GBP", "succeeded")]
     order.refresh_from_db()
-    assert order.status == Order.Status.REFUNDED
+    assert order.payment_status == Order.PaymentStatus.REFUNDED
     assert order.flag_reason == (
         f"Stripe reports refund {huge['id']} of {TOTAL * 10} GBP, more than is left of the payment: "
         "recorded £83.94, check it in Stripe."
@@ -124,7 +124,7 @@ def test_a_refund_event_before_the_payment_event_records_both(outside, client, o
     )
     assert refunds_recorded() == [(real["id"], 500, "GBP", "succeeded")]
     order.refresh_from_db()
-    assert order.status == Order.Status.PARTIALLY_REFUNDED
+    assert order.payment_status == Order.PaymentStatus.PARTIALLY_REFUNDED
     assert_audit_clean()
 
 
@@ -149,7 +149,8 @@ def test_a_dispute_stripe_cannot_confirm_flags_what_was_claimed_and_records_no_m
     )
     assert response.status_code == 200 and response.json()["outcome"] == reason
     order.refresh_from_db()
-    assert (order.status, order.is_flagged, order.flag_reason) == (Order.Status.PAID, True, reason)
+    paid = Order.PaymentStatus.PAID
+    assert (order.payment_status, order.is_flagged, order.flag_reason) == (paid, True, reason)
     assert refunds_recorded() == []
     assert Payment.objects.get().amount_received == TOTAL
     assert_audit_clean()
@@ -182,7 +183,7 @@ def test_a_payment_for_another_amount_is_recorded_as_stripe_took_it(outside, cli
         "GBP",
     )
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT and order.is_flagged
+    assert order.payment_status == Order.PaymentStatus.AWAITING and order.is_flagged
     assert (
         "Payment" in order.flag_reason
         and "of 100 GBP does not match the order total 8394" in order.flag_reason
@@ -219,7 +220,7 @@ def test_staff_can_refund_exactly_what_stripe_took_and_no_more(outside, client, 
     assert (amount, currency, status) == (100, "GBP", "succeeded")
     assert stripe_api(outside, "GET", f"refunds/{refund_id}")["amount"] == 100
     order.refresh_from_db()
-    assert order.status == Order.Status.PENDING_PAYMENT
+    assert order.payment_status == Order.PaymentStatus.AWAITING
     assert_audit_clean()
 
 
