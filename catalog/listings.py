@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
@@ -12,10 +11,8 @@ from django.core.files.storage import default_storage
 from django.core.paginator import InvalidPage, Paginator
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
+from catalog.categories import CategoryNode, CategoryTree
 from catalog.models import Product, ProductImage, Variant
-
-if TYPE_CHECKING:
-    from catalog.selectors import CategoryNode, CategoryTree
 
 SORTS = {
     "newest": ("-created_at", "-id"),

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Prefetch, QuerySet
 
+from catalog.categories import CategoryNode, CategoryTree, category_tree_build
 from catalog.facets import OptionFacet, option_facets_read
 from catalog.listings import (
     ListingFilters,
@@ -63,77 +64,18 @@ async def _remembered_briefly(key: object, compute: Callable[[], Awaitable]):
     return await _remembered(key, compute, seconds=settings.CATALOG_LISTING_CACHE_SECONDS)
 
 
-@dataclass
-class CategoryNode:
-    id: int
-    name: str
-    slug: str
-    description: str
-    parent_id: int | None
-    children: list[CategoryNode] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"/category/{self.slug}/"
-
-
-@dataclass(frozen=True)
-class CategoryTree:
-    """The visible categories: active ones whose every ancestor is active too."""
-
-    roots: list[CategoryNode]
-    by_id: dict[int, CategoryNode]
-    by_slug: dict[str, CategoryNode]
-
-    def ancestors(self, node: CategoryNode) -> list[CategoryNode]:
-        """Return the chain from the root down to `node`'s parent."""
-        chain: list[CategoryNode] = []
-        parent_id = node.parent_id
-        while parent_id is not None and parent_id in self.by_id:
-            parent = self.by_id[parent_id]
-            chain.append(parent)
-            parent_id = parent.parent_id
-        return list(reversed(chain))
-
-    def descendant_ids(self, node: CategoryNode) -> list[int]:
-        """Return the ids of `node` and every category below it."""
-        return [current.id for current in _subtree([node])]
-
-    @property
-    def visible_ids(self) -> list[int]:
-        return list(self.by_id)
-
-
-def _subtree(nodes: list[CategoryNode]) -> Iterator[CategoryNode]:
-    """Yield `nodes` and every node below them."""
-    stack = list(nodes)
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(node.children)
-
-
 async def category_tree() -> CategoryTree:
     """Return the tree of visible categories, read in one query (or from the short-lived cache)."""
     return await _remembered("category-tree", _category_tree)
 
 
 async def _category_tree() -> CategoryTree:
-    nodes = {
-        row[0]: CategoryNode(*row)
-        async for row in Category.objects.filter(is_active=True)
+    rows = (
+        Category.objects.filter(is_active=True)
         .order_by("position", "name")
         .values_list("id", "name", "slug", "description", "parent_id")
-    }
-    roots: list[CategoryNode] = []
-    for node in nodes.values():
-        if node.parent_id is None:
-            roots.append(node)
-        elif node.parent_id in nodes:
-            nodes[node.parent_id].children.append(node)
-    # Keep only nodes reachable from a root: a child of an inactive parent is hidden.
-    visible = {node.id: node for node in _subtree(roots)}
-    return CategoryTree(roots=roots, by_id=visible, by_slug={node.slug: node for node in visible.values()})
+    )
+    return category_tree_build([row async for row in rows])
 
 
 async def category_page(
