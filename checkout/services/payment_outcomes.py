@@ -9,7 +9,8 @@ from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
-from checkout.clients import arelease_database_connection, inventory
+from checkout import keys
+from checkout.clients import inventory
 from checkout.clients import stripe as stripe_api
 from checkout.emails import send_order_confirmation
 from checkout.exceptions import (
@@ -17,12 +18,13 @@ from checkout.exceptions import (
     OutOfStock,
     ReservationNotHeld,
 )
+from checkout.locks import order_and_payment_lock
 from checkout.models import (
     Order,
     Payment,
 )
-from checkout.services.orders import _flag_by_id, _order_flag, _order_move
-from checkout.services.refunds import _arefunded_amount, arefund_create
+from checkout.services.orders import aorder_flag_by_id, order_cancel_move, order_flag, order_payment_move
+from checkout.services.refunds import _arefunded_amount, arefund_issue
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
@@ -35,11 +37,11 @@ async def apayment_intent_apply(*, intent: stripe_api.PaymentIntent) -> Order | 
     any number of times; the order is marked paid and its stock committed once.
     """
     if intent.status == Payment.Status.SUCCEEDED:
-        return await aorder_payment_succeeded(
+        return await apayment_success_apply(
             payment_intent_id=intent.id, amount=intent.amount_received, currency=intent.currency
         )
     if intent.status == Payment.Status.CANCELED:
-        return await aorder_payment_canceled(payment_intent_id=intent.id)
+        return await apayment_cancel_apply(payment_intent_id=intent.id)
     updates: dict[str, object] = {"status": intent.status}
     if intent.decline_message:
         updates["last_error"] = stripe_api.decline_text(intent.decline_message)[:300]
@@ -65,14 +67,9 @@ def order_payment_succeeded(
     amount or currency flags the order for staff instead of marking it paid.
     """
     with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .filter(payments__payment_intent_id=payment_intent_id)
-            .first()
-        )
+        order, payment = order_and_payment_lock(payment_intent_id=payment_intent_id)
         if order is None:
             return None, False, False
-        payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
         if payment.status != Payment.Status.SUCCEEDED:
             payment.status = Payment.Status.SUCCEEDED
             payment.last_error = ""
@@ -83,21 +80,21 @@ def order_payment_succeeded(
             .exclude(pk=payment.pk)
             .exists()
         )
-        if order.status != Order.Status.PENDING_PAYMENT:
+        if not order.is_payable:
             return order, False, paid_by_another
         if amount != order.total or currency.upper() != order.currency:
-            _order_flag(
+            order_flag(
                 order,
                 f"Payment {payment_intent_id} of {amount} {currency.upper()} does not match the order total "
                 f"{order.total} {order.currency}; not marked paid.",
             )
             return order, False, False
-        _order_move(order, Order.Status.PAID, paid_at=timezone.now())
+        order_payment_move(order, Order.PaymentStatus.PAID, paid_at=timezone.now())
         transaction.on_commit(lambda: send_order_confirmation.enqueue(order.pk))
         return order, True, False
 
 
-async def aorder_payment_succeeded(*, payment_intent_id: str, amount: int, currency: str) -> Order | None:
+async def apayment_success_apply(*, payment_intent_id: str, amount: int, currency: str) -> Order | None:
     """Mark the order paid (once) and commit its reserved stock (once).
 
     Money is never kept for an order we cannot honour: a payment that arrives for
@@ -131,10 +128,11 @@ async def aorder_stock_commit(*, order_id: int, attempt: int = 1) -> Order:
     task queue with growing delays; if the stock is gone the payment is refunded.
     """
     order = await Order.objects.aget(pk=order_id)
-    committable = (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED)
-    if order.status not in committable or order.stock_committed_at or not order.reservation_id:
+    keeps_money = order.payment_status in (Order.PaymentStatus.PAID, Order.PaymentStatus.PARTIALLY_REFUNDED)
+    if not keeps_money or order.status == Order.Status.CANCELED:
         return order
-    await arelease_database_connection()
+    if order.stock_committed_at or not order.reservation_id:
+        return order
     try:
         await inventory.reservation_commit(reservation_id=order.reservation_id)
     except (OutOfStock, ReservationNotHeld) as error:
@@ -144,7 +142,7 @@ async def aorder_stock_commit(*, order_id: int, attempt: int = 1) -> Order:
             await _arefund_unwanted_payment(order, payment.payment_intent_id, "Paid after its stock was gone")
     except InventoryUnavailable:
         if attempt >= STOCK_COMMIT_ATTEMPTS:
-            await sync_to_async(_flag_by_id)(
+            await aorder_flag_by_id(
                 order_id=order.pk, reason="Paid, but its stock could not be committed: check the inventory."
             )
         else:
@@ -165,17 +163,19 @@ async def _arefund_unwanted_payment(order: Order, payment_intent_id: str, why: s
     flag = f"{why}: refunded in full automatically."
     if remaining > 0:
         try:
-            await arefund_create(
+            await arefund_issue(
                 order=order,
                 payment=payment,
                 amount=remaining,
                 reason=why,
-                idempotency_key=f"order-{order.number}-auto-refund-{payment_intent_id}",
+                idempotency_key=keys.unwanted_payment_refund_key(
+                    order_number=order.number, payment_intent_id=payment_intent_id
+                ),
             )
         except ShopError as error:
             logger.error("automatic refund failed: %r", error, extra={"order": order.number})
             flag = f"{why}: the automatic refund FAILED, refund it by hand."
-    await sync_to_async(_flag_by_id)(order_id=order.pk, reason=flag)
+    await aorder_flag_by_id(order_id=order.pk, reason=flag)
 
 
 def order_payment_canceled(*, payment_intent_id: str) -> tuple[Order | None, bool]:
@@ -184,31 +184,23 @@ def order_payment_canceled(*, payment_intent_id: str) -> tuple[Order | None, boo
     Earlier attempts that we replaced are canceled by us on purpose and change nothing.
     """
     with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .filter(payments__payment_intent_id=payment_intent_id)
-            .first()
-        )
+        order, payment = order_and_payment_lock(payment_intent_id=payment_intent_id)
         if order is None:
             return None, False
-        payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
         if payment.status != Payment.Status.CANCELED:
             payment.status = Payment.Status.CANCELED
             payment.save(update_fields=["status", "updated_at"])
         current = Payment.objects.filter(order=order).order_by("-attempt").first()
-        if order.status != Order.Status.PENDING_PAYMENT or current is None or current.pk != payment.pk:
+        if not order.is_payable or current is None or current.pk != payment.pk:
             return order, False
-        _order_move(
-            order, Order.Status.CANCELED, cancel_reason="payment canceled", canceled_at=timezone.now()
-        )
+        order_cancel_move(order, reason="payment canceled")
         return order, True
 
 
-async def aorder_payment_canceled(*, payment_intent_id: str) -> Order | None:
+async def apayment_cancel_apply(*, payment_intent_id: str) -> Order | None:
     """Cancel the order and give its stock back, once."""
     order, changed = await sync_to_async(order_payment_canceled)(payment_intent_id=payment_intent_id)
     if changed and order is not None and order.reservation_id:
-        await arelease_database_connection()
         try:
             await inventory.reservation_release(reservation_id=order.reservation_id)
         except ReservationNotHeld:

@@ -8,7 +8,8 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.clients import arelease_database_connection, inventory
+from checkout import keys
+from checkout.clients import inventory
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
     InventoryUnavailable,
@@ -21,13 +22,14 @@ from checkout.exceptions import (
     StockHoldLost,
     UnknownItems,
 )
+from checkout.locks import order_lock
 from checkout.models import (
     Order,
     Payment,
 )
-from checkout.services.orders import _order_move
+from checkout.services.orders import order_cancel_move
 from checkout.services.payment_outcomes import apayment_intent_apply
-from checkout.services.placement import _areserve_order_stock
+from checkout.services.placement_undo import aorder_stock_reserve
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
@@ -39,22 +41,24 @@ async def apayment_setup(*, order: Order) -> str:
     The order's Customer is made once; every attempt gets a fresh SetupIntent, so
     a shopper whose card was declined can try another.
     """
-    if order.status != Order.Status.PENDING_PAYMENT:
+    if not order.is_payable:
         raise OrderNotPayable()
     payment = await _acurrent_payment(order)
-    await arelease_database_connection()
     if not payment.customer_id:
         customer_id = await stripe_api.customer_create(
-            email=order.email, order_number=order.number, idempotency_key=f"order-{order.number}-customer"
+            email=order.email,
+            order_number=order.number,
+            idempotency_key=keys.customer_key(order_number=order.number),
         )
         # Two tabs may race here; the first stored customer wins.
         await Payment.objects.filter(pk=payment.pk, customer_id="").aupdate(customer_id=customer_id)
         payment = await Payment.objects.aget(pk=payment.pk)
-    attempt = await Payment.objects.filter(pk=payment.pk).aupdate(updated_at=timezone.now())
-    await arelease_database_connection()
+    updated = await Payment.objects.filter(pk=payment.pk).aupdate(updated_at=timezone.now())
     setup = await stripe_api.setup_intent_create(
         customer_id=payment.customer_id,
-        idempotency_key=f"order-{order.number}-setup-{payment.updated_at.timestamp():.6f}-{attempt}",
+        idempotency_key=keys.setup_intent_key(
+            order_number=order.number, payment_updated_at=payment.updated_at, updated=updated
+        ),
     )
     await Payment.objects.filter(pk=payment.pk).aupdate(setup_intent_id=setup.id)
     return setup.client_secret
@@ -80,7 +84,7 @@ async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
         amount=order.total,
         currency=order.currency,
         order_number=order.number,
-        idempotency_key=f"order-{order.number}-payment-intent-{attempt}",
+        idempotency_key=keys.payment_intent_key(order_number=order.number, attempt=attempt),
     )
     payment, _ = await Payment.objects.aget_or_create(
         order=order,
@@ -95,7 +99,6 @@ async def _anext_payment_attempt(*, order: Order, failed: Payment) -> Payment:
         },
     )
     await Payment.objects.filter(pk=failed.pk).aupdate(status=Payment.Status.CANCELED)
-    await arelease_database_connection()
     await _apayment_intent_cancel(order, failed)
     return payment
 
@@ -108,7 +111,7 @@ async def _apayment_intent_cancel(order: Order, payment: Payment) -> bool:
     try:
         await stripe_api.payment_intent_cancel(
             payment_intent_id=payment.payment_intent_id,
-            idempotency_key=f"order-{order.number}-cancel-{payment.attempt}",
+            idempotency_key=keys.payment_cancel_key(order_number=order.number, attempt=payment.attempt),
         )
     except ShopError as error:
         logger.warning("could not cancel PaymentIntent: %r", error, extra={"order": order.number})
@@ -130,9 +133,10 @@ async def aorder_hold_refresh(*, order: Order) -> None:
         return
     old_id = order.reservation_id
     try:
-        renewed = await _areserve_order_stock(order, idempotency_key=f"order-{order.number}-renew-{old_id}")
+        key = keys.reservation_renew_key(order_number=order.number, reservation_id=old_id)
+        renewed = await aorder_stock_reserve(order, idempotency_key=key)
     except (OutOfStock, UnknownItems) as error:
-        await aorder_cancel(
+        await aorder_cancel_unpaid(
             order=order, reason=f"stock hold expired and the stock is gone ({error.__class__.__name__})"
         )
         raise StockHoldLost() from error
@@ -150,12 +154,11 @@ async def aorder_hold_refresh(*, order: Order) -> None:
         await inventory.reservation_release(reservation_id=renewed.id)
 
 
-async def aorder_cancel(*, order: Order, reason: str) -> Order:
+async def aorder_cancel_unpaid(*, order: Order, reason: str) -> Order:
     """Cancel an unpaid order: its PaymentIntents are canceled and its stock given back."""
-    changed = await sync_to_async(_order_cancel_unpaid)(order_id=order.pk, reason=reason)
+    changed = await sync_to_async(_order_move_canceled_if_unpaid)(order_id=order.pk, reason=reason)
     if not changed:
         return await Order.objects.aget(pk=order.pk)
-    await arelease_database_connection()
     async for payment in Payment.objects.filter(order=order).exclude(
         status__in=[Payment.Status.SUCCEEDED, Payment.Status.CANCELED]
     ):
@@ -169,12 +172,13 @@ async def aorder_cancel(*, order: Order, reason: str) -> Order:
     return await Order.objects.aget(pk=order.pk)
 
 
-def _order_cancel_unpaid(*, order_id: int, reason: str) -> bool:
+def _order_move_canceled_if_unpaid(*, order_id: int, reason: str) -> bool:
+    """Cancel the order in our records if it is unpaid; return whether it was."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status != Order.Status.PENDING_PAYMENT:
+        order = order_lock(order_id=order_id)
+        if not order.is_payable:
             return False
-        _order_move(order, Order.Status.CANCELED, cancel_reason=reason[:200], canceled_at=timezone.now())
+        order_cancel_move(order, reason=reason)
         return True
 
 
@@ -188,13 +192,12 @@ async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.Paym
     Stripe: an earlier attempt whose answer was lost may have paid already, and
     must never be followed by a second charge.
     """
-    if order.status != Order.Status.PENDING_PAYMENT:
+    if not order.is_payable:
         raise OrderNotPayable()
     payment = await _acurrent_payment(order)
     if not setup_intent_id or setup_intent_id != payment.setup_intent_id:
         raise PaymentFormOutOfDate()
     await aorder_hold_refresh(order=order)
-    await arelease_database_connection()
     if payment.confirmed_at is not None:
         current = await stripe_api.payment_intent_retrieve(payment_intent_id=payment.payment_intent_id)
         await apayment_intent_apply(intent=current)
@@ -216,13 +219,12 @@ async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.Paym
     await Payment.objects.filter(pk=payment.pk, confirmed_at__isnull=True).aupdate(
         confirmed_at=timezone.now()
     )
-    await arelease_database_connection()
     try:
         intent = await stripe_api.payment_intent_pay(
             payment_intent_id=payment.payment_intent_id,
             customer_id=payment.customer_id,
             payment_method_id=setup.payment_method,
-            idempotency_key=f"order-{order.number}-pay-{setup_intent_id}",
+            idempotency_key=keys.payment_pay_key(order_number=order.number, setup_intent_id=setup_intent_id),
         )
     except PaymentDeclined as declined:
         await Payment.objects.filter(pk=payment.pk).aupdate(

@@ -6,15 +6,15 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import Sum
 
-from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
+from checkout.locks import order_and_payment_lock, order_and_refund_lock, order_lock, payment_lock
 from checkout.models import (
     Order,
     OrderEvent,
     Payment,
     Refund,
 )
-from checkout.services.orders import _order_flag, _order_move
+from checkout.services.orders import order_flag, order_payment_settle
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ async def _arefunded_amount(payment: Payment) -> int:
     return await sync_to_async(_refunded)(payment=payment)
 
 
-async def arefund_create(
+async def arefund_issue(
     *,
     order: Order,
     payment: Payment,
@@ -55,7 +55,6 @@ async def arefund_create(
     )
     if refund.stripe_refund_id:
         return refund  # this request was already carried out
-    await arelease_database_connection()
     try:
         made = await stripe_api.refund_create(
             payment_intent_id=payment.payment_intent_id, amount=amount, idempotency_key=idempotency_key
@@ -77,11 +76,11 @@ def refund_claim(
     from shop.money import format_money
 
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        order = order_lock(order_id=order_id)
         existing = Refund.objects.filter(request_key=request_key).first()
         if existing is not None:
             return existing
-        payment = Payment.objects.select_for_update().get(pk=payment_id, order=order)
+        payment = payment_lock(payment_id=payment_id, order=order)
         if payment.status != Payment.Status.SUCCEEDED:
             raise InvalidInput("Only a completed payment can be refunded.")
         remaining = payment.amount_received - _refunded(payment=payment)
@@ -110,10 +109,8 @@ def refund_finish(*, refund_id: int, stripe_refund_id: str, status: str) -> Refu
     """Record Stripe's id and status on a claimed refund and bring the order's status up to date."""
     from shop.money import format_money
 
-    order_id = Refund.objects.values_list("order_id", flat=True).get(pk=refund_id)
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        order, refund = order_and_refund_lock(refund_id=refund_id)
         # The webhook may have recorded this refund already, while we waited for Stripe's answer.
         Refund.objects.filter(stripe_refund_id=stripe_refund_id).exclude(pk=refund.pk).delete()
         refund.stripe_refund_id = stripe_refund_id
@@ -137,16 +134,7 @@ def _order_refund_status(order: Order) -> None:
         )["total"]
         or 0
     )
-    kept = received - _refunded(order=order)
-    if order.status in (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED):
-        if kept <= 0:
-            target = Order.Status.REFUNDED
-        elif kept < order.total:
-            target = Order.Status.PARTIALLY_REFUNDED
-        else:
-            target = order.status
-        if target != order.status:
-            _order_move(order, target)
+    order_payment_settle(order, received=received, kept=received - _refunded(order=order))
 
 
 def refund_record(
@@ -168,14 +156,9 @@ def refund_record(
     Return None when the payment is not ours or nothing could be recorded.
     """
     with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(of=("self",))
-            .filter(payments__payment_intent_id=payment_intent_id)
-            .first()
-        )
+        order, payment = order_and_payment_lock(payment_intent_id=payment_intent_id)
         if order is None:
             return None
-        payment = Payment.objects.select_for_update().get(payment_intent_id=payment_intent_id)
         known_status = status if status in Refund.Status.values else Refund.Status.PENDING
         refund = Refund.objects.filter(stripe_refund_id=stripe_refund_id).first()
         if refund is None:
@@ -217,7 +200,7 @@ def _refund_new(
 
     claimed = f"{amount} {currency.upper()}"
     if currency.upper() != payment.currency:
-        _order_flag(
+        order_flag(
             order,
             f"Stripe reports refund {stripe_refund_id} of {claimed} on a payment in "
             f"{payment.currency}: not recorded, check it in Stripe.",
@@ -225,7 +208,7 @@ def _refund_new(
         return None
     recorded_amount = min(amount, payment.amount_received - _refunded_by_stripe(payment))
     if recorded_amount <= 0:
-        _order_flag(
+        order_flag(
             order,
             f"Stripe reports refund {stripe_refund_id} of {claimed}, but nothing is left of the "
             f"payment to refund: not recorded, check it in Stripe.",
@@ -246,7 +229,7 @@ def _refund_new(
         order=order, kind=OrderEvent.Kind.REFUND, message=f"Refund {stripe_refund_id} of {recorded} recorded"
     )
     if recorded_amount < amount:
-        _order_flag(
+        order_flag(
             order,
             f"Stripe reports refund {stripe_refund_id} of {claimed}, more than is left of the "
             f"payment: recorded {recorded}, check it in Stripe.",

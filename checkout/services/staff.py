@@ -6,20 +6,27 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.clients import arelease_database_connection, inventory
+from checkout import keys
+from checkout.clients import inventory
 from checkout.emails import send_shipping_notice
 from checkout.exceptions import (
     ReservationNotHeld,
 )
+from checkout.locks import order_lock
 from checkout.models import (
     Order,
     OrderEvent,
     Payment,
     Refund,
 )
-from checkout.services.orders import IllegalTransition, _flag_by_id, _order_move
-from checkout.services.payments import aorder_cancel
-from checkout.services.refunds import _refunded, arefund_create
+from checkout.services.orders import (
+    IllegalTransition,
+    aorder_flag_by_id,
+    order_cancel_move,
+    order_fulfilment_move,
+)
+from checkout.services.payments import aorder_cancel_unpaid
+from checkout.services.refunds import _refunded, arefund_issue
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
@@ -33,16 +40,12 @@ def order_fulfil(*, order_id: int, carrier: str, tracking_number: str, actor_id:
     if not carrier or not tracking_number:
         raise InvalidInput("Give the carrier and the tracking number.")
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
-            raise IllegalTransition(
-                f"Only a paid order can be shipped; this one is {order.get_status_display()}."
-            )
-        if order.fulfilled_at is not None:  # shipped, then partly refunded
+        order = order_lock(order_id=order_id)
+        if order.fulfilment_status == Order.FulfilmentStatus.FULFILLED:
             raise IllegalTransition(f"Order {order.number} was already shipped with {order.carrier}.")
-        _order_move(
+        order_fulfilment_move(
             order,
-            Order.Status.FULFILLED,
+            Order.FulfilmentStatus.FULFILLED,
             actor_id=actor_id,
             note=f"shipped with {carrier}, tracking {tracking_number}",
             fulfilled_at=timezone.now(),
@@ -77,16 +80,17 @@ async def astaff_refund(*, order: Order, amount: int, reason: str, request_key: 
 
     payments = await sync_to_async(_refundable_payments)(order.pk)
     if not payments:
-        if order.status in (Order.Status.PENDING_PAYMENT, Order.Status.CANCELED):
-            raise InvalidInput(f"A {order.get_status_display().lower()} order cannot be refunded.")
+        if order.status == Order.Status.CANCELED or order.payment_status == Order.PaymentStatus.AWAITING:
+            state = order.get_status_display() if order.status == Order.Status.CANCELED else "unpaid"
+            raise InvalidInput(f"A {state.lower()} order cannot be refunded.")
         raise InvalidInput("Nothing is left to refund on this order.")
     payment, _remaining = payments[0]
-    return await arefund_create(
+    return await arefund_issue(
         order=order,
         payment=payment,
         amount=amount,
         reason=reason.strip() or "refunded by staff",
-        idempotency_key=f"order-{order.number}-refund-{request_key}",
+        idempotency_key=keys.staff_refund_key(order_number=order.number, request_key=request_key),
         created_by_id=actor_id,
     )
 
@@ -99,33 +103,32 @@ async def astaff_cancel(*, order: Order, reason: str, actor_id: int) -> Order:
     on hand. A shipped, refunded or canceled order cannot be canceled.
     """
     reason = reason.strip() or "canceled by staff"
-    if order.status == Order.Status.PENDING_PAYMENT:
-        canceled = await aorder_cancel(order=order, reason=f"canceled by staff: {reason}")
+    if order.is_payable:
+        canceled = await aorder_cancel_unpaid(order=order, reason=f"canceled by staff: {reason}")
         await OrderEvent.objects.acreate(
             order=order, kind=OrderEvent.Kind.NOTE, message=reason, actor_id=actor_id
         )
         return canceled
-    if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
-        raise IllegalTransition(f"A {order.get_status_display().lower()} order cannot be canceled.")
+    if not order.is_cancelable:
+        raise IllegalTransition(_why_not_cancelable(order))
     await sync_to_async(_order_cancel_paid)(order_id=order.pk, reason=reason, actor_id=actor_id)
     for payment, remaining in await sync_to_async(_refundable_payments)(order.pk):
         try:
-            await arefund_create(
+            await arefund_issue(
                 order=order,
                 payment=payment,
                 amount=remaining,
                 reason=f"order canceled: {reason}",
-                idempotency_key=f"order-{order.number}-cancel-refund-{payment.pk}",
+                idempotency_key=keys.cancel_refund_key(order_number=order.number, payment_id=payment.pk),
                 created_by_id=actor_id,
             )
         except ShopError as error:
-            await sync_to_async(_flag_by_id)(
+            await aorder_flag_by_id(
                 order_id=order.pk,
                 reason=f"Canceled, but the refund failed ({error.staff_message}): refund it by hand.",
             )
             raise
     if order.reservation_id:
-        await arelease_database_connection()
         try:
             if order.stock_committed_at:
                 await inventory.reservation_return(reservation_id=order.reservation_id)
@@ -138,16 +141,11 @@ async def astaff_cancel(*, order: Order, reason: str, actor_id: int) -> Order:
 
 def _order_cancel_paid(*, order_id: int, reason: str, actor_id: int) -> None:
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status not in (Order.Status.PAID, Order.Status.PARTIALLY_REFUNDED):
-            raise IllegalTransition(f"A {order.get_status_display().lower()} order cannot be canceled.")
-        if order.fulfilled_at is not None:  # shipped, then partly refunded
-            raise IllegalTransition("A shipped order cannot be canceled; refund it instead.")
-        _order_move(
-            order,
-            Order.Status.CANCELED,
-            actor_id=actor_id,
-            note=reason,
-            cancel_reason=f"canceled by staff: {reason}"[:200],
-            canceled_at=timezone.now(),
-        )
+        order = order_lock(order_id=order_id)
+        order_cancel_move(order, reason=f"canceled by staff: {reason}", actor_id=actor_id, note=reason)
+
+
+def _why_not_cancelable(order: Order) -> str:
+    if order.fulfilment_status != Order.FulfilmentStatus.UNFULFILLED:
+        return "A shipped order cannot be canceled; refund it instead."
+    return f"A {order.get_status_display().lower()} order cannot be canceled."

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from checkout.exceptions import CartChanged, CartEmpty, CartError, PricesChanged
 from checkout.models import Cart, CartLine, Order, OrderEvent, OrderLine
 from checkout.services.carts import cart_line_add
-from checkout.services.placement import LineDraft, ShippingAddress, order_prepare, order_write
+from checkout.services.placement import order_write
+from checkout.services.placement_prepare import LineDraft, ShippingAddress, order_prepare
 from tests.helpers import prices_seen
 
 ADDRESS = ShippingAddress(
