@@ -426,7 +426,7 @@ def test_database_dropped_mid_checkout_and_mid_payment(
         "message": PaymentUnconfirmed.user_message,
         "retryable": False,
     }
-    assert "Retry-After" not in response
+    assert "Retry-After" not in response.headers
     assert [i["status"] for i in intents_of(faulty, order)] == ["succeeded"]
 
     # The shopper reloads as asked: the payment is found and the order paid, once.

@@ -860,7 +860,12 @@ def test_wrong_method_gets_405(client, method, url, allow):
 
     assert response.status_code == 405
     assert response["Allow"] == allow
-    assert response.json() == {"error": "method_not_allowed", "detail": f"Use {allow} on this URL."}
+    assert response.json() == {
+        "error": "method_not_allowed",
+        "detail": f"Use {allow} on this URL.",
+        "message": f"Use {allow} on this URL.",
+        "retryable": False,
+    }
 
 
 # --- admin -------------------------------------------------------------------------------------
