@@ -32,18 +32,26 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Concat, NullIf, Substr
 
 from checkout.models import Order, OrderLine, Payment, Refund
-from inventory.models import Reservation, ReservationLine, Stock
+from inventory.models import Reservation, ReservationLine
+from inventory.selectors import stock_allocated_unlike_holds, stock_out_of_bounds
 from shop.money import format_money
 
-#: Statuses of orders that were paid (a refunded order was paid, then given its money back).
-WAS_PAID = (
-    Order.Status.PAID,
-    Order.Status.FULFILLED,
-    Order.Status.PARTIALLY_REFUNDED,
-    Order.Status.REFUNDED,
+_P = Order.PaymentStatus
+#: Orders that were paid and not canceled (a refunded order was paid, then given its money back).
+WAS_PAID = Q(payment_status__in=[_P.PAID, _P.PARTIALLY_REFUNDED, _P.REFUNDED]) & ~Q(
+    status=Order.Status.CANCELED
 )
-#: Statuses of paid orders whose goods are (or were) sent: their stock must be committed.
-KEEPS_STOCK = (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.PARTIALLY_REFUNDED)
+#: Paid orders whose goods are (or were) sent: their stock must be committed.
+KEEPS_STOCK = Q(payment_status__in=[_P.PAID, _P.PARTIALLY_REFUNDED]) & ~Q(status=Order.Status.CANCELED)
+#: Orders not canceled that were never paid (a payment that did not match leaves one so).
+UNPAID = Q(payment_status=_P.AWAITING) & ~Q(status=Order.Status.CANCELED)
+
+
+def _state(status: str, payment_status: str) -> str:
+    """Return how an order's state reads in a finding: "canceled", or its payment status."""
+    if status == Order.Status.CANCELED:
+        return "canceled"
+    return Order.PaymentStatus(payment_status).label.lower()
 #: Reservation statuses whose units were never taken out of stock.
 NOT_TAKEN = (Reservation.Status.HELD, Reservation.Status.RELEASED, Reservation.Status.EXPIRED)
 LIVE_REFUND = (Refund.Status.PENDING, Refund.Status.SUCCEEDED)
@@ -149,31 +157,12 @@ def _reservations_of_order() -> QuerySet[Reservation]:
 
 
 def check_stock_bounds() -> Iterable[str]:
-    rows = _first(
-        Stock.objects.filter(Q(on_hand__lt=0) | Q(allocated__lt=0) | Q(allocated__gt=F("on_hand")))
-        .select_related("variant")
-        .order_by("variant__sku")
-    )
-    for stock in rows:
+    for stock in _first(stock_out_of_bounds()):
         yield f"SKU {stock.variant.sku}: on hand {stock.on_hand}, allocated {stock.allocated}."
 
 
 def check_stock_allocated_equals_holds() -> Iterable[str]:
-    held = (
-        ReservationLine.objects.filter(
-            variant=OuterRef("variant"), reservation__status=Reservation.Status.HELD
-        )
-        .values("variant")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
-    rows = _first(
-        Stock.objects.annotate(held=Coalesce(Subquery(held, output_field=IntegerField()), 0))
-        .exclude(allocated=F("held"))
-        .select_related("variant")
-        .order_by("variant__sku")
-    )
-    for stock in rows:
+    for stock in _first(stock_allocated_unlike_holds()):
         yield (
             f"SKU {stock.variant.sku}: {stock.allocated} allocated, but held reservations hold {stock.held}."
         )
@@ -191,7 +180,7 @@ def check_paid_orders_have_their_payment() -> Iterable[str]:
         currency=OuterRef("currency"),
     )
     rows = _first(
-        Order.objects.filter(status__in=WAS_PAID)
+        Order.objects.filter(WAS_PAID)
         .annotate(has_matching=Exists(matching))
         .filter(Q(has_matching=False) | Q(paid_at__isnull=True))
         .order_by("pk")
@@ -199,11 +188,13 @@ def check_paid_orders_have_their_payment() -> Iterable[str]:
     for order in rows:
         if not order.has_matching:
             yield (
-                f"Order {order.number} is {order.get_status_display().lower()} but has no succeeded payment "
+                f"Order {order.number} is {_state(order.status, order.payment_status)} "
+                "but has no succeeded payment "
                 f"of its total {_money(order.total, order.currency)}."
             )
         else:
-            yield f"Order {order.number} is {order.get_status_display().lower()} but has no payment time."
+            state = _state(order.status, order.payment_status)
+            yield f"Order {order.number} is {state} but has no payment time."
 
 
 def check_paid_orders_have_their_stock() -> Iterable[str]:
@@ -223,7 +214,7 @@ def check_paid_orders_have_their_stock() -> Iterable[str]:
         )
         .filter(
             (
-                Q(status__in=KEEPS_STOCK)
+                KEEPS_STOCK
                 & (
                     Q(stock_committed_at__isnull=True)
                     | Q(reservation_status__isnull=True)
@@ -239,15 +230,16 @@ def check_paid_orders_have_their_stock() -> Iterable[str]:
         .order_by("pk")
     )
     for order in rows:
-        status = order.get_status_display().lower()
+        status = _state(order.status, order.payment_status)
+        keeps_stock = order.payment_status in (_P.PAID, _P.PARTIALLY_REFUNDED)
         reservation = (
             f"reservation {order.reservation_id or '(none)'}: {order.reservation_status or 'missing'}"
         )
         if (order.committed_count or 0) > 1:
             yield f"Order {order.number} took its stock {order.committed_count} times (several reservations)."
-        elif order.status in KEEPS_STOCK and order.stock_committed_at is None:
+        elif keeps_stock and order.stock_committed_at is None:
             yield f"Order {order.number} is {status} but its stock commit is not recorded ({reservation})."
-        elif order.status in KEEPS_STOCK and order.reservation_status != Reservation.Status.COMMITTED:
+        elif keeps_stock and order.reservation_status != Reservation.Status.COMMITTED:
             yield f"Order {order.number} is {status} but its stock is not committed ({reservation})."
         else:
             yield f"Order {order.number} records its stock as committed, but it is not ({reservation})."
@@ -258,15 +250,18 @@ def check_committed_stock_belongs_to_paid_orders() -> Iterable[str]:
     rows = _first(
         Reservation.objects.filter(status=Reservation.Status.COMMITTED, reference__startswith="order-")
         .annotate(order_number=Substr("reference", len("order-") + 1))
-        .annotate(order_status=Subquery(orders.values("status")[:1]))
-        .filter(order_status__isnull=False)
-        .exclude(order_status__in=WAS_PAID)
+        .annotate(
+            order_status=Subquery(orders.values("status")[:1]),
+            order_payment=Subquery(orders.values("payment_status")[:1]),
+            order_was_paid=Exists(orders.filter(WAS_PAID)),
+        )
+        .filter(order_status__isnull=False, order_was_paid=False)
         .order_by("created_at")
     )
     for reservation in rows:
         yield (
             f"Reservation {reservation.pk} committed stock for order {reservation.order_number}, "
-            f"which is {Order.Status(reservation.order_status).label.lower()}."
+            f"which is {_state(reservation.order_status, reservation.order_payment)}."
         )
 
 
@@ -324,7 +319,7 @@ def check_unpaid_orders_charge_nothing() -> Iterable[str]:
     current = Reservation.objects.filter(pk=OuterRef("reservation_uuid"))
     rows = _first(
         _orders_with_reservation()
-        .filter(status=Order.Status.PENDING_PAYMENT)
+        .filter(UNPAID)
         .annotate(
             reservation_status=Subquery(current.values("status")[:1]),
             # A payment that did not match its order leaves it unpaid: staff give it back in full.
@@ -440,24 +435,23 @@ def check_refunds_within_payments() -> Iterable[str]:
 
 
 def check_money_kept_matches_status() -> Iterable[str]:
-    S = Order.Status
     orders = (
         Order.objects.annotate(
             received=_sum_by_order(Payment.objects.filter(status=Payment.Status.SUCCEEDED), _received()),
             refunded=_sum_by_order(Refund.objects.filter(status__in=LIVE_REFUND), "amount"),
         )
         .annotate(kept=F("received") - F("refunded"))
-        .filter(Q(received__gt=0) | Q(refunded__gt=0) | Q(status__in=WAS_PAID))
+        .filter(Q(received__gt=0) | Q(refunded__gt=0) | WAS_PAID)
     )
     wrong = (
-        (Q(status=S.PAID) & ~Q(kept=F("total")))
-        | (Q(status=S.FULFILLED) & (Q(kept__lte=0) | Q(kept__gt=F("total"))))
-        | (Q(status=S.PARTIALLY_REFUNDED) & (Q(kept__lte=0) | Q(kept__gte=F("total"))))
-        | (Q(status__in=[S.REFUNDED, S.CANCELED, S.PENDING_PAYMENT]) & ~Q(kept=0))
+        (Q(status=Order.Status.CANCELED) & ~Q(kept=0))
+        | (Q(payment_status=_P.PAID) & ~Q(kept=F("total")))
+        | (Q(payment_status=_P.PARTIALLY_REFUNDED) & (Q(kept__lte=0) | Q(kept__gte=F("total"))))
+        | (Q(payment_status__in=[_P.REFUNDED, _P.VOIDED, _P.AWAITING]) & ~Q(kept=0))
     )
     for order in _first(orders.filter(wrong).order_by("pk")):
         yield (
-            f"Order {order.number} is {order.get_status_display().lower()} for "
+            f"Order {order.number} is {_state(order.status, order.payment_status)} for "
             f"{_money(order.total, order.currency)}, but keeps {_money(order.kept, order.currency)} "
             f"({_money(order.received, order.currency)} received, "
             f"{_money(order.refunded, order.currency)} refunded)."

@@ -20,7 +20,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from checkout import webhooks
-from checkout.models import Order, OrderEvent, WebhookEvent
+from checkout.models import Order, WebhookEvent
+from checkout.services.orders import aorder_flag_resolve
 from checkout.services.staff import aorder_fulfil, astaff_cancel, astaff_refund
 from dashboard import selectors
 from dashboard.forms import CancelForm, FulfilForm, OrderFilterForm, RefundForm, StockAdjustForm
@@ -122,6 +123,8 @@ CSV_HEADER = [
     "created_at",
     "paid_at",
     "status",
+    "payment_status",
+    "fulfilment_status",
     "email",
     "full_name",
     "country",
@@ -152,6 +155,8 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
         "created_at",
         "paid_at",
         "status",
+        "payment_status",
+        "fulfilment_status",
         "email",
         "full_name",
         "country",
@@ -170,13 +175,16 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
         if last is not None:
             page = page.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
         rows = [row async for row in page.values_list(*fields)[:EXPORT_CHUNK]]
-        for number, created, paid, status, email, name, country, currency, *amounts, flagged, _id in rows:
+        for number, created, paid, status, payment, goods, email, name, country, currency, *rest in rows:
+            *amounts, flagged, _id = rest
             writer.writerow(
                 [
                     number,
                     created.isoformat(),
                     paid.isoformat() if paid else "",
-                    status,
+                    Order.Status(status).label,
+                    Order.PaymentStatus(payment).label,
+                    Order.FulfilmentStatus(goods).label,
                     _csv_safe(email),
                     _csv_safe(name),
                     country,
@@ -346,13 +354,7 @@ async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
     order = await Order.objects.filter(number=number).afirst()
     if order is None:
         raise Http404("No such order.")
-    if await Order.objects.filter(pk=order.pk, is_flagged=True).aupdate(is_flagged=False):
-        await OrderEvent.objects.acreate(
-            order=order,
-            kind=OrderEvent.Kind.NOTE,
-            message=f"Flag resolved: {order.flag_reason}"[:500],
-            actor_id=request.user.pk,
-        )
+    if await aorder_flag_resolve(order_id=order.pk, actor_id=request.user.pk):
         messages.success(request, "Flag resolved.")
     else:
         messages.info(request, f"Order {order.number} has no flag to resolve.")
