@@ -52,6 +52,8 @@ def _state(status: str, payment_status: str) -> str:
     if status == Order.Status.CANCELED:
         return "canceled"
     return Order.PaymentStatus(payment_status).label.lower()
+
+
 #: Reservation statuses whose units were never taken out of stock.
 NOT_TAKEN = (Reservation.Status.HELD, Reservation.Status.RELEASED, Reservation.Status.EXPIRED)
 LIVE_REFUND = (Refund.Status.PENDING, Refund.Status.SUCCEEDED)

@@ -19,7 +19,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from checkout import selectors, webhooks
 from checkout.addresses import aaddress_remember
-from checkout.clients import arelease_database_connection
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
     CartEmpty,
@@ -396,7 +395,6 @@ async def order_return(request: HttpRequest, order: Order) -> HttpResponse:
     payment = selectors.current_payment(order)
     if payment is None:
         return HttpResponseRedirect(order.get_absolute_url())
-    await arelease_database_connection()
     try:
         intent = await stripe_api.payment_intent_retrieve(payment_intent_id=payment.payment_intent_id)
     except ShopError:

@@ -10,38 +10,19 @@ from django.utils import timezone
 
 from checkout.models import Order, Payment, Refund, WebhookEvent
 from dashboard.selectors import chart_layout, daily_sales, period_starts
-from tests.factories import StockFactory, UserFactory, VariantFactory
+from tests.factories import OrderFactory, PaymentFactory, StockFactory, UserFactory, VariantFactory
+from tests.helpers import order_states
 
 pytestmark = pytest.mark.django_db
 
 PAGES = ["/dashboard/", "/dashboard/orders/", "/dashboard/orders/export.csv", "/dashboard/stock/"]
 
 
-def make_order(number: str, *, total: int = 1000, paid_at=None, status: str = "paid", **fields) -> Order:
-    order = Order.objects.create(
-        number=number,
-        checkout_key=f"key-{number}",
-        email=fields.pop("email", f"{number.lower()}@example.com"),
-        full_name=fields.pop("full_name", "Ann Walker"),
-        line1="1 Road",
-        city="Kendal",
-        postcode="LA9 4DT",
-        country="GB",
-        shipping_method_code="standard",
-        shipping_method_name="Standard",
-        currency="GBP",
-        subtotal=total,
-        shipping_total=0,
-        tax_total=0,
-        total=total,
-        status=status,
-        paid_at=paid_at,
-        **fields,
-    )
+def make_order(number: str, *, total: int = 1000, paid_at=None, state: str = "paid", **fields) -> Order:
+    values = {"email": f"{number.lower()}@example.com", **order_states(state)}
+    order = OrderFactory(number=number, subtotal=total, total=total, paid_at=paid_at, **(values | fields))
     if paid_at:
-        Payment.objects.create(
-            order=order, payment_intent_id=f"pi_{number}", amount=total, currency="GBP", status="succeeded"
-        )
+        PaymentFactory(order=order, payment_intent_id=f"pi_{number}", amount_received=0)
     if "created_at" not in fields and paid_at:
         Order.objects.filter(pk=order.pk).update(created_at=paid_at - timedelta(minutes=5))
     return order
@@ -97,7 +78,7 @@ def test_customers_cannot_call_actions_directly(client, url):
     )
     assert response.status_code == 403
     order.refresh_from_db()
-    assert (order.status, order.is_flagged, order.carrier) == ("paid", True, "")
+    assert (order.payment_status, order.is_flagged, order.carrier) == ("paid", True, "")
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -112,9 +93,9 @@ def test_figures_on_a_known_data_set(staff):
     make_order("NW1", total=1000, paid_at=today + timedelta(seconds=1))
     make_order("NW2", total=3000, paid_at=today + timedelta(seconds=2))
     make_order("NW3", total=5000, paid_at=today - timedelta(days=3))
-    make_order("NW4", total=7000, paid_at=today - timedelta(days=20), status="fulfilled")
-    make_order("NW5", total=9000, paid_at=today - timedelta(days=40), status="fulfilled")  # too old
-    make_order("NW6", total=9900, status="pending_payment")  # never paid
+    make_order("NW4", total=7000, paid_at=today - timedelta(days=20), state="shipped")
+    make_order("NW5", total=9000, paid_at=today - timedelta(days=40), state="shipped")  # too old
+    make_order("NW6", total=9900, state="awaiting")  # never paid
     refund_today = Refund.objects.create(
         order=Order.objects.get(number="NW1"),
         payment=Payment.objects.get(order__number="NW1"),
@@ -191,7 +172,7 @@ def test_work_lists(staff):
     now = timezone.now()
     make_order("NW2", paid_at=now - timedelta(hours=1))
     make_order("NW1", paid_at=now - timedelta(hours=5))
-    make_order("NW3", paid_at=now - timedelta(hours=9), status="fulfilled")
+    make_order("NW3", paid_at=now - timedelta(hours=9), state="shipped")
     make_order("NW9", paid_at=now, is_flagged=True, flag_reason="Payment does not match the order total")
     StockFactory(variant=VariantFactory(sku="LOW-1"), on_hand=3, low_stock_threshold=5)
     StockFactory(variant=VariantFactory(sku="GONE-1"), on_hand=2, allocated=2)
@@ -219,8 +200,8 @@ def test_work_lists(staff):
 def test_order_list_search_and_filters(staff):
     now = timezone.now()
     make_order("NW100", paid_at=now, email="ann@example.com")
-    make_order("NW101", paid_at=now - timedelta(days=10), email="bob@example.com", status="fulfilled")
-    make_order("NW102", status="pending_payment", is_flagged=True, flag_reason="x", email="cat@example.com")
+    make_order("NW101", paid_at=now - timedelta(days=10), email="bob@example.com", state="shipped")
+    make_order("NW102", state="awaiting", is_flagged=True, flag_reason="x", email="cat@example.com")
 
     def numbers(query: str) -> list[str]:
         response = staff.get(f"/dashboard/orders/?{query}")
@@ -231,7 +212,8 @@ def test_order_list_search_and_filters(staff):
     assert numbers("q=nw101") == ["NW101"]
     assert numbers("q=ANN@example.com") == ["NW100"]
     assert numbers("q=bob") == ["NW101"]
-    assert numbers("status=fulfilled") == ["NW101"]
+    assert numbers("fulfilment_status=fulfilled") == ["NW101"]
+    assert numbers("payment_status=awaiting") == ["NW102"]
     assert numbers("flagged=on") == ["NW102"]
     assert numbers(f"date_from={(now - timedelta(days=3)).date()}") == ["NW100", "NW102"]
     assert numbers("status=nonsense") == [
@@ -246,9 +228,9 @@ def test_order_list_search_and_filters(staff):
 def test_csv_export_streams_the_filtered_orders(staff):
     now = timezone.now()
     make_order("NW100", total=1250, paid_at=now, full_name="=HYPERLINK(evil)")
-    make_order("NW101", total=999, paid_at=now - timedelta(days=1), status="fulfilled")
+    make_order("NW101", total=999, paid_at=now - timedelta(days=1), state="shipped")
 
-    response = staff.get("/dashboard/orders/export.csv?status=paid")
+    response = staff.get("/dashboard/orders/export.csv?payment_status=paid&fulfilment_status=unfulfilled")
 
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -263,6 +245,8 @@ def test_csv_export_streams_the_filtered_orders(staff):
         "created_at",
         "paid_at",
         "status",
+        "payment_status",
+        "fulfilment_status",
         "email",
         "full_name",
         "country",
@@ -279,6 +263,8 @@ def test_csv_export_streams_the_filtered_orders(staff):
         _created,
         _paid,
         status,
+        payment,
+        shipping_status,
         email,
         name,
         country,
@@ -289,7 +275,8 @@ def test_csv_export_streams_the_filtered_orders(staff):
         total,
         flagged,
     ) = rows[1]
-    assert (number, status, email, country, currency) == ("NW100", "paid", "nw100@example.com", "GB", "GBP")
+    assert (number, status, payment, shipping_status) == ("NW100", "Open", "Paid", "Not shipped")
+    assert (email, country, currency) == ("nw100@example.com", "GB", "GBP")
     assert (subtotal, shipping, tax, total, flagged) == ("12.50", "0.00", "0.00", "12.50", "no")
     assert name == "'=HYPERLINK(evil)"  # never a formula in a spreadsheet
 

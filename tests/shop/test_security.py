@@ -31,8 +31,26 @@ from checkout.models import Order, Payment, Refund, WebhookEvent
 from inventory.models import Stock, StockAdjustment
 from shop.models import RateLimitCounter
 from shop.ratelimit import Rate, client_ip, rate_parse
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
-from tests.helpers import ADDRESS, GOOD_CARD, Browser, deliver, event, fill_cart, place, stripe_get
+from tests.factories import (
+    CategoryFactory,
+    OrderFactory,
+    PaymentFactory,
+    ProductFactory,
+    StockFactory,
+    UserFactory,
+    VariantFactory,
+)
+from tests.helpers import (
+    ADDRESS,
+    GOOD_CARD,
+    Browser,
+    deliver,
+    event,
+    fill_cart,
+    order_states,
+    place,
+    stripe_get,
+)
 from tests.servers import ShopProcess
 
 User = get_user_model()
@@ -219,33 +237,15 @@ def jumper_in_stock():
     return variant
 
 
-def make_order(number: str, *, user=None, status: str = "pending_payment", **fields) -> Order:
-    order = Order.objects.create(
-        number=number,
-        checkout_key=f"key-{number}",
-        user=user,
-        email=fields.pop("email", f"{number.lower()}@example.com"),
-        full_name=fields.pop("full_name", "Ann Walker"),
-        line1="1 Road",
-        city="Kendal",
-        postcode="LA9 4DT",
-        country="GB",
-        shipping_method_code="standard",
-        shipping_method_name="Standard",
-        currency="GBP",
-        subtotal=1000,
-        shipping_total=0,
-        tax_total=0,
-        total=1000,
-        status=status,
-        **fields,
-    )
-    Payment.objects.create(
+def make_order(number: str, *, user=None, state: str = "awaiting", **fields) -> Order:
+    # `state` says where the order stands (tests.helpers.ORDER_STATES); its payment follows.
+    values = {"email": f"{number.lower()}@example.com", **order_states(state)}
+    order = OrderFactory(number=number, user=user, subtotal=1000, total=1000, **(values | fields))
+    PaymentFactory(
         order=order,
         payment_intent_id=f"pi_{number}",
-        amount=1000,
-        currency="GBP",
-        status="succeeded" if status == "paid" else "requires_payment_method",
+        status="succeeded" if state == "paid" else "requires_payment_method",
+        amount_received=0,
     )
     return order
 
@@ -263,7 +263,7 @@ def dashboard_urls(order: Order, variant_id: int, event_pk: int) -> list[tuple[s
 
 @pytest.fixture
 def dashboard_world(jumper_in_stock):
-    order = make_order("NW1", status="paid")
+    order = make_order("NW1", state="paid")
     stored = WebhookEvent.objects.create(
         stripe_event_id="evt_1", type="payment_intent.succeeded", payload={"id": "evt_1"}
     )
@@ -463,7 +463,7 @@ def test_forged_totals_at_checkout_and_payment_change_nothing(outside, shipping,
     intent = stripe_get(outside, f"payment_intents/{payment.payment_intent_id}")
     assert (intent["amount"], intent["currency"], intent["status"]) == (15600, "gbp", "succeeded")
     order.refresh_from_db()
-    assert (order.status, order.total) == ("paid", 15600)
+    assert (order.payment_status, order.total) == ("paid", 15600)
 
 
 # 5. Escaping --------------------------------------------------------------------------
@@ -586,7 +586,7 @@ def test_every_page_escapes_what_users_and_staff_typed(outside, shipping, client
     )
     assert fulfil.status_code == 302
     order.refresh_from_db()
-    assert order.status == "fulfilled" and order.tracking_number == payload("Tracking")
+    assert order.fulfilment_status == "fulfilled" and order.tracking_number == payload("Tracking")
     adjust = staff.post(
         f"/dashboard/stock/{variant.pk}/adjust/", {"on_hand": "4", "reason": payload("Stock")}
     )
@@ -702,7 +702,7 @@ def test_the_csv_export_neutralises_formulas(client):
         "NW15": ("Ann Walker", "ann@example.com"),
     }
     for number, (name, email) in dangerous.items():
-        make_order(number, full_name=name, email=email, status="paid")
+        make_order(number, full_name=name, email=email, state="paid")
     response = client.get("/dashboard/orders/export.csv")
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
     assert response["X-Content-Type-Options"] == "nosniff"
@@ -717,10 +717,10 @@ def test_the_csv_export_neutralises_formulas(client):
         for cell in cells:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (number, cell)
         if number == "NW15":
-            assert (row[4], row[5]) == (email, name)
+            assert (row[6], row[7]) == (email, name)
         else:
-            assert row[5] == f"'{name}"
-    assert rows["NW10"][4] == "'=cmd|'/Ccalc'!A0@example.com"
+            assert row[7] == f"'{name}"
+    assert rows["NW10"][6] == "'=cmd|'/Ccalc'!A0@example.com"
 
 
 def test_only_trusted_markup_is_marked_safe():
