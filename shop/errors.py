@@ -119,6 +119,7 @@ def shop_errors(
 
     return decorate
 
+
 # What each refusal tells the visitor: (status, title, reason).
 BAD_REQUESTS: list[tuple[type[Exception], int, str, str]] = [
     (

@@ -70,7 +70,7 @@ def test_guest_buys_from_browsing_to_confirmation(shop, page):
     page.shot("confirmation")
 
     order = Order.objects.get()
-    assert (order.status, order.total, order.shipping_method_code) == ("paid", 8994, "express")
+    assert (order.payment_status, order.total, order.shipping_method_code) == ("paid", 8994, "express")
     intent = Payment.objects.get(order=order).payment_intent_id
     # localstripe delivers payment_intent.succeeded to the shop about a second later.
     wait_for(
@@ -92,7 +92,7 @@ def test_declined_card_then_a_good_one(shop, page):
     pay(page, DECLINED_CARD)
     expect(page.get_by_role("alert")).to_have_text("Your card was declined. Please try another card.")
     page.shot("declined")
-    assert Order.objects.get().status == "pending_payment"
+    assert Order.objects.get().payment_status == "awaiting"
     pay(page, GOOD_CARD)
 
     expect(page.get_by_text("Status: Paid")).to_be_visible()
@@ -109,7 +109,7 @@ def test_three_d_secure_passed(shop, page):
     pass_challenge(page)  # confirming the card
     pass_challenge(page)  # confirming the payment
     expect(page.get_by_text("Status: Paid")).to_be_visible()
-    assert Order.objects.get().status == "paid"
+    assert Order.objects.get().payment_status == "paid"
 
 
 def test_three_d_secure_failed_leaves_the_order_payable(shop, page):
@@ -124,7 +124,7 @@ def test_three_d_secure_failed_leaves_the_order_payable(shop, page):
     expect(page.get_by_role("heading", name=re.compile("Pay for order"))).to_be_visible()
     expect(page.locator(".messages")).to_contain_text("another card")
     page.shot("challenge-failed")
-    assert Order.objects.get().status == "pending_payment"
+    assert Order.objects.get().payment_status == "awaiting"
     pay(page, GOOD_CARD)
     expect(page.get_by_text("Status: Paid")).to_be_visible()
 
