@@ -58,6 +58,18 @@ async def areconcile(
     intents = await stripe_api.payment_intents_since(created_since=created_since)
     report.checked_events, report.checked_intents = len(events), len(intents)
 
+    await _amissed_events_apply(events, report, progress)
+    for intent in intents:
+        await _aintent_reconcile(intent, report)
+        if progress:
+            progress(1)
+    return report
+
+
+async def _amissed_events_apply(
+    events: list[dict], report: ReconcileReport, progress: Callable[[int], None] | None
+) -> None:
+    """Store and apply, like a webhook delivery, each event we never applied."""
     known = {
         event_id
         async for event_id in WebhookEvent.objects.filter(
@@ -66,7 +78,7 @@ async def areconcile(
     }
     for event in events:
         if event["id"] not in known:
-            if dry_run:
+            if report.dry_run:
                 report.add("missed events", f"would apply missed event {event['id']} ({event['type']})")
             else:
                 stored = await webhooks.aevent_store(event)
@@ -77,31 +89,25 @@ async def areconcile(
         if progress:
             progress(1)
 
-    for intent in intents:
-        payment = await Payment.objects.select_related("order").filter(payment_intent_id=intent.id).afirst()
-        if payment is None:
-            number = intent.metadata.get("order_number")
-            if (
-                number
-                and intent.status == "succeeded"
-                and await Order.objects.filter(number=number).aexists()
-            ):
-                report.add(
-                    "unrecorded payments",
-                    f"{'would refund' if dry_run else 'refunded'} unrecorded "
-                    f"succeeded payment {intent.id} for order {number}",
-                )
-                if not dry_run:
-                    await aunrecorded_payment_resolve(order_number=number, intent=intent)
-        else:
-            expected = _expected_order_status(intent, payment, payment.order)
-            if expected:
-                verb = "would set" if dry_run else "set"
-                report.add(
-                    "orders repaired", f"{verb} order {payment.order.number}: {expected} ({intent.id})"
-                )
-                if not dry_run:
-                    await apayment_intent_apply(intent=intent)
-        if progress:
-            progress(1)
-    return report
+
+async def _aintent_reconcile(intent: stripe_api.PaymentIntent, report: ReconcileReport) -> None:
+    """Apply a PaymentIntent whose state disagrees with ours; refund a succeeded one we never recorded."""
+    dry_run = report.dry_run
+    payment = await Payment.objects.select_related("order").filter(payment_intent_id=intent.id).afirst()
+    if payment is None:
+        number = intent.metadata.get("order_number")
+        if number and intent.status == "succeeded" and await Order.objects.filter(number=number).aexists():
+            report.add(
+                "unrecorded payments",
+                f"{'would refund' if dry_run else 'refunded'} unrecorded "
+                f"succeeded payment {intent.id} for order {number}",
+            )
+            if not dry_run:
+                await aunrecorded_payment_resolve(order_number=number, intent=intent)
+        return
+    expected = _expected_order_status(intent, payment, payment.order)
+    if expected:
+        verb = "would set" if dry_run else "set"
+        report.add("orders repaired", f"{verb} order {payment.order.number}: {expected} ({intent.id})")
+        if not dry_run:
+            await apayment_intent_apply(intent=intent)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import export, views
 from shop import converters  # noqa: F401 (registers the path converters)
 
 app_name = "dashboard"
@@ -8,7 +8,7 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.home, name="home"),
     path("orders/", views.order_list, name="orders"),
-    path("orders/export.csv", views.order_export, name="orders-export"),
+    path("orders/export.csv", export.order_export, name="orders-export"),
     path("orders/<order_number:number>/", views.order_detail, name="order-detail"),
     path("orders/<order_number:number>/fulfil/", views.order_fulfil, name="order-fulfil"),
     path("orders/<order_number:number>/refund/", views.order_refund, name="order-refund"),

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import AsyncPaginator, InvalidPage
-from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -115,107 +112,6 @@ async def order_list(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
         },
     )
-
-
-EXPORT_CHUNK = 2000
-CSV_HEADER = [
-    "number",
-    "created_at",
-    "paid_at",
-    "status",
-    "payment_status",
-    "fulfilment_status",
-    "email",
-    "full_name",
-    "country",
-    "currency",
-    "subtotal",
-    "shipping",
-    "tax",
-    "total",
-    "flagged",
-]
-
-
-async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def take() -> str:
-        value = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate(0)
-        return value
-
-    writer.writerow(CSV_HEADER)
-    yield take()
-    orders = selectors.order_search(filters)
-    fields = (
-        "number",
-        "created_at",
-        "paid_at",
-        "status",
-        "payment_status",
-        "fulfilment_status",
-        "email",
-        "full_name",
-        "country",
-        "currency",
-        "subtotal",
-        "shipping_total",
-        "tax_total",
-        "total",
-        "is_flagged",
-        "id",
-    )
-    last: tuple | None = None
-    while True:
-        # Keyset pages in the list's own order (newest first): each is one indexed query.
-        page = orders
-        if last is not None:
-            page = page.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
-        rows = [row async for row in page.values_list(*fields)[:EXPORT_CHUNK]]
-        for number, created, paid, status, payment, goods, email, name, country, currency, *rest in rows:
-            *amounts, flagged, _id = rest
-            writer.writerow(
-                [
-                    number,
-                    created.isoformat(),
-                    paid.isoformat() if paid else "",
-                    Order.Status(status).label,
-                    Order.PaymentStatus(payment).label,
-                    Order.FulfilmentStatus(goods).label,
-                    _csv_safe(email),
-                    _csv_safe(name),
-                    country,
-                    currency,
-                    *(f"{amount / 100:.2f}" for amount in amounts),
-                    "yes" if flagged else "no",
-                ]
-            )
-        yield take()
-        if len(rows) < EXPORT_CHUNK:
-            return
-        last = (rows[-1][1], rows[-1][-1])
-
-
-# What a spreadsheet program may read as the start of a formula (OWASP's list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def _csv_safe(text: str) -> str:
-    """Keep spreadsheet programs from running a customer's text as a formula."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
-@require_safe
-@staff_required
-async def order_export(request: HttpRequest) -> StreamingHttpResponse:
-    """Stream the filtered orders as CSV, a chunk at a time (never all in memory)."""
-    filters = OrderFilterForm(request.GET).filters()
-    response = StreamingHttpResponse(_csv_rows(filters), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="orders-{timezone.localdate():%Y-%m-%d}.csv"'
-    return response
 
 
 async def _order_or_404(number: str) -> Order:

@@ -295,9 +295,9 @@ def test_resolving_a_flag_is_recorded(staff):
 
 
 def test_csv_export_crosses_chunks_without_losing_or_repeating_rows(staff, monkeypatch):
-    from dashboard import views as dashboard_views
+    from dashboard import export
 
-    monkeypatch.setattr(dashboard_views, "EXPORT_CHUNK", 2)
+    monkeypatch.setattr(export, "EXPORT_CHUNK", 2)
     moment = timezone.now()
     for index in range(5):
         make_order(f"NW{index}", paid_at=moment)
