@@ -197,6 +197,19 @@ def stripe_api(settings, method: str, path: str, data: dict | None = None) -> di
     return response.json()
 
 
+def charge_in_stripe(settings, order: Order, *, amount: int | None = None) -> dict:
+    """Charge the order's PaymentIntent with a test card straight through Stripe; return it.
+
+    With `amount` the PaymentIntent is first changed to charge that instead of the order's total.
+    """
+    intent_id = Payment.objects.get(order=order).payment_intent_id
+    update = {"payment_method": "pm_card_visa"}
+    if amount is not None:
+        update["amount"] = str(amount)
+    stripe_api(settings, "POST", f"payment_intents/{intent_id}", update)
+    return stripe_api(settings, "POST", f"payment_intents/{intent_id}/confirm")
+
+
 def deliver(client, body: dict | bytes, *, secret: str = SECRET, timestamp: int | None = None, header=True):
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {}

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from checkout.models import Order, WebhookEvent
-from tests.checkout.stripe_events import deliver, event
 from tests.factories import UserFactory
+from tests.helpers import deliver, event
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from django.test import Client
 from checkout.audit import audit_run
 from checkout.models import Order, OrderEvent, Payment, Refund
 from tests.audit import assert_audit_clean
-from tests.checkout.stripe_events import charge_in_stripe, deliver, event, stripe_api
 from tests.factories import UserFactory
+from tests.helpers import charge_in_stripe, deliver, event, stripe_api
 
 TOTAL = 8394  # the `order` fixture: one jumper, standard shipping, VAT
 
