@@ -41,8 +41,15 @@ def resolve_user_middleware(
 
     def sync_middleware(request: HttpRequest) -> HttpResponse:
         # Under WSGI an async view still runs in an event loop, where the lazy
-        # user could not load itself either.
-        request.user = get_user(request)
+        # user could not load itself either. `auser()` (used by login_required on
+        # async views) then answers with the same user instead of loading it again.
+        user = get_user(request)
+        request.user = user
+
+        async def auser() -> object:
+            return user
+
+        request.auser = auser
         return get_response(request)  # type: ignore[return-value]
 
     return sync_middleware
