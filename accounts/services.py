@@ -50,6 +50,28 @@ def _address_make_only_default(*, address: Address) -> None:
     )
 
 
+def address_remember(*, user_id: int, **fields: str) -> tuple[Address, bool]:
+    """Save an address the shopper used at checkout unless an identical one is saved. Return (it, created).
+
+    `fields` are the address's own (full_name, line1, line2, city, postcode, country,
+    phone). Addresses differing only in letter case count as identical. The first
+    address a shopper saves becomes their default, so that the next checkout starts with it.
+    """
+    with transaction.atomic():
+        # The lock the account pages take: two checkouts together cannot both save it.
+        _lock_addresses_of(user_id=user_id)
+        same = {
+            f"{name}__iexact": value for name, value in fields.items() if name not in ("country", "phone")
+        }
+        saved = Address.objects.filter(
+            user_id=user_id, country=fields["country"], phone=fields["phone"], **same
+        ).first()
+        if saved is not None:
+            return saved, False
+        is_default = not Address.objects.filter(user_id=user_id, is_default=True).exists()
+        return Address.objects.create(user_id=user_id, is_default=is_default, **fields), True
+
+
 def address_create(
     *,
     user: AbstractBaseUser,

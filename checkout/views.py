@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError
@@ -14,8 +16,8 @@ from django.template import loader
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.services import address_remember
 from checkout import selectors
-from checkout.addresses import aaddress_remember
 from checkout.exceptions import (
     CartEmpty,
     CartError,
@@ -240,7 +242,7 @@ async def _order_place(request, form: CheckoutForm, cart, summary) -> Order:
 async def _address_save(request, order: Order, address: ShippingAddress) -> None:
     """Save the order's address to the shopper's account, as they asked; never stand in the way of paying."""
     try:
-        if (await aaddress_remember(user_id=request.user.pk, address=address))[1]:
+        if (await sync_to_async(address_remember)(user_id=request.user.pk, **asdict(address)))[1]:
             messages.success(request, "Address saved to your account for next time.")
     except DatabaseError:
         logger.exception("could not save a checkout address", extra={"order": order.number})
