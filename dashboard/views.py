@@ -22,8 +22,8 @@ from checkout.services.orders import aorder_flag_resolve
 from checkout.services.staff import aorder_fulfil, astaff_cancel, astaff_refund
 from dashboard import selectors
 from dashboard.forms import CancelForm, FulfilForm, OrderFilterForm, RefundForm, StockAdjustForm
-from inventory import services as inventory
 from inventory.models import Stock
+from inventory.stock import astock_adjust
 from shop.exceptions import ShopError
 from shop.http import login_redirect
 from shop.money import format_money, to_minor_units
@@ -296,7 +296,7 @@ async def stock_adjust(request: HttpRequest, variant_id: int) -> HttpResponse:
     if not await Stock.objects.filter(variant_id=variant_id).aexists():
         raise Http404("No such SKU.")
     try:
-        adjustment = await inventory.astock_adjust(
+        adjustment = await astock_adjust(
             variant_id=variant_id,
             on_hand=form.cleaned_data["on_hand"],
             reason=form.cleaned_data["reason"],

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from inventory import services as inventory
 from inventory.models import Reservation
+from inventory.stock import astock_levels
 from shop.errors import error_json
 from shop.exceptions import InvalidInput, MethodNotAllowed, NotAuthorized, NotFound, ShopError
 from shop.http import body_size_check, is_storable
@@ -79,7 +80,7 @@ async def levels(request: HttpRequest) -> JsonResponse:
     for sku in skus:
         if not 1 <= len(sku) <= MAX_SKU_LENGTH or not is_storable(sku):
             raise InvalidInput(f"Each sku must be 1 to {MAX_SKU_LENGTH} characters, without NUL.")
-    result = await inventory.astock_levels(skus=skus)
+    result = await astock_levels(skus=skus)
     return JsonResponse(
         {
             "levels": [

@@ -45,7 +45,6 @@ from inventory.exceptions import (
 from inventory.models import Reservation, ReservationLine, Stock
 
 # Served from here too, so that callers have one module of inventory services.
-from inventory.stock import astock_adjust, astock_levels, stock_adjust, stock_levels  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

@@ -959,7 +959,7 @@ def test_return_of_a_held_reservation_is_refused(client, shelves):
 
 def test_stock_adjust_records_who_why_before_and_after(shelves):
     from inventory.models import StockAdjustment
-    from inventory.services import stock_adjust
+    from inventory.stock import stock_adjust
     from tests.factories import UserFactory
 
     user = UserFactory(is_staff=True)
@@ -984,7 +984,7 @@ def test_stock_adjust_records_who_why_before_and_after(shelves):
 )
 def test_stock_adjust_refusals_change_nothing(shelves, on_hand, reason, message):
     from inventory.models import StockAdjustment
-    from inventory.services import stock_adjust
+    from inventory.stock import stock_adjust
     from shop.exceptions import InvalidInput
 
     a, _b = shelves
