@@ -3,44 +3,42 @@
 A variant is for sale when it, its product and its product's category are active,
 and so is every category above that one: switching a category off withdraws
 everything filed under it, as the storefront's category tree already hides it.
-These reads are live (never the storefront's short-lived cache), because they
-decide what can be ordered.
+The rule is a condition of the query that reads the variants (a recursive walk of
+the category tree in the database, never the storefront's short-lived cache), so
+deciding what can be ordered costs no query of its own.
 """
 
-from __future__ import annotations
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
-from collections.abc import Iterable
+from catalog.models import Category
 
-from catalog.models import Category, Variant
-
-
-def _visible_ids(rows: Iterable[tuple[int, int | None, bool]]) -> frozenset[int]:
-    """Return the ids of the active categories whose every ancestor is active too."""
-    children: dict[int | None, list[int]] = {}
-    for category_id, parent_id, is_active in rows:
-        if is_active:
-            children.setdefault(parent_id, []).append(category_id)
-    # Walking down from the roots reaches neither a child of an inactive category nor a cycle.
-    visible: set[int] = set()
-    stack = list(children.get(None, []))
-    while stack:
-        category_id = stack.pop()
-        if category_id not in visible:
-            visible.add(category_id)
-            stack.extend(children.get(category_id, []))
-    return frozenset(visible)
+_TABLE = Category._meta.db_table
+# Down from the roots through active categories only: neither a child of an inactive
+# category nor a cycle (UNION drops rows already seen) is reached.
+_VISIBLE_CATEGORIES = f"""
+    WITH RECURSIVE visible(id) AS (
+        SELECT id FROM {_TABLE} WHERE parent_id IS NULL AND is_active
+        UNION
+        SELECT child.id FROM {_TABLE} child JOIN visible ON child.parent_id = visible.id
+        WHERE child.is_active
+    )
+    SELECT id FROM visible
+"""
 
 
-def sellable_category_ids() -> frozenset[int]:
-    """Return the ids of the categories whose products may be sold (one query)."""
-    return _visible_ids(Category.objects.values_list("id", "parent_id", "is_active"))
+def sellable_q(variant: str = "") -> Q:
+    """Return the condition that the variant (at the path `variant`, "" for Variant itself) is for sale."""
+    prefix = f"{variant}__" if variant else ""
+    return Q(
+        **{
+            f"{prefix}is_active": True,
+            f"{prefix}product__is_active": True,
+            f"{prefix}product__category_id__in": RawSQL(_VISIBLE_CATEGORIES, []),
+        }
+    )
 
 
-async def asellable_category_ids() -> frozenset[int]:
-    """Return the ids of the categories whose products may be sold (one query)."""
-    return _visible_ids([row async for row in Category.objects.values_list("id", "parent_id", "is_active")])
-
-
-def variant_is_sellable(variant: Variant, category_ids: frozenset[int]) -> bool:
-    """Return whether the variant (with its product loaded) is for sale, given the sellable categories."""
-    return variant.is_active and variant.product.is_active and variant.product.category_id in category_ids
+def with_sellable(queryset: QuerySet, *, variant: str = "") -> QuerySet:
+    """Annotate each row with `is_sellable`: whether its variant (at the path `variant`) is for sale."""
+    return queryset.annotate(is_sellable=ExpressionWrapper(sellable_q(variant), output_field=BooleanField()))

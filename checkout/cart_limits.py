@@ -4,7 +4,6 @@ that every cart that can be filled can also be checked out."""
 from django.conf import settings
 
 from checkout.exceptions import CartFull
-from checkout.models import CartLine
 from inventory.services import RESERVATION_MAX_LINES
 
 
@@ -15,8 +14,8 @@ def cart_max_lines() -> int:
     return min(configured, RESERVATION_MAX_LINES) if configured > 0 else RESERVATION_MAX_LINES
 
 
-def cart_room_check(*, cart_id: int) -> None:
-    """Raise CartFull when the cart (locked by the caller) cannot take another line."""
+def cart_room_check(*, lines_held: int) -> None:
+    """Raise CartFull when a cart holding `lines_held` lines cannot take another."""
     limit = cart_max_lines()
-    if CartLine.objects.filter(cart_id=cart_id).count() >= limit:
+    if lines_held >= limit:
         raise CartFull(limit=limit)

@@ -11,7 +11,7 @@ from django.db.models import OuterRef, Prefetch, Subquery
 
 from accounts.models import Address
 from catalog.models import ProductImage
-from catalog.sellable import asellable_category_ids, variant_is_sellable
+from catalog.sellable import with_sellable
 from checkout.models import Cart, CartLine, Order, Payment, ShippingMethod, TaxRate
 from checkout.pricing import Totals, totals_compute
 from checkout.quote import Quote, quote_make
@@ -88,14 +88,13 @@ def empty_cart_summary() -> CartSummary:
 
 
 async def cart_summary(*, cart: Cart | None) -> CartSummary:
-    """Return the cart's lines with live prices, stock and whether each is still sold (two queries)."""
+    """Return the cart's lines with live prices, stock and whether each is still sold (one query)."""
     if cart is None:
         return empty_cart_summary()
-    category_ids = await asellable_category_ids()
     first_image = ProductImage.objects.filter(product=OuterRef("variant__product")).order_by("position", "id")
     lines = []
     async for line in (
-        with_stock(CartLine.objects.filter(cart=cart), variant="variant")
+        with_sellable(with_stock(CartLine.objects.filter(cart=cart), variant="variant"), variant="variant")
         .select_related("variant__product")
         .annotate(first_image=Subquery(first_image.values("image")[:1]))
         .order_by("added_at", "id")
@@ -113,7 +112,7 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
                 currency=variant.currency,
                 quantity=line.quantity,
                 available=variant_available(variant),
-                is_sold=variant_is_sellable(variant, category_ids),
+                is_sold=line.is_sellable,
             )
         )
     return CartSummary(cart_id=cart.id, version=cart.version, lines=lines, currency=settings.SHOP_CURRENCY)

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Variant
-from catalog.sellable import sellable_category_ids, variant_is_sellable
+from catalog.sellable import sellable_q, with_sellable
 from checkout.cart_limits import cart_max_lines, cart_room_check
 from checkout.exceptions import (
     CartError,
@@ -31,14 +31,7 @@ MAX_LINE_QUANTITY = 20
 
 def _variant_for_sale(variant_id: int) -> Variant:
     variant = (
-        with_stock(Variant.objects.select_related("product"))
-        .filter(
-            pk=variant_id,
-            is_active=True,
-            product__is_active=True,
-            product__category_id__in=sellable_category_ids(),
-        )
-        .first()
+        with_stock(Variant.objects.select_related("product")).filter(sellable_q(), pk=variant_id).first()
     )
     if variant is None:
         raise CartError("Sorry, that item is no longer sold.")
@@ -65,9 +58,11 @@ def cart_line_add(*, cart_id: int, variant_id: int, quantity: int) -> int:
     with transaction.atomic():
         cart = cart_lock(cart_id=cart_id)
         variant = _variant_for_sale(variant_id)
-        line = CartLine.objects.filter(cart=cart, variant=variant).first()
+        # One read of the (locked) cart's lines finds this variant's line and counts the room left.
+        lines = {line.variant_id: line for line in CartLine.objects.filter(cart=cart)}
+        line = lines.get(variant.pk)
         if line is None:
-            cart_room_check(cart_id=cart.pk)
+            cart_room_check(lines_held=len(lines))
         in_cart = line.quantity if line else 0
         wanted = in_cart + quantity
         if wanted > MAX_LINE_QUANTITY:
@@ -91,7 +86,10 @@ def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
     with transaction.atomic():
         cart = cart_lock(cart_id=cart_id)
         line = (
-            with_stock(CartLine.objects.filter(cart=cart, variant_id=variant_id), variant="variant")
+            with_sellable(
+                with_stock(CartLine.objects.filter(cart=cart, variant_id=variant_id), variant="variant"),
+                variant="variant",
+            )
             .select_related("variant__product")
             .first()
         )
@@ -100,7 +98,7 @@ def cart_line_set(*, cart_id: int, variant_id: int, quantity: int) -> None:
         if quantity == 0:
             line.delete()
         else:
-            if quantity > line.quantity and not variant_is_sellable(line.variant, sellable_category_ids()):
+            if quantity > line.quantity and not line.is_sellable:
                 raise CartError(f"Sorry, {_title(line.variant)} is no longer sold, so you cannot add more.")
             available = variant_available(line.variant)
             if quantity > line.quantity and quantity > available:

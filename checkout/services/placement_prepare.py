@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 from django.conf import settings
 
-from catalog.sellable import sellable_category_ids, variant_is_sellable
+from catalog.sellable import with_sellable
 from checkout import keys
 from checkout.exceptions import CartChanged, CartEmpty, CartError, PricesChanged
 from checkout.models import COUNTRY_CHOICES, Cart, CartLine, ShippingMethod, TaxRate
@@ -34,10 +34,9 @@ ADDRESS_FIELDS = [field.name for field in fields(ShippingAddress)]
 
 def _order_lines_check(lines: list[CartLine]) -> None:
     """Raise CartError naming the first line that cannot be ordered."""
-    category_ids = sellable_category_ids()
     for line in lines:
         variant = line.variant
-        if not variant_is_sellable(variant, category_ids):
+        if not line.is_sellable:
             raise CartError(
                 f"{_title(variant)} is no longer available: we no longer sell it. "
                 "Please remove it from your cart."
@@ -115,7 +114,7 @@ def order_prepare(
     # One statement reads the lines of exactly that version: a change commits its lines and
     # its new version together, and order_write checks the version again under the cart's lock.
     lines = list(
-        CartLine.objects.filter(cart_id=cart_id, cart__version=cart_version)
+        with_sellable(CartLine.objects.filter(cart_id=cart_id, cart__version=cart_version), variant="variant")
         .select_related("variant__product")
         .order_by("added_at", "id")
     )
