@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm, PasswordResetForm
+from django_countries import countries
 
 from accounts.models import Address
-from checkout.models import COUNTRY_CHOICES
 
 # The username is the e-mail address, so an address must fit the username column.
 EMAIL_MAX_LENGTH = get_user_model()._meta.get_field("username").max_length
@@ -198,8 +199,8 @@ class ShippingAddressForm(AddressFieldsMixin, forms.Form):
     )
     country = forms.ChoiceField(
         label=ADDRESS_LABELS["country"],
-        choices=COUNTRY_CHOICES,
-        initial="GB",
+        choices=countries,
+        initial=settings.SHOP_COUNTRY,
         widget=ADDRESS_WIDGETS["country"],
     )
     phone = forms.CharField(

@@ -2,8 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-
-from checkout.models import COUNTRY_CHOICES
+from django_countries.fields import CountryField
 
 
 class Address(models.Model):
@@ -15,7 +14,7 @@ class Address(models.Model):
     line2 = models.CharField("address line 2", max_length=120, blank=True)
     city = models.CharField(max_length=80)
     postcode = models.CharField(max_length=16)
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES, default="GB")
+    country = CountryField(default="GB")
     phone = models.CharField(max_length=30, blank=True)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

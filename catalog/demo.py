@@ -9,15 +9,15 @@ from __future__ import annotations
 import io
 import random
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.utils.text import slugify
 
 DATA = tomllib.loads(Path(__file__).with_name("demo_data.toml").read_text(encoding="utf-8"))
 CATEGORIES: list[dict] = DATA["categories"]
-SHIPPING_METHODS: list[dict] = DATA["shipping_methods"]
-TAX_RATES: list[dict] = DATA["tax_rates"]
+ZONES: list[dict] = DATA["zones"]
+TAX_RATES: dict[str, dict[str, str]] = DATA["tax_rates"]
 COLOURS = {name: tuple(rgb) for name, rgb in DATA["colours"].items()}
 FINISHES = {name: tuple(rgb) for name, rgb in DATA["finishes"].items()}
 SIZED_SCHEMES: dict[str, dict] = DATA["sized_schemes"]
@@ -32,6 +32,8 @@ class Leaf:
     price_range: list[int]  # minor units, low and high
     scheme: str  # how variants are made
     materials: list[str]
+    grams: int
+    zero_rated: list[str] = field(default_factory=list)
 
 
 LEAVES = [Leaf(**leaf) for leaf in DATA["leaves"]]
@@ -55,6 +57,8 @@ class ProductSpec:
     description: str
     is_featured: bool
     variants: list[VariantSpec]
+    tax_class: str
+    grams: int
 
 
 def product_spec(index: int) -> ProductSpec:
@@ -83,6 +87,8 @@ def product_spec(index: int) -> ProductSpec:
         base_slug=slugify(title),
         description=description,
         is_featured=index % 15 == 0,
+        tax_class="zero" if noun in leaf.zero_rated else "standard",
+        grams=leaf.grams,
         variants=_variant_specs(
             rng, leaf=leaf, code=f"NW{index:06d}", noun=noun, colours=colours, price=base_price
         ),

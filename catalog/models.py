@@ -37,6 +37,14 @@ class Category(models.Model):
 
 class Product(models.Model):
     category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
+    tax_class = models.ForeignKey(
+        "taxes.TaxClass",
+        null=True,
+        blank=True,
+        related_name="products",
+        on_delete=models.PROTECT,
+        help_text="Blank: the standard rate.",
+    )
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
     description = models.TextField(blank=True)
@@ -78,6 +86,9 @@ class Variant(models.Model):
     # Option name to value, e.g. {"size": "M", "colour": "Blue"}.
     options = models.JSONField(default=dict, blank=True)
     price = models.PositiveBigIntegerField(help_text="In minor units, e.g. 1250 for 12.50.")
+    weight_grams = models.PositiveIntegerField(
+        default=0, help_text="Packed weight, for delivery priced by weight."
+    )
     currency = models.CharField(max_length=3, default=_default_currency)
     is_active = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)

@@ -1,10 +1,10 @@
 from django import forms
 
 from accounts.forms import ShippingAddressForm
-from checkout.models import ShippingMethod
 from checkout.quote import QuoteInvalid, quote_read
 from checkout.services.carts import MAX_LINE_QUANTITY
 from checkout.services.placement import ShippingAddress
+from shipping.selectors import DeliveryOffer
 
 
 class CartLineForm(forms.Form):
@@ -64,11 +64,24 @@ class CheckoutForm(ShippingAddressForm):
 
     field_order = ["email", "full_name", "line1", "line2", "city", "postcode", "country", "phone"]
 
-    def __init__(self, *args, methods: list[ShippingMethod], **kwargs) -> None:
+    def __init__(
+        self, *args, methods: list[DeliveryOffer], countries: list[tuple[str, str]], **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Only the countries some delivery zone serves, and only the methods that reach the one chosen.
+        country = self.fields["country"]
+        country.choices = countries
+        country.widget.attrs["data-checkout-reprice"] = ""
+        country.error_messages["invalid_choice"] = (
+            "Sorry, we do not deliver to that country. Please choose one of those listed."
+        )
         self.fields["shipping_method"].choices = [(method.code, method.name) for method in methods]
-        if methods and not self.initial.get("shipping_method"):
-            self.initial["shipping_method"] = methods[0].code
+        self.fields["shipping_method"].error_messages["invalid_choice"] = (
+            "Please choose one of the delivery options shown for this address."
+        )
+        codes = [method.code for method in methods]
+        if methods and self.initial.get("shipping_method") not in codes:
+            self.initial["shipping_method"] = codes[0]
 
     def shipping_address(self) -> ShippingAddress:
         """Return the delivery address typed, once the form is valid."""

@@ -5,23 +5,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
+from django_countries.fields import CountryField
 
 from catalog.models import Variant
-
-COUNTRY_CHOICES = [
-    ("GB", "United Kingdom"),
-    ("IE", "Ireland"),
-    ("FR", "France"),
-    ("DE", "Germany"),
-    ("NL", "Netherlands"),
-    ("BE", "Belgium"),
-    ("ES", "Spain"),
-    ("IT", "Italy"),
-    ("SE", "Sweden"),
-    ("DK", "Denmark"),
-    ("US", "United States"),
-    ("CA", "Canada"),
-]
 
 
 def _default_currency() -> str:
@@ -58,41 +44,6 @@ class CartLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant_id} × {self.quantity}"
-
-
-class ShippingMethod(models.Model):
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=80)
-    description = models.CharField(max_length=200, blank=True)
-    price = models.PositiveBigIntegerField(help_text="In minor units.")
-    currency = models.CharField(max_length=3, default=_default_currency)
-    # Orders whose subtotal reaches this ship free with this method (blank: never).
-    free_over = models.PositiveBigIntegerField(null=True, blank=True, help_text="In minor units.")
-    is_active = models.BooleanField(default=True)
-    position = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["position", "price"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class TaxRate(models.Model):
-    """Sales tax (e.g. VAT) for deliveries to a country, added on top of prices."""
-
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES, unique=True)
-    name = models.CharField(max_length=40, default="VAT")
-    rate = models.DecimalField(max_digits=5, decimal_places=4, help_text="e.g. 0.2000 for 20%")
-
-    class Meta:
-        ordering = ["country"]
-        constraints = [
-            models.CheckConstraint(condition=Q(rate__gte=0) & Q(rate__lt=1), name="tax_rate_range"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.country} {self.rate:.2%}"
 
 
 def _public_token() -> str:
@@ -142,16 +93,20 @@ class Order(models.Model):
     line2 = models.CharField(max_length=120, blank=True)
     city = models.CharField(max_length=80)
     postcode = models.CharField(max_length=16)
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
+    country = CountryField()
     phone = models.CharField(max_length=30, blank=True)
-    # Shipping method and totals, as computed by the server at placement.
+    # Delivery method and money, as computed by the server at placement: subtotal and
+    # shipping_total are net of tax, tax_total is all the tax (shipping_tax of it on
+    # delivery), and total = subtotal + shipping_total + tax_total is what was charged.
+    # OrderTax keeps the tax per rate; each OrderLine its own.
     shipping_method_code = models.CharField(max_length=40)
     shipping_method_name = models.CharField(max_length=80)
     currency = models.CharField(max_length=3)
+    prices_include_tax = models.BooleanField(default=True)
     subtotal = models.PositiveBigIntegerField()
     shipping_total = models.PositiveBigIntegerField()
+    shipping_tax = models.PositiveBigIntegerField(default=0)
     tax_name = models.CharField(max_length=40, blank=True)
-    tax_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0)
     tax_total = models.PositiveBigIntegerField()
     total = models.PositiveBigIntegerField()
     reservation_id = models.CharField(max_length=64, blank=True)
@@ -198,6 +153,9 @@ class Order(models.Model):
                 condition=Q(total=models.F("subtotal") + models.F("shipping_total") + models.F("tax_total")),
                 name="order_total_adds_up",
             ),
+            models.CheckConstraint(
+                condition=Q(shipping_tax__lte=models.F("tax_total")), name="order_shipping_tax"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -205,6 +163,18 @@ class Order(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("checkout:order-detail", kwargs={"token": self.public_token})
+
+    @property
+    def goods_tax(self) -> int:
+        return self.tax_total - self.shipping_tax
+
+    @property
+    def goods_gross(self) -> int:
+        return self.subtotal + self.goods_tax
+
+    @property
+    def shipping_gross(self) -> int:
+        return self.shipping_total + self.shipping_tax
 
     @property
     def is_payable(self) -> bool:
@@ -241,9 +211,14 @@ class OrderLine(models.Model):
     sku = models.CharField("SKU", max_length=64)
     product_title = models.CharField(max_length=200)
     variant_label = models.CharField(max_length=200, blank=True)
+    # unit_price and line_total as the catalogue priced them (including tax or not, as the
+    # order's prices_include_tax says); net and tax as charged, at tax_rate (a percentage).
     unit_price = models.PositiveBigIntegerField()
     quantity = models.PositiveIntegerField()
     line_total = models.PositiveBigIntegerField()
+    net = models.PositiveBigIntegerField(default=0)
+    tax = models.PositiveBigIntegerField(default=0)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=0)
 
     class Meta:
         ordering = ["id"]
@@ -257,6 +232,27 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} × {self.quantity}"
+
+    @property
+    def gross(self) -> int:
+        return self.net + self.tax
+
+
+class OrderTax(models.Model):
+    """The order's tax at one rate: the net it was charged on (goods and delivery) and the tax."""
+
+    order = models.ForeignKey(Order, related_name="taxes", on_delete=models.CASCADE)
+    rate = models.DecimalField(max_digits=6, decimal_places=3)
+    net = models.PositiveBigIntegerField()
+    tax = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["rate"]
+        constraints = [models.UniqueConstraint(fields=["order", "rate"], name="ordertax_one_per_rate")]
+
+    @property
+    def gross(self) -> int:
+        return self.net + self.tax
 
 
 class Payment(models.Model):

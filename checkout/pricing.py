@@ -1,44 +1,172 @@
-"""Order totals, computed on the server only."""
+"""An order's money, computed on the server only: each line's net, tax and gross, delivery
+taxed at the rate of the goods (shared out by their value when the rates are mixed), the tax
+per rate, and totals that the parts always add up to.
+"""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from django.conf import settings
+
+from shipping.selectors import DeliveryOffer
+from taxes.calc import Taxable, Taxed, TaxRule, shares, tax_lines
+from taxes.rules import CountryRates, tax_rule
+
+
+@dataclass(frozen=True)
+class GoodsLine:
+    """A line as the cart holds it: its catalogue unit price, quantity and tax class."""
+
+    unit_price: int
+    quantity: int
+    tax_class_id: int | None
+
+    @property
+    def amount(self) -> int:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class RateTotal:
+    rate: Decimal
+    net: int
+    tax: int
+
+    @property
+    def gross(self) -> int:
+        return self.net + self.tax
 
 
 @dataclass(frozen=True)
 class Totals:
     currency: str
-    subtotal: int
-    shipping: int
+    prices_include_tax: bool
     tax_name: str
-    tax_rate: Decimal
-    tax: int
+    lines: tuple[Taxed, ...]
+    delivery_parts: tuple[Taxed, ...]
+    by_rate: tuple[RateTotal, ...]
+
+    @property
+    def subtotal(self) -> int:
+        """The goods, gross."""
+        return sum(line.gross for line in self.lines)
+
+    @property
+    def subtotal_net(self) -> int:
+        return sum(line.net for line in self.lines)
+
+    @property
+    def shipping(self) -> int:
+        """Delivery, gross."""
+        return sum(part.gross for part in self.delivery_parts)
+
+    @property
+    def shipping_net(self) -> int:
+        return sum(part.net for part in self.delivery_parts)
+
+    @property
+    def shipping_tax(self) -> int:
+        return sum(part.tax for part in self.delivery_parts)
+
+    @property
+    def tax(self) -> int:
+        return sum(band.tax for band in self.by_rate)
 
     @property
     def total(self) -> int:
-        return self.subtotal + self.shipping + self.tax
+        return self.subtotal + self.shipping
+
+    @property
+    def shown_subtotal(self) -> int:
+        """The goods as the page lists them: gross when prices include tax, else net."""
+        return self.subtotal if self.prices_include_tax else self.subtotal_net
+
+    @property
+    def shown_shipping(self) -> int:
+        return self.shipping if self.prices_include_tax else self.shipping_net
 
 
-def tax_amount(*, taxable: int, rate: Decimal) -> int:
-    """Return tax on `taxable` minor units at `rate`, rounded half up to a whole minor unit."""
-    return int((Decimal(taxable) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def _delivery_parts(delivery: int, goods: Sequence[Taxable]) -> list[Taxable]:
+    """Return delivery as one taxable part per rate of the goods, shared out by the goods' value."""
+    groups: dict[tuple[Decimal, Decimal], int] = {}
+    for line in goods:
+        key = (line.rate, line.home_rate)
+        groups[key] = groups.get(key, 0) + line.amount
+    if not groups:
+        return [Taxable(amount=delivery, rate=Decimal(0), home_rate=Decimal(0))] if delivery else []
+    parts = shares(delivery, list(groups.values()))
+    return [
+        Taxable(amount=part, rate=rate, home_rate=home_rate)
+        for (rate, home_rate), part in zip(groups, parts, strict=True)
+        if part or len(groups) == 1
+    ]
 
 
-def totals_compute(
+def order_totals(
     *,
     currency: str,
-    subtotal: int,
-    shipping_price: int,
-    free_over: int | None,
+    lines: Sequence[GoodsLine],
+    delivery: int,
+    rates: CountryRates,
+    rule: TaxRule,
     tax_name: str,
-    tax_rate: Decimal,
 ) -> Totals:
-    """Return the totals: shipping (free past its threshold) and tax on goods plus shipping."""
-    shipping = 0 if free_over is not None and subtotal >= free_over else shipping_price
+    """Return the order's money for goods `lines` and a `delivery` price, both as the catalogue
+    prices them, delivered where `rates` apply."""
+    goods = [
+        Taxable(
+            amount=line.amount,
+            rate=rates.rate(line.tax_class_id),
+            home_rate=rates.home_rate(line.tax_class_id),
+        )
+        for line in lines
+    ]
+    parts = _delivery_parts(delivery, goods)
+    taxed = tax_lines([*goods, *parts], rule)
+    by_rate: dict[Decimal, tuple[int, int]] = {}
+    for item in taxed:
+        net, tax = by_rate.get(item.rate, (0, 0))
+        by_rate[item.rate] = (net + item.net, tax + item.tax)
     return Totals(
         currency=currency,
-        subtotal=subtotal,
-        shipping=shipping,
+        prices_include_tax=rule.prices_include_tax,
         tax_name=tax_name,
-        tax_rate=tax_rate,
-        tax=tax_amount(taxable=subtotal + shipping, rate=tax_rate),
+        lines=tuple(taxed[: len(goods)]),
+        delivery_parts=tuple(taxed[len(goods) :]),
+        by_rate=tuple(RateTotal(rate=rate, net=net, tax=tax) for rate, (net, tax) in sorted(by_rate.items())),
     )
+
+
+@dataclass(frozen=True)
+class CheckoutPrice:
+    """The delivery options for a country and the order's money with the one chosen."""
+
+    country: str
+    offers: tuple[DeliveryOffer, ...]
+    offer: DeliveryOffer | None  # the chosen option; None when none delivers there
+    totals: Totals
+
+
+def checkout_price(
+    *,
+    currency: str,
+    country: str,
+    lines: Sequence[GoodsLine],
+    offers: Sequence[DeliveryOffer],
+    method_code: str | None,
+    rates: CountryRates,
+) -> CheckoutPrice:
+    """Return the money for the method `method_code` among `offers` (the first when it is not one)."""
+    offer = next((o for o in offers if o.code == method_code), offers[0] if offers else None)
+    totals = order_totals(
+        currency=currency,
+        lines=lines,
+        delivery=offer.price if offer else 0,
+        rates=rates,
+        rule=tax_rule(),
+        tax_name=settings.TAX_NAME,
+    )
+    return CheckoutPrice(country=country, offers=tuple(offers), offer=offer, totals=totals)

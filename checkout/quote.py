@@ -1,17 +1,16 @@
 """What the checkout page showed, so that no price changes between it and placement unseen.
 
-The page carries a signed copy of the prices it was worked out from: each line's
-variant, quantity and unit price, each delivery option's price, and each tax rate.
-Placement never takes a price from it; it only compares it with the prices read
-again from the database, and refuses the order, naming what changed, when they
-differ. The shopper sees the new totals and confirms by placing the order again.
+The page carries a signed copy of what it showed: each line's variant, quantity and
+unit price, the delivery country and method, and the delivery, tax and total worked out
+for them. Placement never takes a price from it; it compares it with the order priced
+again from the database, and refuses the order, naming what changed, when they differ
+(a price, a delivery option switched off, or a country or method chosen without the
+page's totals following). The shopper sees the new totals and confirms by placing again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.core import signing
 
@@ -28,16 +27,22 @@ class QuoteInvalid(ValueError):
 class Quote:
     currency: str
     lines: dict[int, tuple[int, int]]  # variant id -> (quantity, unit price)
-    methods: dict[str, tuple[int, int | None]]  # delivery code -> (price, free over)
-    rates: dict[str, Decimal]  # country -> tax rate
+    country: str
+    method: str  # the delivery method's code, "" when none was offered
+    delivery: int
+    tax: int
+    total: int
 
     def sign(self) -> str:
         """Return the quote as a signed string for the checkout form."""
         payload = {
             "c": self.currency,
             "l": [[variant, quantity, price] for variant, (quantity, price) in sorted(self.lines.items())],
-            "m": [[code, price, free_over] for code, (price, free_over) in sorted(self.methods.items())],
-            "r": [[country, str(rate)] for country, rate in sorted(self.rates.items())],
+            "k": self.country,
+            "m": self.method,
+            "d": self.delivery,
+            "x": self.tax,
+            "t": self.total,
         }
         return signing.dumps(payload, salt=_SALT, compress=True)
 
@@ -49,30 +54,14 @@ def quote_read(value: str) -> Quote:
         return Quote(
             currency=str(payload["c"]),
             lines={int(variant): (int(quantity), int(price)) for variant, quantity, price in payload["l"]},
-            methods={
-                str(code): (int(price), None if free_over is None else int(free_over))
-                for code, price, free_over in payload["m"]
-            },
-            rates={str(country): Decimal(rate) for country, rate in payload["r"]},
+            country=str(payload["k"]),
+            method=str(payload["m"]),
+            delivery=int(payload["d"]),
+            tax=int(payload["x"]),
+            total=int(payload["t"]),
         )
-    except (signing.BadSignature, KeyError, TypeError, ValueError, ArithmeticError) as error:
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
         raise QuoteInvalid() from error
-
-
-def quote_make(
-    *,
-    currency: str,
-    lines: Iterable[tuple[int, int, int]],
-    methods: Iterable[tuple[str, int, int | None]],
-    rates: Iterable[tuple[str, Decimal]],
-) -> Quote:
-    """Return the quote for (variant, quantity, unit price) lines, delivery options and tax rates."""
-    return Quote(
-        currency=currency,
-        lines={variant: (quantity, price) for variant, quantity, price in lines},
-        methods={code: (price, free_over) for code, price, free_over in methods},
-        rates={country: Decimal(rate) for country, rate in rates},
-    )
 
 
 @dataclass(frozen=True)
@@ -83,19 +72,21 @@ class PricedLine:
     unit_price: int
 
 
-def quote_changes(
-    *,
-    seen: Quote,
-    currency: str,
-    lines: list[PricedLine],
-    method: tuple[str, str, int, int | None],
-    country: tuple[str, str, Decimal | None],
-) -> list[str]:
-    """Return, in plain words, how the prices now differ from those the shopper saw (empty: none).
+@dataclass(frozen=True)
+class Choice:
+    """The delivery chosen, as placement prices it."""
 
-    `method` is the chosen delivery option (code, name, price, free over) and `country`
-    the delivery country (code, name, tax rate or None when it has none).
-    """
+    country: str
+    country_name: str
+    method: str
+    method_name: str
+    delivery: int
+    tax: int
+    total: int
+
+
+def quote_changes(*, seen: Quote, currency: str, lines: list[PricedLine], choice: Choice) -> list[str]:
+    """Return, in plain words, how the order now differs from what the shopper saw (empty: not at all)."""
     changes = []
 
     def money(amount: int) -> str:
@@ -109,18 +100,16 @@ def quote_changes(
             changes.append(f"{line.title} now costs {money(line.unit_price)} (it was {money(price)}).")
     if len(seen.lines) != len(lines) and not changes:
         changes.append("An item in your order summary is no longer in your cart.")
-    code, name, price, free_over = method
-    if code not in seen.methods:
-        changes.append(f"{name} delivery was not offered when you opened this page.")
-    elif seen.methods[code] != (price, free_over):
-        seen_price, seen_free_over = seen.methods[code]
-        if seen_price != price:
-            changes.append(f"{name} delivery now costs {money(price)} (it was {money(seen_price)}).")
-        else:
-            changes.append(f"The order value for free {name} delivery has changed.")
-    country_code, country_name, rate = country
-    if seen.rates.get(country_code) != rate:
-        changes.append(f"The tax rate for delivery to {country_name} has changed.")
+    if seen.total != choice.total or seen.delivery != choice.delivery:
+        if (seen.country, seen.method) != (choice.country, choice.method):
+            where = f"{choice.method_name} delivery to {choice.country_name}"
+            changes.append(f"The totals below are for {where}.")
+        elif seen.delivery != choice.delivery:
+            changes.append(
+                f"{choice.method_name} delivery now costs {money(choice.delivery)} "
+                f"(it was {money(seen.delivery)})."
+            )
+        changes.append(f"Your total is now {money(choice.total)} (it was {money(seen.total)}).")
     if seen.currency != currency and not changes:
         changes.append(f"Prices are now in {currency}.")
     return changes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -12,10 +11,12 @@ from django.db.models import OuterRef, Prefetch, Subquery
 from accounts.models import Address
 from catalog.models import ProductImage
 from catalog.sellable import with_sellable
-from checkout.models import Cart, CartLine, Order, Payment, ShippingMethod, TaxRate
-from checkout.pricing import Totals, totals_compute
-from checkout.quote import Quote, quote_make
+from checkout.models import Cart, CartLine, Order, Payment
+from checkout.pricing import CheckoutPrice, GoodsLine, checkout_price
+from checkout.quote import Quote
 from inventory.selectors import variant_available, with_stock
+from shipping.selectors import Basket, adelivery_offers
+from taxes.rules import acountry_rates
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class CartLineView:
     quantity: int
     available: int
     is_sold: bool  # false when the variant, its product or its category was withdrawn
+    tax_class_id: int | None = None
+    weight_grams: int = 0
 
     @property
     def line_total(self) -> int:
@@ -57,6 +60,20 @@ class CartSummary:
     @property
     def subtotal(self) -> int:
         return sum(line.line_total for line in self.lines if line.is_sold)
+
+    @property
+    def basket(self) -> Basket:
+        """What delivery is priced on: the goods that can be ordered, their value and weight."""
+        sold = [line for line in self.lines if line.is_sold]
+        return Basket(value=self.subtotal, grams=sum(line.weight_grams * line.quantity for line in sold))
+
+    @property
+    def goods(self) -> list[GoodsLine]:
+        return [
+            GoodsLine(unit_price=line.unit_price, quantity=line.quantity, tax_class_id=line.tax_class_id)
+            for line in self.lines
+            if line.is_sold
+        ]
 
     @property
     def item_count(self) -> int:
@@ -113,45 +130,35 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
                 quantity=line.quantity,
                 available=variant_available(variant),
                 is_sold=line.is_sellable,
+                tax_class_id=variant.product.tax_class_id,
+                weight_grams=variant.weight_grams,
             )
         )
     return CartSummary(cart_id=cart.id, version=cart.version, lines=lines, currency=settings.SHOP_CURRENCY)
 
 
-async def shipping_methods() -> list[ShippingMethod]:
-    return [
-        method async for method in ShippingMethod.objects.filter(is_active=True).order_by("position", "price")
-    ]
-
-
-async def tax_rates() -> dict[str, TaxRate]:
-    return {rate.country: rate async for rate in TaxRate.objects.all()}
-
-
-def checkout_totals(
-    *, summary: CartSummary, method: ShippingMethod | None, rates: dict[str, TaxRate], country: str
-) -> Totals:
-    """Return the totals the checkout page shows and the order will be charged."""
-    rate = rates.get(country)
-    return totals_compute(
+async def checkout_price_for(*, summary: CartSummary, country: str, method_code: str | None) -> CheckoutPrice:
+    """Return the delivery options to `country` and the totals with the one chosen (two queries)."""
+    return checkout_price(
         currency=summary.currency,
-        subtotal=summary.subtotal,
-        shipping_price=method.price if method else 0,
-        free_over=method.free_over if method else None,
-        tax_name=rate.name if rate else "Tax",
-        tax_rate=rate.rate if rate else Decimal(0),
+        country=country,
+        lines=summary.goods,
+        offers=await adelivery_offers(country=country, basket=summary.basket),
+        method_code=method_code,
+        rates=await acountry_rates(country),
     )
 
 
-def checkout_quote(
-    *, summary: CartSummary, methods: list[ShippingMethod], rates: dict[str, TaxRate]
-) -> Quote:
-    """Return the prices the checkout page is showing, for placement to compare with its own."""
-    return quote_make(
+def checkout_quote(*, summary: CartSummary, price: CheckoutPrice) -> Quote:
+    """Return what the checkout page is showing, for placement to compare with its own prices."""
+    return Quote(
         currency=summary.currency,
-        lines=[(line.variant_id, line.quantity, line.unit_price) for line in summary.lines],
-        methods=[(method.code, method.price, method.free_over) for method in methods],
-        rates=[(country, rate.rate) for country, rate in rates.items()],
+        lines={line.variant_id: (line.quantity, line.unit_price) for line in summary.lines},
+        country=price.country,
+        method=price.offer.code if price.offer else "",
+        delivery=price.totals.shipping,
+        tax=price.totals.tax,
+        total=price.totals.total,
     )
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("cart/add/", views.cart_add, name="cart-add"),
     path("cart/update/", views.cart_update, name="cart-update"),
     path("checkout/", views.checkout, name="checkout"),
+    path("checkout/totals/", views.checkout_totals, name="checkout-totals"),
     path("order/<order_token:token>/", order_views.order_detail, name="order-detail"),
     path("order/<order_token:token>/pay/", order_views.order_pay, name="order-pay"),
     path("order/<order_token:token>/pay/setup/", order_views.order_pay_setup, name="order-pay-setup"),

@@ -10,11 +10,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_countries import countries
 
 from accounts.services import address_remember
 from checkout import selectors
@@ -29,6 +30,7 @@ from checkout.forms import CartAddForm, CartLineForm, CheckoutForm, checkout_ini
 from checkout.models import Order
 from checkout.services.carts import MAX_LINE_QUANTITY, acart_for_request, acart_line_add, acart_line_set
 from checkout.services.placement import ShippingAddress, aorder_place
+from shipping.selectors import aserved_countries
 from shop import ratelimit
 from shop.errors import error_message, shop_errors, with_error_headers
 from shop.exceptions import InvalidInput, ShopError
@@ -131,67 +133,107 @@ async def cart_update(request: HttpRequest) -> HttpResponse:
 async def checkout(request: HttpRequest) -> HttpResponse:
     cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
-    methods = await selectors.shipping_methods()
-    form = CheckoutForm(request.POST, methods=methods) if request.method == "POST" else None
-    is_placing = form is not None and form.is_valid()
+    page = await _CheckoutPage.make(request, summary)
+    form = page.form()
+    is_placing = form.is_bound and form.is_valid()
     # An empty cart has nothing to check out, unless the form repeats a placed order's (a double submit).
     if summary.is_empty and not is_placing:
         raise CartEmpty()
-    if form is None or not is_placing:
-        return await _checkout_page(request, form, summary, methods)
+    if not is_placing:
+        return await page.render(form)
     try:
         return await _place_order(request, form, cart, summary)
     except ShopError as error:
         if error.redirect_to:
             raise
-        return await _checkout_again(request, error, form, methods)
+        return await _checkout_again(request, error, form)
 
 
-async def _checkout_again(request, error: ShopError, form: CheckoutForm, methods) -> HttpResponse:
-    """Show the form again after a refused order: the message, the cart as it is now and what
-    the shopper typed."""
+@require_safe
+@shop_errors(redirect_to="checkout:cart")
+async def checkout_totals(request: HttpRequest) -> HttpResponse:
+    """The delivery options and totals for the country and method in the query: the checkout page's
+    script swaps them in as the shopper changes either, and takes the new signed quote."""
+    summary = await selectors.cart_summary(cart=await acart_for_request(request, create=False))
+    if summary.is_empty:
+        raise CartEmpty()
+    page = await _CheckoutPage.make(request, summary, values=request.GET)
+    form = page.form(initial=True)
+    context = page.context(form)
+    return JsonResponse(
+        {
+            "methods": loader.render_to_string("checkout/_methods.html", context, request),
+            "summary": loader.render_to_string("checkout/_summary.html", context, request),
+            "quote": context["quote"],
+        }
+    )
+
+
+class _CheckoutPage:
+    """The checkout page for one request: the served countries, the delivery options for the
+    country chosen (in the form, the query or the saved address) and the totals with them."""
+
+    def __init__(self, request, summary, *, countries, addresses, initial, price) -> None:
+        self.request, self.summary, self.countries = request, summary, countries
+        self.addresses, self.initial, self.price = addresses, initial, price
+
+    @classmethod
+    async def make(cls, request, summary, *, values=None, initial_extra=None) -> _CheckoutPage:
+        addresses = await selectors.saved_addresses(user=request.user)
+        initial = checkout_initial(
+            user=request.user, addresses=addresses, chosen_id=request.GET.get("address", "")
+        )
+        initial = {**initial, **(initial_extra or {}), "cart_version": summary.version}
+        values = values if values is not None else (request.POST if request.method == "POST" else initial)
+        country = values.get("country") or settings.SHOP_COUNTRY
+        price = await selectors.checkout_price_for(
+            summary=summary, country=country, method_code=values.get("shipping_method")
+        )
+        countries = await aserved_countries()
+        return cls(request, summary, countries=countries, addresses=addresses, initial=initial, price=price)
+
+    def form(self, *, initial: bool = False) -> CheckoutForm:
+        methods, countries = list(self.price.offers), self.countries
+        if self.request.method == "POST" and not initial:
+            return CheckoutForm(self.request.POST, methods=methods, countries=countries)
+        chosen = {
+            "country": self.price.country,
+            "shipping_method": self.price.offer.code if self.price.offer else "",
+        }
+        return CheckoutForm(initial={**self.initial, **chosen}, methods=methods, countries=countries)
+
+    def context(self, form: CheckoutForm) -> dict:
+        summary = self.summary
+        return {
+            "form": form,
+            "cart": summary,
+            "methods": self.price.offers,
+            "chosen_method": self.price.offer.code if self.price.offer else "",
+            "country_name": countries.name(self.price.country) or self.price.country,
+            "totals": self.price.totals,
+            "quote": selectors.checkout_quote(summary=summary, price=self.price).sign(),
+            "addresses": self.addresses,
+            "chosen_address_id": self.request.GET.get("address", ""),
+            "cart_count": summary.item_count,
+            "problems": summary.problems,
+        }
+
+    async def render(self, form: CheckoutForm, *, status: int | None = None) -> HttpResponse:
+        """Render the page, 400 for a form with errors."""
+        status = status or (400 if form.is_bound else 200)
+        return render(self.request, "checkout/checkout.html", self.context(form), status=status)
+
+
+async def _checkout_again(request, error: ShopError, form: CheckoutForm) -> HttpResponse:
+    """Show the form again after a refused order: the message, the cart as it is now, the totals
+    for what the shopper chose and what they typed."""
     error_message(request, error)
     summary = await selectors.cart_summary(cart=await acart_for_request(request, create=False))
-    kept = {name: value for name, value in form.cleaned_data.items() if name != "quote"}
-    form = CheckoutForm(initial={**kept, "cart_version": summary.version}, methods=methods)
+    kept = {name: value for name, value in form.cleaned_data.items() if name not in ("quote", "cart_version")}
+    page = await _CheckoutPage.make(request, summary, values=kept, initial_extra=kept)
     # The cart or its stock changed under the shopper (409), unless they were too quick (429).
     status = 429 if isinstance(error, ratelimit.RateLimited) else 409
-    return with_error_headers(await _checkout_page(request, form, summary, methods, status=status), error)
-
-
-async def _checkout_page(request, form, summary, methods, *, status: int | None = None) -> HttpResponse:
-    """Render the checkout page (a blank form for `form` None), 400 for a form with errors.
-    Rates and addresses are read only here: a placed order never needs them."""
-    rates = await selectors.tax_rates()
-    addresses = await selectors.saved_addresses(user=request.user)
-    chosen_address_id = request.GET.get("address", "")
-    if form is None:
-        initial = checkout_initial(user=request.user, addresses=addresses, chosen_id=chosen_address_id)
-        form = CheckoutForm(initial={**initial, "cart_version": summary.version}, methods=methods)
-    context = {
-        **_checkout_prices(form, summary, methods, rates),
-        "form": form,
-        "cart": summary,
-        "methods": methods,
-        "addresses": addresses,
-        "chosen_address_id": chosen_address_id,
-        "cart_count": summary.item_count,
-        "problems": summary.problems,
-    }
-    status = status or (400 if form.is_bound else 200)
-    return render(request, "checkout/checkout.html", context, status=status)
-
-
-def _checkout_prices(form: CheckoutForm, summary, methods, rates) -> dict:
-    """Return the totals for the delivery and country chosen in the form, and the signed prices shown."""
-    values = form.data if form.is_bound else form.initial
-    chosen = values.get("shipping_method")
-    method = next((m for m in methods if m.code == chosen), methods[0] if methods else None)
-    country = values.get("country") or "GB"
-    return {
-        "totals": selectors.checkout_totals(summary=summary, method=method, rates=rates, country=country),
-        "quote": selectors.checkout_quote(summary=summary, methods=methods, rates=rates).sign(),
-    }
+    return with_error_headers(await page.render(page.form(initial=True), status=status), error)
 
 
 async def _place_order(request, form: CheckoutForm, cart, summary) -> HttpResponse:

@@ -58,7 +58,10 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "django_tasks_db",
+    "django_countries",
     "shop",
+    "taxes",
+    "shipping",
     "catalog",
     "inventory",
     "checkout",
@@ -251,6 +254,22 @@ SHOP_NAME = env.str("SHOP_NAME", default="Northwind Supply")
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="GBP")
 # Where shoppers reach the shop, for links in e-mails (e.g. https://shop.example.com).
 SHOP_URL = env.str("SHOP_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Tax. Catalogue and delivery prices include tax (VAT) by default, as UK and EU consumers
+# must be shown them; false for a shop that adds tax on top (US-style, or B2B). Tax is
+# rounded half up once per line ("line") or once per rate over the order ("order"). With
+# prices including tax, a destination whose rate differs from the home country's pays
+# the same gross price ("same_gross") or the home net price plus its own tax
+# ("net_plus_destination").
+SHOP_COUNTRY = env.str("SHOP_COUNTRY", default="GB")
+PRICES_INCLUDE_TAX = env.bool("PRICES_INCLUDE_TAX", default=SHOP_CURRENCY in {"GBP", "EUR"})
+TAX_ROUNDING = env.str("TAX_ROUNDING", default="line")
+TAX_CROSS_BORDER = env.str("TAX_CROSS_BORDER", default="same_gross")
+TAX_NAME = env.str("TAX_NAME", default="VAT")
+TAX_DEFAULT_CLASS = "standard"  # the tax class of a product that names none
+# The seller named on VAT receipts.
+SHOP_LEGAL_NAME = env.str("SHOP_LEGAL_NAME", default="Northwind Supply Ltd")
+SHOP_ADDRESS = env.str("SHOP_ADDRESS", default="1 Harbour Street, Bristol BS1 4AA, United Kingdom")
+SHOP_VAT_NUMBER = env.str("SHOP_VAT_NUMBER", default="GB 123 4567 89")
 PRODUCTS_PER_PAGE = env.int("PRODUCTS_PER_PAGE", default=24)
 # How long each process keeps the category tree and option facets (0: read them every time).
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=60)

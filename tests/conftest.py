@@ -5,8 +5,16 @@ import httpx
 import pytest
 from django.db import connection
 
-from checkout.models import Order, ShippingMethod, TaxRate
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from checkout.models import Order
+from tests.factories import (
+    CategoryFactory,
+    ProductFactory,
+    ShippingMethodFactory,
+    ShippingZoneFactory,
+    StockFactory,
+    TaxRateFactory,
+    VariantFactory,
+)
 from tests.servers import LocalStripe, ThreadedShop
 
 
@@ -73,10 +81,16 @@ def outside(settings, localstripe, threaded_shop, transactional_db):
 
 @pytest.fixture
 def shipping():
-    standard = ShippingMethod.objects.create(code="standard", name="Standard", price=495, free_over=7500)
-    ShippingMethod.objects.create(code="express", name="Express", price=995, position=1)
-    TaxRate.objects.create(country="GB", name="VAT", rate="0.2000")
-    TaxRate.objects.create(country="DE", name="MwSt", rate="0.1900")
+    """Delivery to the UK (standard £4.95, free from £75; express £9.95) and to Germany and
+    France (standard £9.95); VAT at 20 % in the UK and France, 19 % in Germany. Return the UK's
+    standard method."""
+    TaxRateFactory(country="GB", rate=20)
+    TaxRateFactory(country="DE", rate=19)
+    TaxRateFactory(country="FR", rate=20)
+    standard = ShippingMethodFactory(code="standard", name="Standard", price=495, free_over=7500)
+    ShippingMethodFactory(zone=standard.zone, code="express", name="Express", price=995, position=1)
+    europe = ShippingZoneFactory(name="Europe", countries=["DE", "FR"], position=1)
+    ShippingMethodFactory(zone=europe, code="standard", name="Standard", price=995)
     return standard
 
 

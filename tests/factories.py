@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from catalog.models import Category, Product, ProductImage, Variant
 from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund
 from inventory.models import Stock
+from shipping.models import ShippingBand, ShippingMethod, ShippingZone
+from taxes.models import TaxClass, TaxRate
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -100,6 +102,7 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     unit_price = 1200
     quantity = 1
     line_total = factory.LazyAttribute(lambda line: line.unit_price * line.quantity)
+    net = factory.LazyAttribute(lambda line: line.line_total)
 
 
 class PaymentFactory(factory.django.DjangoModelFactory):
@@ -130,6 +133,62 @@ class RefundFactory(factory.django.DjangoModelFactory):
     amount = 500
     currency = factory.SelfAttribute("payment.currency")
     status = Refund.Status.SUCCEEDED
+
+
+class TaxClassFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaxClass
+        django_get_or_create = ["code"]
+
+    code = "standard"
+    name = factory.LazyAttribute(lambda tax_class: f"{tax_class.code.title()} rate")
+
+
+class TaxRateFactory(factory.django.DjangoModelFactory):
+    """The standard rate in the UK, 20 %."""
+
+    class Meta:
+        model = TaxRate
+
+    tax_class = factory.SubFactory(TaxClassFactory)
+    country = "GB"
+    rate = 20
+
+
+class ShippingZoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ShippingZone
+
+    name = "United Kingdom"
+    countries = factory.LazyFunction(lambda: ["GB"])
+
+
+class ShippingMethodFactory(factory.django.DjangoModelFactory):
+    """A method priced by order value; pass `price` for its one band from 0 up."""
+
+    class Meta:
+        model = ShippingMethod
+        skip_postgeneration_save = True
+
+    zone = factory.SubFactory(ShippingZoneFactory)
+    code = "standard"
+    name = "Standard"
+    currency = "GBP"
+
+    @factory.post_generation
+    def price(method, create, extracted, **kwargs):
+        if create and extracted is not None:
+            ShippingBand.objects.create(method=method, lower=0, price=extracted)
+
+
+class ShippingBandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ShippingBand
+
+    method = factory.SubFactory(ShippingMethodFactory)
+    lower = 0
+    upper = None
+    price = 495
 
 
 class CartFactory(factory.django.DjangoModelFactory):

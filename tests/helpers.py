@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -22,14 +21,14 @@ from checkout.models import Cart, Order, Payment
 from checkout.quote import Quote
 
 
-def prices_seen(cart: Cart) -> Quote:
-    """Return the prices the checkout page would show for `cart` now, as placement compares them."""
+def prices_seen(cart: Cart, *, country: str = "GB", method: str = "standard") -> Quote:
+    """Return what the checkout page would show for `cart` delivered to `country` by `method`
+    now, as placement compares it."""
 
     async def read() -> Quote:
         summary = await selectors.cart_summary(cart=cart)
-        methods = await selectors.shipping_methods()
-        rates = await selectors.tax_rates()
-        return selectors.checkout_quote(summary=summary, methods=methods, rates=rates)
+        price = await selectors.checkout_price_for(summary=summary, country=country, method_code=method)
+        return selectors.checkout_quote(summary=summary, price=price)
 
     return async_to_sync(read)()
 
@@ -65,10 +64,13 @@ def fill_cart(client, *items) -> int:
 
 
 def checkout_form(client, version, **overrides) -> dict:
-    """Return the checkout form as the page shown now would send it (its signed prices included)."""
-    page = client.get("/checkout/").content.decode()
-    seen = re.search(r'name="quote" value="([^"]+)"', page)
-    return {**ADDRESS, "cart_version": version, "quote": seen.group(1) if seen else "", **overrides}
+    """Return the checkout form as the page shown now would send it, its signed prices those
+    shown for the country and delivery method chosen (as the page's script fetches them)."""
+    form = {**ADDRESS, "cart_version": version, **overrides}
+    query = {"country": form["country"], "shipping_method": form["shipping_method"]}
+    response = client.get("/checkout/totals/", query)
+    quote = response.json()["quote"] if response.status_code == 200 else ""
+    return {"quote": quote, **form}
 
 
 def place(client, version, **overrides):

@@ -1,4 +1,4 @@
-"""Payments, refunds, webhook events, carts and the delivery and tax tables in the Django admin."""
+"""Payments, refunds, webhook events and carts in the Django admin."""
 
 import json
 
@@ -14,8 +14,6 @@ from checkout.models import (
     Cart,
     Payment,
     Refund,
-    ShippingMethod,
-    TaxRate,
     WebhookEvent,
 )
 from shop.exceptions import ShopError
@@ -176,33 +174,6 @@ class WebhookEventAdmin(ReadOnlyModelAdmin):
 
 
 # Configuration and carts ---------------------------------------------------------------------
-
-
-@admin.register(ShippingMethod)
-class ShippingMethodAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "price_display", "free_over_display", "is_active", "position"]
-    list_editable = ["is_active", "position"]
-    list_filter = ["is_active"]
-    search_fields = ["name", "code"]
-    prepopulated_fields = {"code": ["name"]}
-
-    @admin.display(description="Price", ordering="price")
-    def price_display(self, method: ShippingMethod) -> str:
-        return format_money(method.price, method.currency)
-
-    @admin.display(description="Free over", ordering="free_over")
-    def free_over_display(self, method: ShippingMethod) -> str:
-        return "—" if method.free_over is None else format_money(method.free_over, method.currency)
-
-
-@admin.register(TaxRate)
-class TaxRateAdmin(admin.ModelAdmin):
-    list_display = ["country", "name", "rate_display"]
-    search_fields = ["country", "name"]
-
-    @admin.display(description="Rate", ordering="rate")
-    def rate_display(self, tax_rate: TaxRate) -> str:
-        return f"{tax_rate.rate:.2%}"
 
 
 @admin.register(Cart)

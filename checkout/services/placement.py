@@ -29,6 +29,7 @@ from checkout.models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderTax,
     Payment,
 )
 from checkout.quote import Quote
@@ -77,32 +78,44 @@ def order_write(*, draft: OrderDraft, user_id: int | None, email: str, address: 
             shipping_method_code=draft.shipping_method_code,
             shipping_method_name=draft.shipping_method_name,
             currency=totals.currency,
-            subtotal=totals.subtotal,
-            shipping_total=totals.shipping,
+            prices_include_tax=totals.prices_include_tax,
+            subtotal=totals.subtotal_net,
+            shipping_total=totals.shipping_net,
+            shipping_tax=totals.shipping_tax,
             tax_name=totals.tax_name,
-            tax_rate=totals.tax_rate,
             tax_total=totals.tax,
             total=totals.total,
         )
         OrderEvent.objects.create(
             order=order, kind=OrderEvent.Kind.PLACED, message=f"Placed for {totals.total} {totals.currency}"
         )
-        OrderLine.objects.bulk_create(
-            [
-                OrderLine(
-                    order=order,
-                    variant_id=line.variant_id,
-                    sku=line.sku,
-                    product_title=line.product_title,
-                    variant_label=line.variant_label,
-                    unit_price=line.unit_price,
-                    quantity=line.quantity,
-                    line_total=line.line_total,
-                )
-                for line in draft.lines
-            ]
-        )
+        _lines_write(order, draft)
     return order
+
+
+def _lines_write(order: Order, draft: OrderDraft) -> None:
+    """Write the order's lines and its tax per rate, as drafted."""
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                variant_id=line.variant_id,
+                sku=line.sku,
+                product_title=line.product_title,
+                variant_label=line.variant_label,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+                net=line.net,
+                tax=line.tax,
+                tax_rate=line.tax_rate,
+            )
+            for line in draft.lines
+        ]
+    )
+    OrderTax.objects.bulk_create(
+        [OrderTax(order=order, rate=band.rate, net=band.net, tax=band.tax) for band in draft.totals.by_rate]
+    )
 
 
 def order_create(

@@ -6,16 +6,20 @@ transaction (placement.order_write).
 """
 
 from dataclasses import dataclass, fields
+from decimal import Decimal
 
 from django.conf import settings
+from django_countries import countries
 
 from catalog.sellable import with_sellable
 from checkout import keys
 from checkout.exceptions import CartChanged, CartEmpty, CartError, PricesChanged
-from checkout.models import COUNTRY_CHOICES, Cart, CartLine, ShippingMethod, TaxRate
-from checkout.pricing import Totals, totals_compute
-from checkout.quote import PricedLine, Quote, quote_changes
+from checkout.models import Cart, CartLine
+from checkout.pricing import CheckoutPrice, GoodsLine, Totals, checkout_price
+from checkout.quote import Choice, PricedLine, Quote, quote_changes
 from checkout.services.carts import _title
+from shipping.selectors import Basket, delivery_offers
+from taxes.rules import country_rates
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,9 @@ def _order_lines_check(lines: list[CartLine]) -> None:
             raise CartError(f"{_title(variant)} cannot be sold in {settings.SHOP_CURRENCY}.")
 
 
-def _prices_confirm(
-    seen: Quote, *, lines: list[CartLine], method: ShippingMethod, rate: TaxRate | None, country: str
-) -> None:
-    """Raise PricesChanged when the cart's prices now differ from those the shopper saw."""
+def _prices_confirm(seen: Quote, *, lines: list[CartLine], price: CheckoutPrice) -> None:
+    """Raise PricesChanged when the order now differs from what the shopper saw."""
+    offer, totals = price.offer, price.totals
     changes = quote_changes(
         seen=seen,
         currency=settings.SHOP_CURRENCY,
@@ -61,11 +64,53 @@ def _prices_confirm(
             )
             for line in lines
         ],
-        method=(method.code, method.name, method.price, method.free_over),
-        country=(country, dict(COUNTRY_CHOICES).get(country, country), rate.rate if rate else None),
+        choice=Choice(
+            country=price.country,
+            country_name=countries.name(price.country) or price.country,
+            method=offer.code,
+            method_name=offer.name,
+            delivery=totals.shipping,
+            tax=totals.tax,
+            total=totals.total,
+        ),
     )
     if changes:
         raise PricesChanged(changes)
+
+
+def order_price(*, lines: list[CartLine], country: str, method_code: str) -> CheckoutPrice:
+    """Return the money of an order of these lines delivered to `country` by `method_code`;
+    raise CartError when no such delivery option reaches it (two queries)."""
+    goods = [
+        GoodsLine(
+            unit_price=line.variant.price,
+            quantity=line.quantity,
+            tax_class_id=line.variant.product.tax_class_id,
+        )
+        for line in lines
+    ]
+    basket = Basket(
+        value=sum(line.amount for line in goods),
+        grams=sum(line.variant.weight_grams * line.quantity for line in lines),
+    )
+    offers = delivery_offers(country=country, basket=basket)
+    if not offers:
+        raise CartError(f"Sorry, we do not deliver to {countries.name(country) or country}.")
+    if not any(offer.code == method_code for offer in offers):
+        raise PricesChanged(
+            [
+                f"The delivery option you chose is not available for this address; the totals below are for "
+                f"{offers[0].name} delivery."
+            ]
+        )
+    return checkout_price(
+        currency=settings.SHOP_CURRENCY,
+        country=country,
+        lines=goods,
+        offers=offers,
+        method_code=method_code,
+        rates=country_rates(country),
+    )
 
 
 @dataclass(frozen=True)
@@ -78,6 +123,9 @@ class LineDraft:
     variant_label: str
     unit_price: int
     quantity: int
+    net: int
+    tax: int
+    tax_rate: Decimal
 
     @property
     def line_total(self) -> int:
@@ -122,26 +170,15 @@ def order_prepare(
         version = Cart.objects.filter(pk=cart_id).values_list("version", flat=True).first()
         raise CartChanged() if version not in (None, cart_version) else CartEmpty()
     _order_lines_check(lines)
-    method = ShippingMethod.objects.filter(code=shipping_method_code, is_active=True).first()
-    if method is None:
-        raise CartError("Please choose one of the delivery options shown.")
-    rate = TaxRate.objects.filter(country=address.country).first()
-    _prices_confirm(seen_prices, lines=lines, method=method, rate=rate, country=address.country)
-    totals = totals_compute(
-        currency=settings.SHOP_CURRENCY,
-        subtotal=sum(line.variant.price * line.quantity for line in lines),
-        shipping_price=method.price,
-        free_over=method.free_over,
-        tax_name=rate.name if rate else "Tax",
-        tax_rate=rate.rate if rate else 0,
-    )
+    price = order_price(lines=lines, country=address.country, method_code=shipping_method_code)
+    _prices_confirm(seen_prices, lines=lines, price=price)
     return OrderDraft(
         checkout_key=keys.checkout_key(cart_id=cart_id, cart_version=cart_version),
         cart_id=cart_id,
         cart_version=cart_version,
-        shipping_method_code=method.code,
-        shipping_method_name=method.name,
-        totals=totals,
+        shipping_method_code=price.offer.code,
+        shipping_method_name=price.offer.name,
+        totals=price.totals,
         lines=tuple(
             LineDraft(
                 variant_id=line.variant_id,
@@ -150,7 +187,10 @@ def order_prepare(
                 variant_label=line.variant.label if line.variant.options else "",
                 unit_price=line.variant.price,
                 quantity=line.quantity,
+                net=taxed.net,
+                tax=taxed.tax,
+                tax_rate=taxed.rate,
             )
-            for line in lines
+            for line, taxed in zip(lines, price.totals.lines, strict=True)
         ),
     )

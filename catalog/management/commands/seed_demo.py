@@ -7,10 +7,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.demo import CATEGORIES, SHIPPING_METHODS, TAX_RATES, demo_image, image_name, product_spec
+from catalog.demo import CATEGORIES, TAX_RATES, ZONES, demo_image, image_name, product_spec
 from catalog.models import Category, Product, ProductImage, Variant
-from checkout.models import ShippingMethod, TaxRate
 from inventory.models import Stock
+from shipping.models import ShippingBand, ShippingMethod, ShippingZone
+from taxes.models import TaxClass, TaxRate
 
 BATCH_SIZE = 500
 
@@ -63,12 +64,25 @@ class Command(BaseCommand):
 
     @staticmethod
     def _checkout_settings() -> None:
-        for position, method in enumerate(SHIPPING_METHODS):
-            fields = {"free_over": None, "position": position} | method
-            ShippingMethod.objects.get_or_create(code=fields.pop("code"), defaults=fields)
-        for tax in TAX_RATES:
-            fields = dict(tax)
-            TaxRate.objects.get_or_create(country=fields.pop("country"), defaults=fields)
+        """Add the demo's tax rates where none is set, and its delivery zones when there are none."""
+        classes = {tax_class.code: tax_class for tax_class in TaxClass.objects.all()}
+        for code, by_country in TAX_RATES.items():
+            for country, rate in by_country.items():
+                TaxRate.objects.get_or_create(
+                    tax_class=classes[code], country=country, defaults={"rate": rate}
+                )
+        if ShippingZone.objects.exists():
+            return
+        for zone_position, zone_row in enumerate(ZONES):
+            zone = ShippingZone.objects.create(
+                name=zone_row["name"], countries=zone_row["countries"], position=zone_position
+            )
+            for position, row in enumerate(zone_row["methods"]):
+                fields = {key: value for key, value in row.items() if key != "bands"}
+                method = ShippingMethod.objects.create(zone=zone, position=position, **fields)
+                ShippingBand.objects.bulk_create(
+                    [ShippingBand(method=method, **band) for band in row["bands"]]
+                )
 
     def _categories(self) -> dict[str, Category]:
         categories: dict[str, Category] = {}
@@ -101,11 +115,13 @@ class Command(BaseCommand):
             name = image_name(noun, shade)
             if not default_storage.exists(name):
                 default_storage.save(name, ContentFile(demo_image(noun, shade)))
+        tax_classes = {tax_class.code: tax_class for tax_class in TaxClass.objects.all()}
         with transaction.atomic():
             products = Product.objects.bulk_create(
                 [
                     Product(
                         category=categories[spec.category_slug],
+                        tax_class=tax_classes.get(spec.tax_class),
                         title=spec.title,
                         slug=slug,
                         description=spec.description,
@@ -124,6 +140,7 @@ class Command(BaseCommand):
                         sku=variant.sku,
                         options=variant.options,
                         price=variant.price,
+                        weight_grams=spec.grams,
                         position=position,
                     )
                     for product, (spec, _) in zip(products, batch, strict=True)
