@@ -25,7 +25,7 @@ from checkout.audit_rules import (
     state_text,
     sum_by_order,
 )
-from checkout.models import Order, OrderLine, Payment, Refund
+from checkout.models import Order, OrderLine, OrderTax, Payment, Refund
 
 # Money ------------------------------------------------------------------------------
 
@@ -95,17 +95,54 @@ def check_money_kept_matches_status() -> Iterable[str]:
 
 
 def check_order_totals() -> Iterable[str]:
+    """Yield each order whose lines, delivery and tax do not add up to what it charges: its net
+    subtotal is its lines' net, its tax is its lines' tax plus the delivery's, and its tax per
+    rate (OrderTax) adds up to its tax on its net goods and delivery. (total = subtotal +
+    shipping_total + tax_total is a database constraint.)"""
     rows = first_rows(
-        Order.objects.annotate(lines_total=sum_by_order(OrderLine.objects.all(), "line_total"))
-        .annotate(has_lines=Exists(OrderLine.objects.filter(order=OuterRef("pk"))))
-        .filter(Q(has_lines=False) | ~Q(subtotal=F("lines_total")))
+        Order.objects.annotate(
+            lines_net=sum_by_order(OrderLine.objects.all(), "net"),
+            lines_tax=sum_by_order(OrderLine.objects.all(), "tax"),
+            rates_net=sum_by_order(OrderTax.objects.all(), "net"),
+            rates_tax=sum_by_order(OrderTax.objects.all(), "tax"),
+            has_lines=Exists(OrderLine.objects.filter(order=OuterRef("pk"))),
+            has_rates=Exists(OrderTax.objects.filter(order=OuterRef("pk"))),
+        )
+        .filter(
+            Q(has_lines=False)
+            | ~Q(subtotal=F("lines_net"))
+            | ~Q(tax_total=F("lines_tax") + F("shipping_tax"))
+            | ~Q(rates_tax=F("tax_total"))
+            | Q(has_rates=True) & ~Q(rates_net=F("subtotal") + F("shipping_total"))
+        )
         .order_by("pk")
     )
     for order in rows:
-        if not order.has_lines:
-            yield f"Order {order.number} has no lines."
-        else:
-            yield (
-                f"Order {order.number}'s subtotal {money_text(order.subtotal, order.currency)} is not "
-                f"the sum of its lines, {money_text(order.lines_total, order.currency)}."
-            )
+        yield _order_totals_problem(order)
+
+
+def _order_totals_problem(order: Order) -> str:
+    def money(amount: int) -> str:
+        return money_text(amount, order.currency)
+
+    if not order.has_lines:
+        return f"Order {order.number} has no lines."
+    if order.subtotal != order.lines_net:
+        return (
+            f"Order {order.number}'s subtotal {money(order.subtotal)} is not the sum of its lines' net, "
+            f"{money(order.lines_net)}."
+        )
+    if order.tax_total != order.lines_tax + order.shipping_tax:
+        return (
+            f"Order {order.number}'s tax {money(order.tax_total)} is not its lines' tax "
+            f"{money(order.lines_tax)} plus the delivery's {money(order.shipping_tax)}."
+        )
+    if order.rates_tax != order.tax_total:
+        return (
+            f"Order {order.number}'s tax per rate adds up to {money(order.rates_tax)}, "
+            f"not its tax {money(order.tax_total)}."
+        )
+    return (
+        f"Order {order.number}'s tax per rate was charged on {money(order.rates_net)}, "
+        f"not on its net goods and delivery {money(order.subtotal + order.shipping_total)}."
+    )

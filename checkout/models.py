@@ -250,6 +250,9 @@ class OrderTax(models.Model):
         ordering = ["rate"]
         constraints = [models.UniqueConstraint(fields=["order", "rate"], name="ordertax_one_per_rate")]
 
+    def __str__(self) -> str:
+        return f"{self.rate.normalize()} % on {self.net}: {self.tax}"
+
     @property
     def gross(self) -> int:
         return self.net + self.tax
@@ -313,6 +316,7 @@ class Refund(models.Model):
     stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     request_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
     amount = models.PositiveBigIntegerField()
+    tax = models.PositiveBigIntegerField(default=0, help_text="The tax inside the amount.")
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=Status.choices)
     reason = models.CharField(max_length=200, blank=True)
@@ -328,6 +332,22 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.stripe_refund_id or f"refund {self.pk} (being made)"
+
+
+class RefundLine(models.Model):
+    """Units of an order line a refund gives back, with their gross and the tax inside it."""
+
+    refund = models.ForeignKey(Refund, related_name="lines", on_delete=models.CASCADE)
+    order_line = models.ForeignKey(OrderLine, related_name="refund_lines", on_delete=models.PROTECT)
+    quantity = models.PositiveIntegerField()
+    amount = models.PositiveBigIntegerField()
+    tax = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="refund_line_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.order_line} × {self.quantity} refunded"
 
 
 class OrderEvent(models.Model):

@@ -30,11 +30,12 @@ from checkout.forms import CartAddForm, CartLineForm, CheckoutForm, checkout_ini
 from checkout.models import Order
 from checkout.services.carts import MAX_LINE_QUANTITY, acart_for_request, acart_line_add, acart_line_set
 from checkout.services.placement import ShippingAddress, aorder_place
-from shipping.selectors import aserved_countries
+from shipping.selectors import ahome_delivery_promise, aserved_countries
 from shop import ratelimit
 from shop.errors import error_message, shop_errors, with_error_headers
 from shop.exceptions import InvalidInput, ShopError
 from shop.http import safe_next_url
+from taxes.rules import tax_note
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +65,18 @@ def _form_errors(form) -> str:
 async def cart_detail(request: HttpRequest) -> HttpResponse:
     cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
-    response = render(
-        request,
-        "checkout/cart.html",
-        {"cart": summary, "max_quantity": MAX_LINE_QUANTITY, "cart_count": summary.item_count},
-    )
+    delivery = await ahome_delivery_promise()
+    context = {
+        "cart": summary,
+        "max_quantity": MAX_LINE_QUANTITY,
+        "cart_count": summary.item_count,
+        "delivery": delivery,
+        "short_of_free": delivery.short_of_free(summary.subtotal),
+        "tax_note": tax_note(),
+        "prices_include_tax": settings.PRICES_INCLUDE_TAX,
+        "tax_name": settings.TAX_NAME,
+    }
+    response = render(request, "checkout/cart.html", context)
     return _with_cart_count(response, summary)
 
 

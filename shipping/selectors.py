@@ -107,6 +107,14 @@ class DeliveryPromise:
     free_over: int | None  # the lowest free-delivery threshold; None: none
     currency: str
 
+    @property
+    def country_name(self) -> str:
+        return countries.name(self.country) or self.country
+
+    def short_of_free(self, value: int) -> int | None:
+        """Return how much more goods worth `value` need to ship free (None: never; 0: they do)."""
+        return None if self.free_over is None else max(self.free_over - value, 0)
+
 
 async def ahome_delivery_promise() -> DeliveryPromise:
     """Return the promise for deliveries to SHOP_COUNTRY (one query)."""

@@ -28,6 +28,11 @@ def tax_rule() -> TaxRule:
         ) from error
 
 
+def tax_note() -> str:
+    """Return how shown prices carry tax, e.g. "incl. VAT" (for the words beside a price)."""
+    return f"{'incl.' if settings.PRICES_INCLUDE_TAX else 'excl.'} {settings.TAX_NAME}"
+
+
 class CountryRates:
     """The rates of each tax class for one destination, beside the home country's."""
 

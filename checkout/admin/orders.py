@@ -11,6 +11,7 @@ from checkout.models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderTax,
     Payment,
     Refund,
 )
@@ -21,7 +22,17 @@ from shop.money import format_money
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["sku", "product_title", "variant_label", "unit_price_display", "quantity", "line_total_display"]
+    fields = [
+        "sku",
+        "product_title",
+        "variant_label",
+        "unit_price_display",
+        "quantity",
+        "line_total_display",
+        "net_display",
+        "tax_rate",
+        "tax_display",
+    ]
 
     @admin.display(description="Unit price")
     def unit_price_display(self, line: OrderLine) -> str:
@@ -31,7 +42,33 @@ class OrderLineInline(ReadOnlyInline):
     def line_total_display(self, line: OrderLine) -> str:
         return format_money(line.line_total, line.order.currency)
 
+    @admin.display(description="Net")
+    def net_display(self, line: OrderLine) -> str:
+        return format_money(line.net, line.order.currency)
+
+    @admin.display(description="Tax")
+    def tax_display(self, line: OrderLine) -> str:
+        return format_money(line.tax, line.order.currency)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
+        return super().get_queryset(request).select_related("order")
+
+
+class OrderTaxInline(ReadOnlyInline):
+    model = OrderTax
+    fields = ["rate", "net_display", "tax_display"]
+    verbose_name = "tax at one rate"
+    verbose_name_plural = "tax per rate (goods and delivery)"
+
+    @admin.display(description="Net")
+    def net_display(self, row: OrderTax) -> str:
+        return format_money(row.net, row.order.currency)
+
+    @admin.display(description="Tax")
+    def tax_display(self, row: OrderTax) -> str:
+        return format_money(row.tax, row.order.currency)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderTax]:
         return super().get_queryset(request).select_related("order")
 
 
@@ -87,7 +124,7 @@ class OrderAdmin(ReadOnlyModelAdmin):
     list_per_page = 50
     # The table may hold a million rows: no second COUNT(*) of the whole table.
     show_full_result_count = False
-    inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
+    inlines = [OrderLineInline, OrderTaxInline, PaymentInline, RefundInline, OrderEventInline]
     actions = ["cancel_orders"]
     fieldsets = [
         (
@@ -114,8 +151,8 @@ class OrderAdmin(ReadOnlyModelAdmin):
                     "tax_display",
                     "total_display",
                     "currency",
+                    "prices_include_tax",
                     "tax_name",
-                    "tax_rate",
                 ]
             },
         ),
@@ -154,13 +191,17 @@ class OrderAdmin(ReadOnlyModelAdmin):
     def total_display(self, order: Order) -> str:
         return format_money(order.total, order.currency)
 
-    @admin.display(description="Subtotal")
+    @admin.display(description="Subtotal (net)")
     def subtotal_display(self, order: Order) -> str:
         return format_money(order.subtotal, order.currency)
 
-    @admin.display(description="Shipping")
+    @admin.display(description="Delivery (net + tax)")
     def shipping_display(self, order: Order) -> str:
-        return f"{format_money(order.shipping_total, order.currency)} ({order.shipping_method_name})"
+        net, tax = (
+            format_money(order.shipping_total, order.currency),
+            format_money(order.shipping_tax, order.currency),
+        )
+        return f"{net} + {tax} ({order.shipping_method_name})"
 
     @admin.display(description="Tax")
     def tax_display(self, order: Order) -> str:

@@ -13,8 +13,10 @@ from checkout.models import (
     OrderEvent,
     Payment,
     Refund,
+    RefundLine,
 )
 from checkout.services.orders import order_flag, order_payment_settle
+from checkout.services.refund_tax import refund_line_parts, refund_tax_share
 from shop.exceptions import ShopError
 
 logger = logging.getLogger(__name__)
@@ -34,12 +36,14 @@ async def arefund_issue(
     *,
     order: Order,
     payment: Payment,
-    amount: int,
+    amount: int | None = None,
+    lines: dict[int, int] | None = None,
     reason: str,
     idempotency_key: str,
     created_by_id: int | None = None,
 ) -> Refund:
-    """Refund `amount` of a succeeded payment through Stripe and record it.
+    """Refund `amount` of a succeeded payment, or the order lines in `lines` (line id -> how
+    many), through Stripe and record it with the tax it gives back.
 
     The refund is first claimed in our database under a lock on the order, so a
     double submit (same key) gives one refund and two staff together can never
@@ -49,6 +53,7 @@ async def arefund_issue(
         order_id=order.pk,
         payment_id=payment.pk,
         amount=amount,
+        lines=lines,
         reason=reason,
         request_key=idempotency_key,
         actor_id=created_by_id,
@@ -57,7 +62,7 @@ async def arefund_issue(
         return refund  # this request was already carried out
     try:
         made = await stripe_api.refund_create(
-            payment_intent_id=payment.payment_intent_id, amount=amount, idempotency_key=idempotency_key
+            payment_intent_id=payment.payment_intent_id, amount=refund.amount, idempotency_key=idempotency_key
         )
     except ShopError:
         await sync_to_async(refund_abandon)(refund_id=refund.pk)
@@ -68,10 +73,17 @@ async def arefund_issue(
 
 
 def refund_claim(
-    *, order_id: int, payment_id: int, amount: int, reason: str, request_key: str, actor_id: int | None
+    *,
+    order_id: int,
+    payment_id: int,
+    amount: int | None,
+    lines: dict[int, int] | None = None,
+    reason: str,
+    request_key: str,
+    actor_id: int | None,
 ) -> Refund:
-    """Reserve a refund of `amount` on a payment before asking Stripe for it. Return the claim
-    (or the refund already made under `request_key`)."""
+    """Reserve a refund of `amount`, or of the order lines in `lines`, on a payment before asking
+    Stripe for it. Return the claim (or the refund already made under `request_key`)."""
     from shop.exceptions import InvalidInput
     from shop.money import format_money
 
@@ -84,20 +96,37 @@ def refund_claim(
         if payment.status != Payment.Status.SUCCEEDED:
             raise InvalidInput("Only a completed payment can be refunded.")
         remaining = payment.amount_received - _refunded(payment=payment)
-        if amount <= 0:
+        parts = refund_line_parts(order, lines) if lines else []
+        if parts:
+            amount = sum(part.amount for part in parts)
+        if amount is None or amount <= 0:
             raise InvalidInput("A refund must be more than zero.")
         if amount > remaining:
             raise InvalidInput(f"At most {format_money(remaining, payment.currency)} can still be refunded.")
-        return Refund.objects.create(
+        refund = Refund.objects.create(
             order=order,
             payment=payment,
             amount=amount,
+            tax=sum(part.tax for part in parts) if parts else refund_tax_share(order, amount),
             currency=payment.currency,
             status=Refund.Status.PENDING,
             reason=reason[:200],
             request_key=request_key,
             created_by_id=actor_id,
         )
+        RefundLine.objects.bulk_create(
+            [
+                RefundLine(
+                    refund=refund,
+                    order_line=part.line,
+                    quantity=part.quantity,
+                    amount=part.amount,
+                    tax=part.tax,
+                )
+                for part in parts
+            ]
+        )
+        return refund
 
 
 def refund_abandon(*, refund_id: int) -> None:
@@ -219,6 +248,7 @@ def _refund_new(
         order=order,
         payment=payment,
         amount=recorded_amount,
+        tax=refund_tax_share(order, recorded_amount),
         currency=payment.currency,
         status=status,
         reason=reason[:200],
