@@ -145,7 +145,7 @@ CHECKS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
     ),
     (
         "order-totals",
-        "every order has lines and its subtotal is their sum",
+        "every order has lines; its net subtotal, tax and tax per rate add up from its lines and delivery",
         check_order_totals,
     ),
 ]
