@@ -69,7 +69,9 @@ def _bands_query(country: str):
 def _offers(bands: list[ShippingBand], basket: Basket) -> list[DeliveryOffer]:
     by_method: dict[int, tuple[ShippingMethod, list[ShippingBand]]] = {}
     for band in bands:
-        by_method.setdefault(band.method_id, (band.method, []))[1].append(band)
+        # Zones may not overlap (staff are refused); should two, the first by position serves.
+        if band.method.zone_id == bands[0].method.zone_id:
+            by_method.setdefault(band.method_id, (band.method, []))[1].append(band)
     offers = []
     for method, method_bands in by_method.values():
         price = _price(method, method_bands, basket)
