@@ -62,7 +62,14 @@ def _bands_query(country: str):
             method__currency=settings.SHOP_CURRENCY,
         )
         .select_related("method__zone")
-        .order_by("method__zone__position", "method__position", "method__name", "method_id", "lower")
+        .order_by(
+            "method__zone__position",
+            "method__zone_id",
+            "method__position",
+            "method__name",
+            "method_id",
+            "lower",
+        )
     )
 
 
