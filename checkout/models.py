@@ -95,10 +95,8 @@ class Order(models.Model):
     postcode = models.CharField(max_length=16)
     country = CountryField()
     phone = models.CharField(max_length=30, blank=True)
-    # Delivery method and money, as computed by the server at placement: subtotal and
-    # shipping_total are net of tax, tax_total is all the tax (shipping_tax of it on
-    # delivery), and total = subtotal + shipping_total + tax_total is what was charged.
-    # OrderTax keeps the tax per rate; each OrderLine its own.
+    # Computed at placement: subtotal and shipping_total net of tax, tax_total all of it (shipping_tax
+    # on delivery; per rate in OrderTax, per line on OrderLine); total is what was charged.
     shipping_method_code = models.CharField(max_length=40)
     shipping_method_name = models.CharField(max_length=80)
     currency = models.CharField(max_length=3)
