@@ -1,7 +1,7 @@
 """Shopper accounts: sign up, sign in and out, passwords, order history, saved addresses.
 
-Sync views: Django's auth views are sync, and every write here is a short
-transaction in `accounts.services`. URLs are passed explicitly (the URLs are
+Django's auth views are sync; the account home and address pages are async, each
+write a short transaction in `accounts.services`. URLs are passed explicitly (the URLs are
 namespaced), so nothing depends on the LOGIN_* settings.
 """
 
@@ -43,17 +43,17 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 account_login_required = login_required(login_url="account:login")
 
 
-def _rate_limited(
-    view: FormView, request: HttpRequest, *, rate: str, action: str, attempts: str
-) -> HttpResponse | None:
-    """Count this attempt from the client's address and for the e-mail typed; return the form
-    again with a 429 when either has had too many, else None. Nothing else is checked first."""
+def _rate_limited(view: FormView, request: HttpRequest) -> HttpResponse | None:
+    """Count this attempt at the view's `rate_limit` from the client's address and for the e-mail
+    typed; return the form again with a 429 when either has had too many, else None. Nothing else
+    is checked first."""
+    setting, action, attempts = view.rate_limit  # type: ignore[attr-defined]
     email = normalize_email(str(request.POST.get(view.email_field, "")))[:EMAIL_MAX_LENGTH]
     try:
         ratelimit.rate_limit_hit(
             action=action,
             clients=[f"ip:{ratelimit.client_ip(request)}", *([f"email:{email}"] if email else [])],
-            rate=rate,
+            rate=getattr(settings, setting),
             attempts=attempts,
         )
     except ratelimit.RateLimited as error:
@@ -69,17 +69,22 @@ def _rate_limited(
     return None
 
 
-class LoginView(auth_views.LoginView):
+class RateLimitedPostMixin:
+    """Answer a POST past its rate limit (see `_rate_limited`) before the form is looked at."""
+
+    #: The setting holding the rate, the action counted, and what the message calls the attempts.
+    rate_limit: tuple[str, str, str]
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        return _rate_limited(self, request) or super().post(request, *args, **kwargs)  # type: ignore
+
+
+class LoginView(RateLimitedPostMixin, auth_views.LoginView):
     form_class = EmailAuthenticationForm
     template_name = "account/login.html"
     next_page = reverse_lazy("account:home")
     email_field = "username"
-
-    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        refused = _rate_limited(
-            self, request, rate=settings.RATE_LIMIT_LOGIN, action="sign-in", attempts="sign-in attempts"
-        )
-        return refused or super().post(request, *args, **kwargs)
+    rate_limit = ("RATE_LIMIT_LOGIN", "sign-in", "sign-in attempts")
 
     def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
@@ -97,22 +102,17 @@ class LogoutView(auth_views.LogoutView):
 
 
 @method_decorator([sensitive_post_parameters(), csrf_protect, never_cache], name="dispatch")
-class SignupView(auth_views.RedirectURLMixin, FormView):
+class SignupView(RateLimitedPostMixin, auth_views.RedirectURLMixin, FormView):
     form_class = SignupForm
     template_name = "account/signup.html"
     next_page = reverse_lazy("account:home")
     email_field = "email"
+    rate_limit = ("RATE_LIMIT_SIGNUP", "sign-up", "sign-up attempts")
 
     def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.user.is_authenticated:
             return redirect("account:home")
         return super().dispatch(request, *args, **kwargs)
-
-    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        refused = _rate_limited(
-            self, request, rate=settings.RATE_LIMIT_SIGNUP, action="sign-up", attempts="sign-up attempts"
-        )
-        return refused or super().post(request, *args, **kwargs)
 
     def form_valid(self, form: SignupForm) -> HttpResponse:
         try:
@@ -146,23 +146,14 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "account/password_change_done.html"
 
 
-class PasswordResetView(auth_views.PasswordResetView):
+class PasswordResetView(RateLimitedPostMixin, auth_views.PasswordResetView):
     form_class = EmailPasswordResetForm
     template_name = "account/password_reset_form.html"
     email_template_name = "account/password_reset_email.txt"
     subject_template_name = "account/password_reset_subject.txt"
     success_url = reverse_lazy("account:password-reset-done")
     email_field = "email"
-
-    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        refused = _rate_limited(
-            self,
-            request,
-            rate=settings.RATE_LIMIT_PASSWORD_RESET,
-            action="password-reset",
-            attempts="password reset requests",
-        )
-        return refused or super().post(request, *args, **kwargs)
+    rate_limit = ("RATE_LIMIT_PASSWORD_RESET", "password-reset", "password reset requests")
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -208,30 +199,32 @@ async def home(request: HttpRequest) -> HttpResponse:
     return render(request, "account/home.html", context)
 
 
+async def _address_form(request: HttpRequest, address: Address | None) -> HttpResponse:
+    """Show the address form, or save the address posted (a new one when `address` is None)."""
+    form = AddressForm(request.POST if request.method == "POST" else None, instance=address)
+    # A model form's validation may query (its unique checks), so it runs in a thread.
+    if request.method == "POST" and await sync_to_async(form.is_valid)():
+        if address is None:
+            await sync_to_async(services.address_create)(user=request.user, **form.cleaned_data)
+        else:
+            await sync_to_async(services.address_update)(address=address, **form.cleaned_data)
+        messages.success(request, "Address saved." if address is None else "Address updated.")
+        return redirect("account:home")
+    return render(request, "account/address_form.html", {"form": form, "address": address})
+
+
 @account_login_required
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 async def address_add(request: HttpRequest) -> HttpResponse:
-    form = AddressForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and await sync_to_async(form.is_valid)():
-        await sync_to_async(services.address_create)(user=request.user, **form.cleaned_data)
-        messages.success(request, "Address saved.")
-        return redirect("account:home")
-    return render(request, "account/address_form.html", {"form": form, "address": None})
+    return await _address_form(request, None)
 
 
 @account_login_required
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 async def address_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    address = await aget_object_or_404(Address, pk=pk, user=request.user)
-    form = AddressForm(request.POST if request.method == "POST" else None, instance=address)
-    # A model form's validation may query (its unique checks), so it runs in a thread.
-    if request.method == "POST" and await sync_to_async(form.is_valid)():
-        await sync_to_async(services.address_update)(address=address, **form.cleaned_data)
-        messages.success(request, "Address updated.")
-        return redirect("account:home")
-    return render(request, "account/address_form.html", {"form": form, "address": address})
+    return await _address_form(request, await aget_object_or_404(Address, pk=pk, user=request.user))
 
 
 @account_login_required

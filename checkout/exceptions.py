@@ -1,9 +1,9 @@
 """Errors of the checkout. Retryable failures (timeouts, 5xx) are kept apart from final ones."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from shop.exceptions import ShopError
+from shop.exceptions import Conflict, ShopError
 
 
 @dataclass(frozen=True)
@@ -13,10 +13,9 @@ class ShortLine:
     available: int
 
 
-class OutOfStock(ShopError):
+class OutOfStock(Conflict):
     """The inventory cannot hold what was asked for (final until stock changes)."""
 
-    status = 409
     code = "out_of_stock"
     user_message = "Some items are no longer available in the quantity you asked for."
     redirect_to = "checkout:cart"
@@ -38,18 +37,12 @@ class OutOfStock(ShopError):
         return f"Sorry — {detail}. Nothing was charged; please update your cart and try again."
 
     def details(self) -> dict[str, Any]:
-        return {
-            "lines": [
-                {"sku": line.sku, "requested": line.requested, "available": line.available}
-                for line in self.lines
-            ]
-        }
+        return {"lines": [asdict(line) for line in self.lines]}
 
 
-class UnknownItems(ShopError):
+class UnknownItems(Conflict):
     """The inventory does not know (or no longer sells) some SKUs."""
 
-    status = 409
     code = "unknown_items"
     user_message = (
         "Some items in your cart are no longer sold. Nothing was charged; please remove them and try again."
@@ -97,10 +90,9 @@ class InventoryRefused(InventoryUnavailable):
         )
 
 
-class ReservationNotHeld(ShopError):
+class ReservationNotHeld(Conflict):
     """A reservation could not be committed because its stock is gone."""
 
-    status = 409
     code = "reservation_not_held"
 
 
@@ -151,10 +143,9 @@ class PaymentRejected(ShopError):
         super().__init__(staff_message=f"Stripe refused the {what}: {detail or 'no reason given'}.")
 
 
-class CartError(ShopError):
+class CartError(Conflict):
     """A cart change that cannot be made as asked."""
 
-    status = 409
     code = "cart_error"
 
 
@@ -221,30 +212,26 @@ class CartEmpty(CartError):
     message_level = "info"
 
 
-class IllegalTransition(ShopError):
+class IllegalTransition(Conflict):
     """An order was asked to move to a state it cannot reach from where it is."""
 
-    status = 409
     code = "illegal_transition"
 
 
-class PaymentFormOutOfDate(ShopError):
-    status = 409
+class PaymentFormOutOfDate(Conflict):
     code = "payment_form_out_of_date"
     user_message = (
         "This payment form is out of date (perhaps it is open in another tab). Please reload the page."
     )
 
 
-class OrderNotPayable(ShopError):
-    status = 409
+class OrderNotPayable(Conflict):
     code = "order_not_payable"
     user_message = "This order cannot be paid any more."
     leaves_page = True
 
 
-class StockHoldLost(ShopError):
-    status = 409
+class StockHoldLost(Conflict):
     code = "stock_hold_lost"
     user_message = (
         "Sorry — the items in this order sold out while it waited for payment. Nothing was charged."
@@ -252,8 +239,7 @@ class StockHoldLost(ShopError):
     leaves_page = True
 
 
-class PaymentInProgress(ShopError):
-    status = 409
+class PaymentInProgress(Conflict):
     code = "payment_in_progress"
     user_message = (
         "A payment for this order is already being processed. Please wait a moment and reload the page."
@@ -280,10 +266,9 @@ class SignInRequired(ShopError):
     user_message = "Please sign in to pay for this order."
 
 
-class OrderNotPlaced(ShopError):
+class OrderNotPlaced(Conflict):
     """The order was made but canceled at once (its stock or payment could not be set up)."""
 
-    status = 409
     code = "order_not_placed"
 
     def __init__(self, *, reason: str) -> None:

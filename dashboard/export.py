@@ -34,6 +34,9 @@ CSV_HEADER = [
     "total",
     "flagged",
 ]
+# The order field behind each column whose name differs; the id last, for the keyset pages.
+RENAMED_FIELDS = {"shipping": "shipping_total", "tax": "tax_total", "flagged": "is_flagged"}
+FIELDS = (*(RENAMED_FIELDS.get(column, column) for column in CSV_HEADER), "id")
 
 
 async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
@@ -49,31 +52,13 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
     writer.writerow(CSV_HEADER)
     yield take()
     orders = selectors.order_search(filters)
-    fields = (
-        "number",
-        "created_at",
-        "paid_at",
-        "status",
-        "payment_status",
-        "fulfilment_status",
-        "email",
-        "full_name",
-        "country",
-        "currency",
-        "subtotal",
-        "shipping_total",
-        "tax_total",
-        "total",
-        "is_flagged",
-        "id",
-    )
     last: tuple | None = None
     while True:
         # Keyset pages in the list's own order (newest first): each is one indexed query.
         page = orders
         if last is not None:
             page = page.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
-        rows = [row async for row in page.values_list(*fields)[:EXPORT_CHUNK]]
+        rows = [row async for row in page.values_list(*FIELDS)[:EXPORT_CHUNK]]
         for number, created, paid, status, payment, goods, email, name, country, currency, *rest in rows:
             *amounts, flagged, _id = rest
             writer.writerow(

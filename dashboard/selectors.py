@@ -37,10 +37,6 @@ class PeriodFigures:
     def average_order_value(self) -> int:
         return round(self.revenue / self.orders) if self.orders else 0
 
-    @property
-    def net(self) -> int:
-        return self.revenue - self.refunds
-
 
 def period_starts(now: datetime) -> dict[str, datetime]:
     """Return the local midnights starting today, the last 7 days and the last 30 days."""
@@ -89,8 +85,7 @@ def _daily_sales_sync(starts: list[datetime]) -> list[tuple[int, int, int]]:
 async def daily_sales(*, now: datetime, days: int = 30) -> list[DayPoint]:
     """Return revenue and orders per local day for the last `days` days, oldest first, zeros included.
 
-    One range aggregate per day over the partial covering index on paid_at: no
-    per-row time-zone conversion or sort, whatever the number of orders.
+    One range aggregate per day over the index on paid_at: no per-row time-zone conversion or sort.
     """
     starts = _local_midnights(now, days)
     rows = await sync_to_async(_daily_sales_sync)(starts)
@@ -304,10 +299,6 @@ def order_search(filters: OrderFilters) -> QuerySet[Order]:
     if filters.flagged:
         orders = orders.filter(is_flagged=True)
     return orders.order_by("-created_at", "-id")
-
-
-def stock_search(*, query: str, level: str) -> QuerySet[Stock]:
-    return stock_selectors.stock_search(query=query, level=level)
 
 
 async def recent_adjustments(*, limit: int = 20) -> list[StockAdjustment]:

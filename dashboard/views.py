@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import AsyncPaginator, InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import aget_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -22,6 +22,7 @@ from checkout.services.orders import aorder_flag_resolve
 from checkout.services.staff import aorder_fulfil, astaff_cancel, astaff_refund
 from dashboard import selectors
 from dashboard.forms import CancelForm, FulfilForm, OrderFilterForm, RefundForm, StockAdjustForm
+from inventory import selectors as stock_selectors
 from inventory.models import Stock
 from inventory.stock import astock_adjust
 from shop.exceptions import ShopError
@@ -114,17 +115,12 @@ async def order_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-async def _order_or_404(number: str) -> Order:
-    order = await selectors.order_for_staff(number=number)
-    if order is None:
-        raise Http404("No such order.")
-    return order
-
-
 @require_safe
 @staff_required
 async def order_detail(request: HttpRequest, number: str) -> HttpResponse:
-    order = await _order_or_404(number)
+    order = await selectors.order_for_staff(number=number)
+    if order is None:
+        raise Http404("No such order.")
     refunded = sum(
         refund.amount for refund in order.refunds.all() if refund.status in ("pending", "succeeded")
     )
@@ -165,9 +161,7 @@ async def _order_action(
     `act` returns the success message. A refused action (ShopError) is told as what was
     tried (`attempt(order, data)`), why it failed, and `unchanged`: what it left as it was.
     """
-    order = await Order.objects.filter(number=number).afirst()
-    if order is None:
-        raise Http404("No such order.")
+    order = await aget_object_or_404(Order, number=number)
     form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, _errors(form))
@@ -247,9 +241,7 @@ async def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
 @require_POST
 @staff_required
 async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
-    order = await Order.objects.filter(number=number).afirst()
-    if order is None:
-        raise Http404("No such order.")
+    order = await aget_object_or_404(Order, number=number)
     if await aorder_flag_resolve(order_id=order.pk, actor_id=request.user.pk):
         messages.success(request, "Flag resolved.")
     else:
@@ -262,7 +254,7 @@ async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
 async def stock_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100].replace("\x00", "")
     level = request.GET.get("level", "")
-    paginator = AsyncPaginator(selectors.stock_search(query=query, level=level), 50)
+    paginator = AsyncPaginator(stock_selectors.stock_search(query=query, level=level), 50)
     page = await _apage(request, paginator)
     params = request.GET.copy()
     params.pop("page", None)
@@ -314,9 +306,7 @@ async def stock_adjust(request: HttpRequest, variant_id: int) -> HttpResponse:
 @require_POST
 @staff_required
 async def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
-    event = await WebhookEvent.objects.filter(pk=pk).afirst()
-    if event is None:
-        raise Http404("No such event.")
+    event = await aget_object_or_404(WebhookEvent, pk=pk)
     try:
         outcome = await webhooks.aevent_apply(event, force=True)
     except ShopError as error:

@@ -50,11 +50,8 @@ class StockAdmin(admin.ModelAdmin):
         return False
 
 
-class ReservationLineInline(admin.TabularInline):
-    model = ReservationLine
-    extra = 0
-    fields = ["sku", "quantity", "variant"]
-    readonly_fields = fields
+class ReadOnlyMixin:
+    """Read-only: reservations change only through the inventory services (commit, release, expire)."""
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -66,21 +63,17 @@ class ReservationLineInline(admin.TabularInline):
         return False
 
 
-@admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
-    """Read-only: reservations change only through the inventory services (commit, release, expire)."""
+class ReservationLineInline(ReadOnlyMixin, admin.TabularInline):
+    model = ReservationLine
+    extra = 0
+    fields = ["sku", "quantity", "variant"]
+    readonly_fields = fields
 
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["reference", "status", "expires_at", "created_at"]
     list_filter = ["status"]
     search_fields = ["reference", "id", "idempotency_key"]
     date_hierarchy = "created_at"
     inlines = [ReservationLineInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Reservation | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Reservation | None = None) -> bool:
-        return False

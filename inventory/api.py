@@ -13,6 +13,7 @@ import functools
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC
 from typing import Any, TypeGuard
 
@@ -81,20 +82,7 @@ async def levels(request: HttpRequest) -> JsonResponse:
         if not 1 <= len(sku) <= MAX_SKU_LENGTH or not is_storable(sku):
             raise InvalidInput(f"Each sku must be 1 to {MAX_SKU_LENGTH} characters, without NUL.")
     result = await astock_levels(skus=skus)
-    return JsonResponse(
-        {
-            "levels": [
-                {
-                    "sku": level.sku,
-                    "on_hand": level.on_hand,
-                    "allocated": level.allocated,
-                    "available": level.available,
-                }
-                for level in result.levels
-            ],
-            "unknown": result.unknown,
-        }
-    )
+    return JsonResponse({"levels": [asdict(level) for level in result.levels], "unknown": result.unknown})
 
 
 @api_view("POST")
@@ -113,28 +101,20 @@ async def reservation_list(request: HttpRequest) -> JsonResponse:
     return JsonResponse(reservation_body(reservation), status=201 if created else 200)
 
 
-@api_view("GET")
-async def reservation_detail(request: HttpRequest, reservation_id: str) -> JsonResponse:
-    reservation = await inventory.areservation_get(reservation_id=reservation_id)
-    return JsonResponse(reservation_body(reservation))
+def _reservation_view(method: str, service: Callable[..., Awaitable[Reservation]]) -> View:
+    """Return the API view that calls `service` on the reservation in the URL and answers it."""
+
+    @api_view(method)
+    async def view(request: HttpRequest, reservation_id: str) -> JsonResponse:
+        return JsonResponse(reservation_body(await service(reservation_id=reservation_id)))
+
+    return view
 
 
-@api_view("POST")
-async def reservation_commit(request: HttpRequest, reservation_id: str) -> JsonResponse:
-    reservation = await inventory.areservation_commit(reservation_id=reservation_id)
-    return JsonResponse(reservation_body(reservation))
-
-
-@api_view("POST")
-async def reservation_release(request: HttpRequest, reservation_id: str) -> JsonResponse:
-    reservation = await inventory.areservation_release(reservation_id=reservation_id)
-    return JsonResponse(reservation_body(reservation))
-
-
-@api_view("POST")
-async def reservation_return(request: HttpRequest, reservation_id: str) -> JsonResponse:
-    reservation = await inventory.areservation_return(reservation_id=reservation_id)
-    return JsonResponse(reservation_body(reservation))
+reservation_detail = _reservation_view("GET", inventory.areservation_get)
+reservation_commit = _reservation_view("POST", inventory.areservation_commit)
+reservation_release = _reservation_view("POST", inventory.areservation_release)
+reservation_return = _reservation_view("POST", inventory.areservation_return)
 
 
 @csrf_exempt

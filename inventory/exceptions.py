@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from shop.exceptions import InvalidInput, NotFound, ShopError
+from shop.exceptions import Conflict, InvalidInput, NotFound, ShopError
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,9 @@ class InvalidReservationRequest(InventoryError, InvalidInput):
     """A reservation request that can never succeed as given (e.g. a SKU twice)."""
 
 
-class UnknownSku(InventoryError):
+class UnknownSku(InventoryError, Conflict):
     """Some SKUs are not known to the inventory (no such variant, inactive, or no stock row)."""
 
-    status = 409
     code = "unknown_sku"
 
     def __init__(self, *, skus: Sequence[str]) -> None:
@@ -40,10 +39,9 @@ class UnknownSku(InventoryError):
         return {"lines": [{"sku": sku} for sku in self.skus]}
 
 
-class InsufficientStock(InventoryError):
+class InsufficientStock(InventoryError, Conflict):
     """Not enough units for every line; nothing was held or taken."""
 
-    status = 409
     code = "insufficient_stock"
 
     def __init__(self, *, lines: Sequence[ShortLine]) -> None:
@@ -54,12 +52,7 @@ class InsufficientStock(InventoryError):
         super().__init__(f"Not enough stock for {described}.")
 
     def details(self) -> dict[str, Any]:
-        return {
-            "lines": [
-                {"sku": line.sku, "requested": line.requested, "available": line.available}
-                for line in self.lines
-            ]
-        }
+        return {"lines": [asdict(line) for line in self.lines]}
 
 
 class IdempotencyKeyReused(InventoryError):
@@ -74,13 +67,11 @@ class ReservationNotFound(InventoryError, NotFound):
     user_message = "No reservation with this id."
 
 
-class ReservationNotCommitted(InventoryError):
-    status = 409
+class ReservationNotCommitted(InventoryError, Conflict):
     code = "not_committed"
     user_message = "Only committed stock can be returned."
 
 
-class ReservationAlreadyCommitted(InventoryError):
-    status = 409
+class ReservationAlreadyCommitted(InventoryError, Conflict):
     code = "already_committed"
     user_message = "The reservation is already committed; its stock cannot be released."

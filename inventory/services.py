@@ -10,9 +10,7 @@ committing takes them out of both `on_hand` and `allocated`; releasing or
 expiring gives them back to `allocated`.
 
 A SKU is known to the inventory when its variant exists, is active and has a
-stock row. Each sync service has an async twin named with an `a` prefix. The
-inventory's errors are in inventory/exceptions.py and its stock levels and
-adjustments in inventory/stock.py; its callers find them all here.
+stock row. Each sync service has an async twin named with an `a` prefix.
 """
 
 from __future__ import annotations
@@ -43,8 +41,6 @@ from inventory.exceptions import (
     UnknownSku,
 )
 from inventory.models import Reservation, ReservationLine, Stock
-
-# Served from here too, so that callers have one module of inventory services.
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +224,6 @@ areservation_get = sync_to_async(reservation_get)
 areservation_commit = sync_to_async(reservation_commit)
 areservation_release = sync_to_async(reservation_release)
 areservation_return = sync_to_async(reservation_return)
-areservations_expire = sync_to_async(reservations_expire)
 
 
 def _reservation_hold(

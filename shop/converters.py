@@ -2,30 +2,19 @@
 before any view or query sees it (a NUL byte, say, which PostgreSQL cannot store)."""
 
 from django.urls import register_converter
+from django.urls.converters import StringConverter
 
 
-class OrderNumberConverter:
+class OrderNumberConverter(StringConverter):
     """An order's public number: "NW" and the sequence's digits (see _next_order_number)."""
 
     regex = "NW[0-9]{1,18}"
 
-    def to_python(self, value: str) -> str:
-        return value
 
-    def to_url(self, value: str) -> str:
-        return value
-
-
-class OrderTokenConverter:
+class OrderTokenConverter(StringConverter):
     """The unguessable token of an order's link (secrets.token_urlsafe: URL-safe base64)."""
 
     regex = "[A-Za-z0-9_-]{16,64}"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
 
 
 register_converter(OrderNumberConverter, "order_number")

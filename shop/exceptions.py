@@ -60,6 +60,12 @@ class InvalidInput(ShopError):
     code = "invalid_request"
 
 
+class Conflict(ShopError):
+    """A request refused because of the present state of what it is about."""
+
+    status = 409
+
+
 class NotFound(ShopError):
     """Nothing answers at this address (for JSON callers; pages raise Http404)."""
 

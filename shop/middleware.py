@@ -36,7 +36,6 @@ def resolve_user_middleware(
             request.user = await request.auser()
             return await get_response(request)  # type: ignore[misc]
 
-        markcoroutinefunction(middleware)
         return middleware
 
     def sync_middleware(request: HttpRequest) -> HttpResponse:
@@ -204,39 +203,54 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         return response
 
 
-def unstorable_cookie_middleware(
-    get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]],
+def in_loop_middleware(
+    *,
+    before: Callable[[HttpRequest], None] | None = None,
+    after: Callable[[HttpRequest, HttpResponse], HttpResponse] | None = None,
 ) -> Callable:
+    """Return a middleware, sync and async capable, that calls `before(request)` and
+    `after(request, response)` around the view. They must do no I/O: under ASGI they run in
+    the event loop."""
+
+    def middleware_factory(
+        get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]],
+    ) -> Callable:
+        if iscoroutinefunction(get_response):
+
+            async def middleware(request: HttpRequest) -> HttpResponse:
+                if before is not None:
+                    before(request)
+                response = await get_response(request)  # type: ignore[misc]
+                return after(request, response) if after is not None else response
+
+            return middleware
+
+        def sync_middleware(request: HttpRequest) -> HttpResponse:
+            if before is not None:
+                before(request)
+            response = get_response(request)
+            return after(request, response) if after is not None else response  # type: ignore[arg-type]
+
+        return sync_middleware
+
+    middleware_factory.sync_capable = True  # type: ignore[attr-defined]
+    middleware_factory.async_capable = True  # type: ignore[attr-defined]
+    return middleware_factory
+
+
+def _forget_unstorable_cookies(request: HttpRequest) -> None:
     """Ignore any cookie whose value PostgreSQL could not store (a NUL, say).
 
     Such a cookie is never one the shop set; the session middleware would look it up
     as a session key and fail with a server error. Ignored, it is like no cookie at
-    all: the visitor gets a fresh session. No I/O, so it runs in the event loop.
+    all: the visitor gets a fresh session.
     """
-
-    def forget_unstorable(request: HttpRequest) -> None:
-        for name, value in list(request.COOKIES.items()):
-            if not is_storable(name) or not is_storable(value):
-                del request.COOKIES[name]
-
-    if iscoroutinefunction(get_response):
-
-        async def middleware(request: HttpRequest) -> HttpResponse:
-            forget_unstorable(request)
-            return await get_response(request)  # type: ignore[misc]
-
-        markcoroutinefunction(middleware)
-        return middleware
-
-    def sync_middleware(request: HttpRequest) -> HttpResponse:
-        forget_unstorable(request)
-        return get_response(request)  # type: ignore[return-value]
-
-    return sync_middleware
+    for name, value in list(request.COOKIES.items()):
+        if not is_storable(name) or not is_storable(value):
+            del request.COOKIES[name]
 
 
-unstorable_cookie_middleware.sync_capable = True  # type: ignore[attr-defined]
-unstorable_cookie_middleware.async_capable = True  # type: ignore[attr-defined]
+unstorable_cookie_middleware = in_loop_middleware(before=_forget_unstorable_cookies)
 
 
 # URL namespaces whose pages show or change personal data: the cart, checkout and
@@ -244,35 +258,17 @@ unstorable_cookie_middleware.async_capable = True  # type: ignore[attr-defined]
 PRIVATE_NAMESPACES = frozenset({"checkout", "account", "dashboard", "admin", "inventory"})
 
 
-def private_pages_middleware(
-    get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]],
-) -> Callable:
+def _mark_private(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Send `Cache-Control: no-store, private` (as `never_cache` does) on private pages.
 
     Decided by the URL namespace the request resolved to, so a page added to one of
     those apps is covered without a decorator of its own; the catalogue keeps its own
-    caching. No I/O, so it runs in the event loop.
+    caching.
     """
-
-    def mark(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        match = getattr(request, "resolver_match", None)
-        if match is not None and PRIVATE_NAMESPACES.intersection(match.namespaces):
-            add_never_cache_headers(response)
-        return response
-
-    if iscoroutinefunction(get_response):
-
-        async def middleware(request: HttpRequest) -> HttpResponse:
-            return mark(request, await get_response(request))  # type: ignore[misc]
-
-        markcoroutinefunction(middleware)
-        return middleware
-
-    def sync_middleware(request: HttpRequest) -> HttpResponse:
-        return mark(request, get_response(request))  # type: ignore[arg-type]
-
-    return sync_middleware
+    match = getattr(request, "resolver_match", None)
+    if match is not None and PRIVATE_NAMESPACES.intersection(match.namespaces):
+        add_never_cache_headers(response)
+    return response
 
 
-private_pages_middleware.sync_capable = True  # type: ignore[attr-defined]
-private_pages_middleware.async_capable = True  # type: ignore[attr-defined]
+private_pages_middleware = in_loop_middleware(after=_mark_private)

@@ -157,9 +157,8 @@ async def reservation_create(
     raise _refused(response, body)
 
 
-async def reservation_commit(*, reservation_id: str) -> Reservation:
-    """Turn held stock into sold stock. Idempotent."""
-    response = await _request("POST", f"reservations/{reservation_id}/commit")
+async def _reservation_change(reservation_id: str, action: str) -> Reservation:
+    response = await _request("POST", f"reservations/{reservation_id}/{action}")
     body = _json(response)
     if response.status_code == 200:
         return _reservation(body)
@@ -169,14 +168,9 @@ async def reservation_commit(*, reservation_id: str) -> Reservation:
     raise _refused(response, body)
 
 
-async def _reservation_change(reservation_id: str, action: str) -> Reservation:
-    response = await _request("POST", f"reservations/{reservation_id}/{action}")
-    body = _json(response)
-    if response.status_code == 200:
-        return _reservation(body)
-    if response.status_code in (404, 409):
-        raise ReservationNotHeld(str(body.get("detail") or body.get("error")))
-    raise _refused(response, body)
+async def reservation_commit(*, reservation_id: str) -> Reservation:
+    """Turn held stock into sold stock. Idempotent."""
+    return await _reservation_change(reservation_id, "commit")
 
 
 async def reservation_release(*, reservation_id: str) -> Reservation:

@@ -8,6 +8,8 @@ the caller's database connection (`arelease_database_connection`).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import stripe
@@ -164,12 +166,42 @@ def decline_text(message: str) -> str:
     return f"Your card was declined: {message}. Please try another card."
 
 
+@asynccontextmanager
+async def stripe_call(action: str, *, subject: str = "") -> AsyncIterator[None]:
+    """Give back the database connection, then turn a Stripe SDK error raised inside into ours."""
+    await arelease_database_connection()
+    try:
+        yield
+    except stripe.StripeError as error:
+        raise _translate(error, action, subject=subject) from error
+
+
+async def list_pages(
+    action: str, list_async: Callable[[dict], Awaitable], params: dict, *, created_since: int = 0
+) -> list[dict]:
+    """Return the items of every page of a Stripe list, created at or after `created_since`.
+
+    Stripe lists newest first: once a page reaches past `created_since`, only older pages follow.
+    """
+    items: list[dict] = []
+    async with stripe_call(action):
+        while True:
+            data = (await list_async(params)).to_dict()
+            batch = data.get("data") or []
+            created = [int(item.get("created") or 0) for item in batch]
+            items.extend(item for item, when in zip(batch, created, strict=True) if when >= created_since)
+            if not data.get("has_more") or not batch:
+                return items
+            if created[0] >= created[-1] and created[-1] < created_since:
+                return items
+            params = {**params, "starting_after": batch[-1]["id"]}
+
+
 async def payment_intent_create(
     *, amount: int, currency: str, order_number: str, idempotency_key: str
 ) -> PaymentIntent:
     """Create the order's PaymentIntent (not yet confirmed: the card comes later)."""
-    await arelease_database_connection()
-    try:
+    async with stripe_call("payment_intent.create"):
         obj = await client().v1.payment_intents.create_async(
             {
                 "amount": amount,
@@ -179,28 +211,20 @@ async def payment_intent_create(
             },
             {"idempotency_key": idempotency_key},
         )
-    except stripe.StripeError as error:
-        raise _translate(error, "payment_intent.create") from error
     return _payment_intent(obj)
 
 
 async def payment_intent_retrieve(*, payment_intent_id: str) -> PaymentIntent:
-    await arelease_database_connection()
-    try:
+    async with stripe_call("payment_intent.retrieve"):
         obj = await client().v1.payment_intents.retrieve_async(payment_intent_id)
-    except stripe.StripeError as error:
-        raise _translate(error, "payment_intent.retrieve") from error
     return _payment_intent(obj)
 
 
 async def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str) -> PaymentIntent:
-    await arelease_database_connection()
-    try:
+    async with stripe_call("payment_intent.cancel"):
         obj = await client().v1.payment_intents.cancel_async(
             payment_intent_id, options={"idempotency_key": idempotency_key}
         )
-    except stripe.StripeError as error:
-        raise _translate(error, "payment_intent.cancel") from error
     return _payment_intent(obj)
 
 
@@ -212,8 +236,7 @@ async def payment_intent_pay(
     Return the PaymentIntent, which may need a 3-D Secure step (`requires_action`);
     raise PaymentDeclined when the card is refused.
     """
-    await arelease_database_connection()
-    try:
+    async with stripe_call("payment_intent.confirm"):
         await client().v1.payment_intents.update_async(
             payment_intent_id,
             {"customer": customer_id, "payment_method": payment_method_id},
@@ -222,43 +245,32 @@ async def payment_intent_pay(
         obj = await client().v1.payment_intents.confirm_async(
             payment_intent_id, options={"idempotency_key": f"{idempotency_key}-confirm"}
         )
-    except stripe.StripeError as error:
-        raise _translate(error, "payment_intent.confirm") from error
     return _payment_intent(obj)
 
 
 async def customer_create(*, email: str, order_number: str, idempotency_key: str) -> str:
     """Create a Customer for the order's card and return its id."""
-    await arelease_database_connection()
-    try:
+    async with stripe_call("customer.create"):
         obj = await client().v1.customers.create_async(
             {"email": email, "metadata": {"order_number": order_number}},
             {"idempotency_key": idempotency_key},
         )
-    except stripe.StripeError as error:
-        raise _translate(error, "customer.create") from error
     return obj["id"]
 
 
 async def setup_intent_create(*, customer_id: str, idempotency_key: str) -> SetupIntent:
     """Create a SetupIntent through which the browser collects the card (and any 3-D Secure)."""
-    await arelease_database_connection()
-    try:
+    async with stripe_call("setup_intent.create"):
         obj = await client().v1.setup_intents.create_async(
             {"customer": customer_id, "payment_method_types": ["card"], "usage": "on_session"},
             {"idempotency_key": idempotency_key},
         )
-    except stripe.StripeError as error:
-        raise _translate(error, "setup_intent.create") from error
     return _setup_intent(obj)
 
 
 async def setup_intent_retrieve(*, setup_intent_id: str) -> SetupIntent:
-    await arelease_database_connection()
-    try:
+    async with stripe_call("setup_intent.retrieve"):
         obj = await client().v1.setup_intents.retrieve_async(setup_intent_id)
-    except stripe.StripeError as error:
-        raise _translate(error, "setup_intent.retrieve") from error
     return _setup_intent(obj)
 
 
@@ -293,56 +305,26 @@ def _refund(obj: stripe.Refund | dict) -> Refund:
 
 async def refund_create(*, payment_intent_id: str, amount: int, idempotency_key: str) -> Refund:
     """Refund `amount` minor units of a succeeded PaymentIntent."""
-    await arelease_database_connection()
-    try:
+    async with stripe_call("refund.create", subject=payment_intent_id):
         obj = await client().v1.refunds.create_async(
             {"payment_intent": payment_intent_id, "amount": amount}, {"idempotency_key": idempotency_key}
         )
-    except stripe.StripeError as error:
-        raise _translate(error, "refund.create", subject=payment_intent_id) from error
     return _refund(obj)
 
 
 async def payment_intents_since(*, created_since: int, limit: int = 100) -> list[PaymentIntent]:
     """Return every PaymentIntent created at or after the Unix time `created_since`, following pages."""
-    await arelease_database_connection()
-    intents: list[PaymentIntent] = []
-    params: dict = {"limit": limit}
-    while True:
-        try:
-            page = await client().v1.payment_intents.list_async(params)
-        except stripe.StripeError as error:
-            raise _translate(error, "payment_intent.list") from error
-        data = page.to_dict()
-        batch = data.get("data") or []
-        created = [int(item.get("created") or 0) for item in batch]
-        intents.extend(
-            _payment_intent(item) for item, when in zip(batch, created, strict=True) if when >= created_since
-        )
-        if not data.get("has_more") or not batch:
-            return intents
-        # Stripe lists newest first: once a page reaches past the start, older pages follow.
-        if created[0] >= created[-1] and created[-1] < created_since:
-            return intents
-        params = {"limit": limit, "starting_after": batch[-1]["id"]}
+    items = await list_pages(
+        "payment_intent.list",
+        client().v1.payment_intents.list_async,
+        {"limit": limit},
+        created_since=created_since,
+    )
+    return [_payment_intent(item) for item in items]
 
 
 async def events_since(*, created_since: int, limit: int = 100) -> list[dict]:
     """Return Stripe's events created at or after the Unix time `created_since`, as plain dicts."""
-    await arelease_database_connection()
-    events: list[dict] = []
-    params: dict = {"limit": limit}
-    while True:
-        try:
-            page = await client().v1.events.list_async(params)
-        except stripe.StripeError as error:
-            raise _translate(error, "event.list") from error
-        data = page.to_dict()
-        batch = data.get("data") or []
-        created = [int(item.get("created") or 0) for item in batch]
-        events.extend(item for item, when in zip(batch, created, strict=True) if when >= created_since)
-        if not data.get("has_more") or not batch:
-            return events
-        if created[0] >= created[-1] and created[-1] < created_since:
-            return events
-        params = {"limit": limit, "starting_after": batch[-1]["id"]}
+    return await list_pages(
+        "event.list", client().v1.events.list_async, {"limit": limit}, created_since=created_since
+    )

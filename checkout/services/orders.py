@@ -13,10 +13,7 @@ from django.utils import timezone
 
 from checkout.exceptions import IllegalTransition
 from checkout.locks import order_lock, order_lock_by_payment
-from checkout.models import (
-    Order,
-    OrderEvent,
-)
+from checkout.models import Order, OrderEvent
 
 logger = logging.getLogger(__name__)
 

@@ -13,16 +13,9 @@ from checkout import keys
 from checkout.clients import inventory
 from checkout.clients import stripe as stripe_api
 from checkout.emails import send_order_confirmation
-from checkout.exceptions import (
-    InventoryUnavailable,
-    OutOfStock,
-    ReservationNotHeld,
-)
+from checkout.exceptions import InventoryUnavailable, OutOfStock, ReservationNotHeld
 from checkout.locks import order_and_payment_lock
-from checkout.models import (
-    Order,
-    Payment,
-)
+from checkout.models import Order, Payment
 from checkout.services.orders import aorder_flag_by_id, order_cancel_move, order_flag, order_payment_move
 from checkout.services.refunds import _arefunded_amount, arefund_issue
 from shop.exceptions import ShopError

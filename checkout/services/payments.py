@@ -1,5 +1,5 @@
-"""Paying for an order: the card set-up, the charge, what Stripe reports back, and
-committing the stock of a paid order."""
+"""Paying for an order: the card set-up, the stock hold kept alive, the charge, and canceling
+an unpaid order."""
 
 import logging
 from datetime import timedelta
@@ -23,10 +23,7 @@ from checkout.exceptions import (
     UnknownItems,
 )
 from checkout.locks import order_lock
-from checkout.models import (
-    Order,
-    Payment,
-)
+from checkout.models import Order, Payment
 from checkout.services.orders import order_cancel_move
 from checkout.services.payment_outcomes import apayment_intent_apply
 from checkout.services.placement_undo import aorder_stock_reserve
@@ -201,10 +198,8 @@ async def apayment_pay(*, order: Order, setup_intent_id: str) -> stripe_api.Paym
     if payment.confirmed_at is not None:
         current = await stripe_api.payment_intent_retrieve(payment_intent_id=payment.payment_intent_id)
         await apayment_intent_apply(intent=current)
-        if current.status in ("succeeded", "processing"):
-            return current
-        if current.status == "requires_action":
-            return current  # the browser finishes the 3-D Secure challenge it was given
+        if current.status in ("succeeded", "processing", "requires_action"):
+            return current  # paid, or the browser finishes the 3-D Secure challenge it was given
         if current.status == "requires_payment_method":
             payment = await _anext_payment_attempt(order=order, failed=payment)
         elif current.status == "requires_confirmation":

@@ -108,12 +108,8 @@ aorder_cancel_at_placement = sync_to_async(order_cancel_at_placement)
 
 
 async def aplacement_reservation_release(*, order_id: int) -> None:
-    """Release whatever a failed placement's reserve request held, if it held anything.
-
-    The request is replayed with the same idempotency key: the inventory answers
-    with the reservation it made (or makes one), and that is then released. Either
-    way, nothing stays held for a canceled order.
-    """
+    """Release whatever a failed placement's reserve request held: replayed under its key, the
+    request answers with the reservation it made (or makes one), and that is released."""
     order = await Order.objects.aget(pk=order_id)
     if order.status != Order.Status.CANCELED or order.reservation_id:
         return
@@ -127,12 +123,8 @@ async def aplacement_reservation_release(*, order_id: int) -> None:
 
 
 async def aplacement_payment_intent_cancel(*, order_id: int) -> None:
-    """Cancel whatever PaymentIntent a failed placement's create request made, if it made one.
-
-    The request is replayed with the same idempotency key: Stripe answers with the
-    PaymentIntent it made (or makes one), and that is then canceled. Either way, no
-    PaymentIntent stays open for a canceled order.
-    """
+    """Cancel whatever PaymentIntent a failed placement's create request made: replayed under its
+    key, the request answers with the PaymentIntent it made (or makes one), and that is canceled."""
     order = await Order.objects.aget(pk=order_id)
     if order.status != Order.Status.CANCELED or await Payment.objects.filter(order=order).aexists():
         return

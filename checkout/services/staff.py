@@ -9,9 +9,7 @@ from django.utils import timezone
 from checkout import keys
 from checkout.clients import inventory
 from checkout.emails import send_shipping_notice
-from checkout.exceptions import (
-    ReservationNotHeld,
-)
+from checkout.exceptions import ReservationNotHeld
 from checkout.locks import order_lock
 from checkout.models import (
     Order,
@@ -27,15 +25,13 @@ from checkout.services.orders import (
 )
 from checkout.services.payments import aorder_cancel_unpaid
 from checkout.services.refunds import _refunded, arefund_issue
-from shop.exceptions import ShopError
+from shop.exceptions import InvalidInput, ShopError
 
 logger = logging.getLogger(__name__)
 
 
 def order_fulfil(*, order_id: int, carrier: str, tracking_number: str, actor_id: int) -> Order:
     """Mark a paid order shipped, with its carrier and tracking number, and queue the customer's e-mail."""
-    from shop.exceptions import InvalidInput
-
     carrier, tracking_number = carrier.strip(), tracking_number.strip()
     if not carrier or not tracking_number:
         raise InvalidInput("Give the carrier and the tracking number.")
@@ -76,8 +72,6 @@ async def astaff_refund(*, order: Order, amount: int, reason: str, request_key: 
     Whatever the order's status: a payment that did not match its order (left
     unpaid and flagged) or one kept by a canceled order is given back the same way.
     """
-    from shop.exceptions import InvalidInput
-
     payments = await sync_to_async(_refundable_payments)(order.pk)
     if not payments:
         if order.status == Order.Status.CANCELED or order.payment_status == Order.PaymentStatus.AWAITING:
