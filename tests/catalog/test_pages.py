@@ -50,8 +50,8 @@ def test_home_shows_categories_and_featured_products(client, clothing):
 def test_home_query_count_is_fixed(client, clothing, django_assert_num_queries):
     for index in range(12):
         product_with_stock(title=f"Jumper {index}", category=clothing[1], is_featured=True)
-    # categories, then ids and cards for each of featured and newest
-    with django_assert_num_queries(5):
+    # categories, then ids and cards for each of featured and newest, and the delivery promise
+    with django_assert_num_queries(6):
         assert client.get("/").status_code == 200
 
 
@@ -264,8 +264,8 @@ def test_product_page_query_count(client, clothing, django_assert_num_queries):
     for index in range(5):
         StockFactory(variant=VariantFactory(product=product, options={"size": str(index)}))
         ProductImageFactory(product=product)
-    # categories, product, variants, images, then live stock
-    with django_assert_num_queries(5):
+    # categories, product, variants, images, then live stock and the delivery promise
+    with django_assert_num_queries(6):
         assert client.get(f"/products/{product.slug}/").status_code == 200
 
 
@@ -280,7 +280,7 @@ def test_product_page_is_kept_briefly_but_its_stock_is_always_live(
     product = product_with_stock(title="Thing", category=clothing[0])
     assert "In stock" in client.get(f"/products/{product.slug}/").content.decode()
     Stock.objects.filter(variant__product=product).update(on_hand=2)
-    with django_assert_num_queries(1):  # the stock only
+    with django_assert_num_queries(2):  # the stock and the delivery promise, both live
         body = client.get(f"/products/{product.slug}/").content.decode()
     assert "Only 2 left" in body
     Stock.objects.filter(variant__product=product).update(allocated=2)
