@@ -4,7 +4,7 @@ The page carries a signed copy of what it showed: each line's variant, quantity 
 unit price, the delivery country and method, and the delivery, tax and total worked out
 for them. Placement never takes a price from it; it compares it with the order priced
 again from the database, and refuses the order, naming what changed, when they differ
-(a price, a delivery option switched off, or a country or method chosen without the
+(a price or tax rate, a delivery option switched off, or a country or method chosen without the
 page's totals following). The shopper sees the new totals and confirms by placing again.
 """
 
@@ -100,6 +100,13 @@ def quote_changes(*, seen: Quote, currency: str, lines: list[PricedLine], choice
             changes.append(f"{line.title} now costs {money(line.unit_price)} (it was {money(price)}).")
     if len(seen.lines) != len(lines) and not changes:
         changes.append("An item in your order summary is no longer in your cart.")
+    tax_changed = seen.tax != choice.tax and seen.delivery == choice.delivery
+    if tax_changed and (seen.country, seen.method) == (choice.country, choice.method) and not changes:
+        # Prices that include tax keep their total when a rate changes; the tax in it does not.
+        changes.append(
+            f"The tax rate for delivery to {choice.country_name} has changed: the tax in your order is "
+            f"now {money(choice.tax)} (it was {money(seen.tax)})."
+        )
     if seen.total != choice.total or seen.delivery != choice.delivery:
         if (seen.country, seen.method) != (choice.country, choice.method):
             where = f"{choice.method_name} delivery to {choice.country_name}"

@@ -15,14 +15,21 @@ from django.utils import timezone
 from checkout import keys
 from checkout.clients import inventory as inventory_api
 from checkout.clients import stripe as stripe_api
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund, ShippingMethod
+from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund
 from checkout.services.payment_outcomes import order_payment_succeeded
 from checkout.services.placement import ShippingAddress, order_create, order_payment_started
 from checkout.services.refunds import refund_claim, refund_finish
 from inventory import services as inventory
 from inventory.models import Reservation, ReservationLine, Stock
 from tests.audit import assert_audit_clean
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, UserFactory, VariantFactory
+from tests.factories import (
+    CategoryFactory,
+    ProductFactory,
+    ShippingMethodFactory,
+    StockFactory,
+    UserFactory,
+    VariantFactory,
+)
 from tests.helpers import DECLINED_CARD, GOOD_CARD, Browser, _test_database_url, fill_cart, place, prices_seen
 from tests.servers import ROOT
 
@@ -61,7 +68,7 @@ def assert_fails(*expected: str) -> str:
 
 @pytest.fixture
 def lamp(db):
-    ShippingMethod.objects.create(code="standard", name="Standard", price=495)
+    ShippingMethodFactory(price=495)  # to the UK; no tax rate is set, so no tax
     variant = VariantFactory(
         product=ProductFactory(title="Desk Lamp", category=CategoryFactory()), sku="LAMP", price=4000
     )
@@ -424,17 +431,19 @@ def test_order_paid_twice_without_a_refund(shop):
 
 def test_order_subtotal_that_is_not_the_sum_of_its_lines(shop):
     order = shop["paid"]
-    OrderLine.objects.filter(order=order).update(unit_price=3000, line_total=6000)
+    # No tax on the lamp: a line's net is its price.
+    OrderLine.objects.filter(order=order).update(unit_price=3000, line_total=6000, net=6000)
 
     output = assert_fails(
-        "FAILED order-totals", f"Order {order.number}'s subtotal £80.00 is not the sum of its lines, £60.00."
+        "FAILED order-totals",
+        f"Order {order.number}'s subtotal £80.00 is not the sum of its lines' net, £60.00.",
     )
     assert "1 of 11 checks failed" in output
 
 
 def test_a_report_lists_every_failed_check(shop, lamp):
     Stock.objects.filter(variant=lamp).update(allocated=3)
-    OrderLine.objects.filter(order=shop["paid"]).update(unit_price=3000, line_total=6000)
+    OrderLine.objects.filter(order=shop["paid"]).update(unit_price=3000, line_total=6000, net=6000)
 
     output = assert_fails("FAILED stock-allocated-equals-holds", "FAILED order-totals")
     assert output.rstrip().endswith("2 of 11 checks failed (9 passed).")

@@ -9,8 +9,10 @@ import re
 import pytest
 
 from catalog.models import Category, Product
-from checkout.models import CartLine, Order, Payment, ShippingMethod, TaxRate
+from checkout.models import CartLine, Order, Payment
 from inventory.models import Reservation, Stock
+from shipping.models import ShippingBand
+from taxes.models import TaxRate
 from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
 
 ADDRESS = {
@@ -41,6 +43,14 @@ def open_checkout(client, variant, quantity=1) -> dict[str, str]:
     return page_form(response.content.decode())
 
 
+def choose(client, seen: dict[str, str], **choice: str) -> dict[str, str]:
+    """Return the page's hidden fields once its script has fetched the totals for `choice`
+    (country and shipping_method), as it does when the shopper changes either."""
+    response = client.get("/checkout/totals/", choice)
+    assert response.status_code == 200
+    return {**seen, **choice, "quote": response.json()["quote"]}
+
+
 def nothing_placed(variant, on_hand: int) -> None:
     assert not Order.objects.exists()
     assert not Payment.objects.exists() and not Reservation.objects.exists()
@@ -54,7 +64,9 @@ def nothing_placed(variant, on_hand: int) -> None:
 def test_a_price_changed_since_the_page_is_shown_and_confirmed_before_placing(
     outside, shipping, client, jumper
 ):
-    seen = open_checkout(client, jumper)  # £65.00 + £4.95 delivery + VAT £13.99 = £83.94
+    # £65.00 + £4.95 delivery = £69.95, VAT included: 6500*20/120 = 1083.33 -> 1083 and
+    # 495*20/120 = 82.5 -> 83, so £11.66.
+    seen = open_checkout(client, jumper)
     jumper.price = 7000
     jumper.save()
 
@@ -67,8 +79,10 @@ def test_a_price_changed_since_the_page_is_shown_and_confirmed_before_placing(
         in body
     )
     assert "Nothing was charged. Please check the new total and place your order again to confirm it." in body
-    # The new totals: £70.00 + £4.95 + VAT £14.99 = £89.94, and the shopper's entries kept.
-    assert "£74.95" not in body and "£14.99" in body and "£89.94" in body
+    # The new totals: £70.00 + £4.95 = £74.95, VAT included 7000*20/120 = 1166.67 -> 1167 plus
+    # 83 on delivery = £12.50; and the shopper's entries kept.
+    assert "Your total is now £74.95 (it was £69.95)." in body
+    assert 'data-total="total">£74.95<' in body and 'data-total="tax">£12.50<' in body
     assert 'value="1 High Street"' in body
     nothing_placed(jumper, on_hand=3)
     assert CartLine.objects.get().quantity == 1
@@ -77,49 +91,88 @@ def test_a_price_changed_since_the_page_is_shown_and_confirmed_before_placing(
 
     assert confirmed.status_code == 302 and confirmed["Location"].endswith("/pay/")
     order = Order.objects.get()
-    assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (7000, 495, 1499, 8994)
+    # Net of VAT: goods 7000 - 1167 = 5833, delivery 495 - 83 = 412.
+    assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (5833, 412, 1250, 7495)
     assert [(line.sku, line.unit_price) for line in order.lines.all()] == [("JUMP-M", 7000)]
 
 
 def test_a_delivery_price_changed_since_the_page_is_shown_first(outside, shipping, client, jumper):
     seen = open_checkout(client, jumper)
-    ShippingMethod.objects.filter(code="express").update(price=1295)
+    express = choose(client, seen, country="GB", shipping_method="express")
+    ShippingBand.objects.filter(method__code="express").update(price=1295)
 
-    refused = client.post("/checkout/", {**ADDRESS, **seen, "shipping_method": "express"})
+    refused = client.post("/checkout/", {**ADDRESS, **express})
 
     assert refused.status_code == 409
     body = refused.content.decode()
     assert "Express delivery now costs £12.95 (it was £9.95)." in body
+    assert "Your total is now £77.95 (it was £74.95)." in body
     nothing_placed(jumper, on_hand=3)
     # The standard option did not change: choosing it on the same page places the order.
-    placed = client.post("/checkout/", {**ADDRESS, **seen, "shipping_method": "standard"})
+    placed = client.post(
+        "/checkout/", {**ADDRESS, **choose(client, seen, country="GB", shipping_method="standard")}
+    )
     assert placed.status_code == 302
-    assert Order.objects.get().shipping_total == 495
+    order = Order.objects.get()
+    # £4.95 incl. VAT 495*20/120 = 82.5 -> 83: net 412.
+    assert (order.shipping_method_code, order.shipping_gross, order.shipping_total, order.shipping_tax) == (
+        "standard",
+        495,
+        412,
+        83,
+    )
 
 
 def test_a_tax_rate_changed_since_the_page_is_shown_first(outside, shipping, client, jumper):
     seen = open_checkout(client, jumper)
-    TaxRate.objects.filter(country="GB").update(rate="0.2500")
+    TaxRate.objects.filter(country="GB").update(rate=25)
 
     refused = client.post("/checkout/", {**ADDRESS, **seen})
 
     assert refused.status_code == 409
-    assert "The tax rate for delivery to United Kingdom has changed." in refused.content.decode()
+    body = refused.content.decode()
+    # The price includes VAT, so the total stays £69.95; the VAT in it was 1083 + 83 = £11.66 and
+    # at 25 % is 6500*25/125 = 1300 plus 495*25/125 = 99, £13.99.
+    assert "The tax rate for delivery to United Kingdom has changed" in body
+    assert 'data-total="total">£69.95<' in body and 'data-total="tax">£13.99<' in body
     nothing_placed(jumper, on_hand=3)
 
 
 def test_choosing_another_delivery_or_country_on_the_page_is_not_a_change(outside, shipping, client, jumper):
     seen = open_checkout(client, jumper)
+    express = choose(client, seen, country="GB", shipping_method="express")
+    germany = choose(client, express, country="DE", shipping_method="express")
 
+    # Germany has no express delivery: the page offers its standard option instead.
+    assert germany["quote"] != express["quote"]
     response = client.post(
-        "/checkout/",
-        {**ADDRESS, **seen, "shipping_method": "express", "country": "DE", "postcode": "10115"},
+        "/checkout/", {**ADDRESS, **germany, "shipping_method": "standard", "postcode": "10115"}
     )
 
     assert response.status_code == 302
     order = Order.objects.get()
-    # £65.00 + £9.95 express, MwSt 19% = £14.24
-    assert (order.shipping_total, order.tax_name, order.tax_total, order.total) == (995, "MwSt", 1424, 8919)
+    # £65.00 + £9.95 to Germany = £74.95, the same prices with German VAT at 19 % inside them:
+    # 6500*19/119 = 1037.82 -> 1038 and 995*19/119 = 158.87 -> 159, so £11.97.
+    assert (order.country, order.shipping_method_code, order.tax_name) == ("DE", "standard", "VAT")
+    assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (5462, 836, 1197, 7495)
+    assert list(order.taxes.values_list("rate", "net", "tax")) == [(19, 6298, 1197)]
+
+
+def test_a_country_chosen_without_the_totals_following_is_shown_to_confirm(outside, shipping, client, jumper):
+    seen = open_checkout(client, jumper)
+
+    refused = client.post("/checkout/", {**ADDRESS, **seen, "country": "DE", "postcode": "10115"})
+
+    assert refused.status_code == 409
+    body = refused.content.decode()
+    assert "The totals below are for Standard delivery to Germany." in body
+    assert "Your total is now £74.95 (it was £69.95)." in body
+    nothing_placed(jumper, on_hand=3)
+    confirmed = client.post(
+        "/checkout/", {**ADDRESS, **page_form(body), "country": "DE", "postcode": "10115"}
+    )
+    assert confirmed.status_code == 302
+    assert Order.objects.get().total == 7495
 
 
 def test_a_double_submit_after_a_price_change_finds_the_order_already_placed(
@@ -134,7 +187,7 @@ def test_a_double_submit_after_a_price_change_finds_the_order_already_placed(
 
     assert first.status_code == second.status_code == 302
     assert first["Location"] == second["Location"]
-    assert Order.objects.get().total == 8394
+    assert Order.objects.get().total == 6995  # £65.00 + £4.95, VAT included
 
 
 # "": a form not sent from the page the shopper saw; it is shown again with the totals to confirm.
@@ -147,7 +200,9 @@ def test_an_altered_price_copy_is_refused_and_nothing_is_placed(outside, shippin
     assert response.status_code == 400
     body = response.content.decode()
     assert "This checkout page is out of date. Please check your order and submit it again." in body
-    assert "£83.94" in body  # the totals to confirm, with a fresh copy of them to place with
+    assert (
+        'data-total="total">£69.95<' in body
+    )  # the totals to confirm, with a fresh copy of them to place with
     assert 'name="quote" value="' in body
     nothing_placed(jumper, on_hand=3)
 
@@ -189,7 +244,7 @@ def test_an_item_withdrawn_after_it_was_added_is_shown_and_never_ordered(
     assert "£65.00" in cart  # the subtotal counts only what can still be bought
     assert '<button type="button" disabled>Checkout</button>' in cart
     page = client.get("/checkout/").content.decode()
-    assert WITHDRAWN in page and 'class="place-order" disabled' in page
+    assert WITHDRAWN in page and 'class="place-order" data-blocked disabled' in page
 
     refused = client.post("/checkout/", {**ADDRESS, **seen})
 

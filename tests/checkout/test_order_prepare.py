@@ -1,6 +1,8 @@
 """Placement in two steps: the order is validated and priced with reads only, then written in one
 short transaction that checks the cart is still in the state that was priced."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -52,9 +54,10 @@ def test_prepare_prices_the_cart_with_reads_only(shipping, jumper, cart):
     assert [query["sql"].split()[0] for query in queries.captured_queries] == ["SELECT"] * len(queries)
     assert (draft.checkout_key, draft.cart_id, draft.cart_version) == (f"cart-{cart.pk}-v3", cart.pk, 3)
     assert (draft.shipping_method_code, draft.shipping_method_name) == ("standard", "Standard")
-    # 2 × 65.00 = 130.00, delivered free (over 75.00), VAT 20% of it = 26.00
+    # 2 × 65.00 = 130.00 including VAT, delivered free (over 75.00); VAT 13000*20/120 = 2166.67 -> 2167
     totals = draft.totals
-    assert (totals.subtotal, totals.shipping, totals.tax, totals.total) == (13000, 0, 2600, 15600)
+    assert (totals.subtotal, totals.shipping, totals.tax, totals.total) == (13000, 0, 2167, 13000)
+    assert (totals.subtotal_net, totals.shipping_net) == (10833, 0)
     assert draft.lines == (
         LineDraft(
             variant_id=jumper.pk,
@@ -63,6 +66,9 @@ def test_prepare_prices_the_cart_with_reads_only(shipping, jumper, cart):
             variant_label=jumper.label,
             unit_price=6500,
             quantity=2,
+            net=10833,
+            tax=2167,
+            tax_rate=Decimal(20),
         ),
     )
     assert draft.lines[0].line_total == 13000
@@ -88,7 +94,7 @@ def test_prepare_refuses_changed_prices_and_unknown_delivery(shipping, jumper, c
     jumper.save(update_fields=["price"])
     with pytest.raises(PricesChanged):
         prepare(cart, seen_prices=seen)
-    with pytest.raises(CartError, match="delivery options"):
+    with pytest.raises(CartError, match="The delivery option you chose is not available for this address"):
         prepare(cart, shipping_method_code="carrier-pigeon")
     assert not Order.objects.exists()
 
@@ -100,22 +106,30 @@ def test_write_records_the_draft(shipping, jumper, cart):
     order = order_write(draft=draft, user_id=None, email="ann@example.com", address=ADDRESS)
 
     order.refresh_from_db()
+    # 13000 including VAT 2167 (13000*20/120 = 2166.67), delivered free; net 13000 - 2167 = 10833
     assert (order.checkout_key, order.total, order.tax_total, order.shipping_method_name) == (
         f"cart-{cart.pk}-v3",
-        15600,
-        2600,
+        13000,
+        2167,
         "Standard",
     )
+    assert (order.subtotal, order.shipping_total, order.shipping_tax, order.prices_include_tax) == (
+        10833,
+        0,
+        0,
+        True,
+    )
+    assert list(order.taxes.values_list("rate", "net", "tax")) == [(20, 10833, 2167)]
     assert (order.full_name, order.city, order.postcode, order.country) == (
         "Ann Walker",
         "Kendal",
         "LA9 4DT",
         "GB",
     )
-    assert list(OrderLine.objects.values_list("sku", "unit_price", "quantity", "line_total")) == [
-        ("JUMP-M", 6500, 2, 13000)
-    ]
-    assert list(OrderEvent.objects.values_list("kind", "message")) == [("placed", "Placed for 15600 GBP")]
+    assert list(
+        OrderLine.objects.values_list("sku", "unit_price", "quantity", "line_total", "net", "tax", "tax_rate")
+    ) == [("JUMP-M", 6500, 2, 13000, 10833, 2167, 20)]
+    assert list(OrderEvent.objects.values_list("kind", "message")) == [("placed", "Placed for 13000 GBP")]
 
 
 @pytest.mark.django_db
