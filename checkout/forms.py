@@ -117,7 +117,7 @@ def checkout_initial(*, user, addresses: list, chosen_id: str) -> dict:
             line2=chosen.line2,
             city=chosen.city,
             postcode=chosen.postcode,
-            country=chosen.country,
+            country=str(chosen.country),  # the code: a saved address holds a Country
             phone=chosen.phone,
         )
     return initial

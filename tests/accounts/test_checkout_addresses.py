@@ -150,3 +150,24 @@ def test_a_guest_is_not_offered_to_save_and_nothing_is_saved(outside, shipping, 
 
     assert response.status_code == 200 and Order.objects.get().user_id is None
     assert not Address.objects.exists()
+
+
+def test_a_saved_address_abroad_starts_the_checkout_with_its_country_and_delivery(
+    outside, shipping, signed_in, ann, jumper
+):
+    Address.objects.create(
+        user=ann, full_name="Ann Walker", line1="3 Rue Lepic", city="Paris", postcode="75018", country="FR"
+    )
+
+    body = checkout_page(signed_in, jumper)
+
+    assert '<option value="FR" selected>France</option>' in body
+    assert "<th>Delivery to France</th>" in body
+    # Standard delivery to Europe £9.95, no free threshold: £65.00 + £9.95 = £74.95; French VAT at
+    # 20 % inside it: 6500*20/120 = 1083.33 -> 1083 and 995*20/120 = 165.83 -> 166, so £12.49.
+    assert 'data-total="delivery">£9.95<' in body and 'data-total="total">£74.95<' in body
+    assert 'data-total="tax">£12.49<' in body
+    response = place(signed_in, body, line1="3 Rue Lepic", city="Paris", postcode="75018", country="FR")
+    assert response.status_code == 200
+    order = Order.objects.get()
+    assert (order.country, order.total, order.tax_total) == ("FR", 7495, 1249)

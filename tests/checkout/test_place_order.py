@@ -31,8 +31,11 @@ def stock(variant) -> tuple[int, int]:
 def test_checkout_page_shows_server_totals(outside, shipping, client, jumper, mug):
     fill_cart(client, (jumper, 1), (mug, 2))
     body = client.get("/checkout/").content.decode()
-    # 65.00 + 2 × 12.50 = 90.00; free delivery over 75.00; VAT 20% = 18.00
-    assert "£90.00" in body and "Free" in body and "£18.00" in body and "£108.00" in body
+    # 65.00 + 2 × 12.50 = 90.00 including VAT; free delivery over 75.00; the VAT inside:
+    # 6500*20/120 = 1083.33 -> 1083 and 2500*20/120 = 416.67 -> 417, so 15.00
+    assert 'data-total="subtotal">£90.00<' in body and 'data-total="delivery">Free<' in body
+    assert 'data-total="total">£90.00<' in body
+    assert '<th>Includes VAT</th><td class="num" data-total="tax">£15.00<' in body
 
 
 def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(
@@ -46,16 +49,17 @@ def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(
     assert response.status_code == 302
     assert response["Location"] == f"/order/{order.public_token}/pay/"
     assert order.payment_status == Order.PaymentStatus.AWAITING
-    assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (14250, 0, 2850, 17100)
+    # 2 × 65.00 + 12.50 = 142.50 including VAT, delivered free; VAT 13000*20/120 = 2166.67 -> 2167
+    # and 1250*20/120 = 208.33 -> 208, so 23.75; net 142.50 - 23.75 = 118.75
+    assert (order.subtotal, order.shipping_total, order.tax_total, order.total) == (11875, 0, 2375, 14250)
     assert order.postcode == "LA9 4DT"
-    assert [(line.sku, line.quantity, line.unit_price) for line in order.lines.order_by("sku")] == [
-        ("JUMP-M", 2, 6500),
-        ("MUG", 1, 1250),
-    ]
+    assert [
+        (line.sku, line.quantity, line.unit_price, line.net, line.tax) for line in order.lines.order_by("sku")
+    ] == [("JUMP-M", 2, 6500, 10833, 2167), ("MUG", 1, 1250, 1042, 208)]
     payment = Payment.objects.get(order=order)
     intent = stripe_get(outside, f"payment_intents/{payment.payment_intent_id}")
     assert (intent["amount"], intent["currency"], intent["metadata"]) == (
-        17100,
+        14250,
         "gbp",
         {"order_number": order.number},
     )
@@ -68,7 +72,7 @@ def test_happy_path_places_the_order_with_a_payment_intent_and_held_stock(
     assert client.cookies["cart_count"].value == "0"
 
     page = client.get(response["Location"]).content.decode()
-    assert f"Pay for order {order.number}" in page and "Pay £171.00" in page
+    assert f"Pay for order {order.number}" in page and "Pay £142.50" in page
     assert f'src="{outside.STRIPE_JS_URL}"' in page
 
 
@@ -211,8 +215,12 @@ def test_cart_changed_in_another_tab(outside, shipping, client, jumper, mug):
         ({"email": "not-an-email"}, "Enter a valid email address."),
         ({"full_name": ""}, "This field is required."),
         ({"postcode": "12345"}, "Enter a valid UK postcode"),
-        ({"country": "XX"}, "Select a valid choice."),
-        ({"shipping_method": "teleport"}, "Select a valid choice."),
+        ({"country": "XX"}, "Sorry, we do not deliver to that country. Please choose one of those listed."),
+        ({"country": "US"}, "Sorry, we do not deliver to that country. Please choose one of those listed."),
+        (
+            {"shipping_method": "teleport"},
+            "Please choose one of the delivery options shown for this address.",
+        ),
         ({"cart_version": "abc"}, "This checkout page is out of date."),
         ({"line1": "x" * 500}, "Ensure this value has at most 120 characters"),
     ],
