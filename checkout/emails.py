@@ -8,9 +8,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.tasks import task
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from checkout.models import Order
+from checkout.receipts import receipt_read
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +20,21 @@ logger = logging.getLogger(__name__)
 def _send_order_email(order_id: int, *, sent_field: str, subject: str, template: str) -> None:
     """E-mail the shopper about their order (HTML and text) once, marking `sent_field` when sent."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        order = (
+            Order.objects.select_for_update()
+            .prefetch_related("lines", "taxes", "refunds")
+            .filter(pk=order_id)
+            .first()
+        )
         if order is None or getattr(order, sent_field) is not None:
             return
         context = {
             "order": order,
             "lines": list(order.lines.all()),
+            "receipt": receipt_read(order=order),
             "shop_name": settings.SHOP_NAME,
             "order_url": settings.SHOP_URL + order.get_absolute_url(),
+            "receipt_url": settings.SHOP_URL + reverse("checkout:order-receipt", args=[order.public_token]),
         }
         message = EmailMultiAlternatives(
             subject=subject.format(shop=settings.SHOP_NAME, number=order.number),

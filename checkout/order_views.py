@@ -1,5 +1,5 @@
-"""Order pages and paying: the order's own page, the payment page and its two JSON endpoints, the
-return from Stripe, and Stripe's webhook."""
+"""Order pages and paying: the order's own page and its VAT receipt (a page to print, a PDF), the
+payment page and its two JSON endpoints, the return from Stripe, and Stripe's webhook."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import logging
 from functools import wraps
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.db import DatabaseError
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from checkout import selectors, webhooks
+from checkout import receipts, selectors, webhooks
 from checkout.clients import stripe as stripe_api
 from checkout.exceptions import (
     PaymentGatewayUnavailable,
@@ -24,6 +25,7 @@ from checkout.exceptions import (
     SignInRequired,
 )
 from checkout.models import Order, Payment
+from checkout.receipt_pdf import receipt_pdf
 from checkout.services.payment_outcomes import apayment_intent_apply
 from checkout.services.payments import apayment_pay, apayment_setup
 from checkout.services.placement import aorder_placement_resume
@@ -85,11 +87,46 @@ async def order_detail(request: HttpRequest, order: Order) -> HttpResponse:
         {
             "order": order,
             "lines": lines,
+            "receipt": receipts.receipt_read(order=order),
+            "has_receipt": receipts.receipt_is_available(order),
             "payment": selectors.current_payment(order),
             "order_url": request.build_absolute_uri(order.get_absolute_url()),
             "is_owner": bool(order.user_id) and request.user.pk == order.user_id,
         },
     )
+
+
+def _receipt_not_ready(request: HttpRequest, order: Order) -> HttpResponse:
+    """Send the shopper back to the order's page, saying why there is no receipt (yet)."""
+    if order.status == Order.Status.CANCELED:
+        messages.info(request, "This order was canceled before it was paid, so it has no VAT receipt.")
+    else:
+        messages.info(request, "Your VAT receipt will be ready here once your payment has been received.")
+    return HttpResponseRedirect(order.get_absolute_url())
+
+
+@require_safe
+@order_view()
+async def order_receipt(request: HttpRequest, order: Order) -> HttpResponse:
+    """The printable VAT receipt of a paid order."""
+    if not receipts.receipt_is_available(order):
+        return _receipt_not_ready(request, order)
+    return render(
+        request, "checkout/receipt.html", {"order": order, "receipt": receipts.receipt_read(order=order)}
+    )
+
+
+@require_safe
+@order_view()
+async def order_receipt_pdf(request: HttpRequest, order: Order) -> HttpResponse:
+    """The VAT receipt of a paid order as a PDF to keep."""
+    if not receipts.receipt_is_available(order):
+        return _receipt_not_ready(request, order)
+    receipt = receipts.receipt_read(order=order)
+    content = await sync_to_async(receipt_pdf, thread_sensitive=False)(receipt=receipt)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="receipt-{order.number}.pdf"'
+    return response
 
 
 @require_safe

@@ -171,12 +171,15 @@ async def saved_addresses(*, user) -> list[Address]:
 
 
 async def order_by_token(*, token: str) -> Order | None:
-    """Return the order with this public token, with its lines and payments (latest first), or None."""
+    """Return the order with this public token, with its lines, tax per rate, payments (latest
+    first) and refunds, or None."""
     if not token or len(token) > 64:
         return None
     return await (
         Order.objects.filter(public_token=token)
-        .prefetch_related("lines", Prefetch("payments", queryset=Payment.objects.order_by("-attempt")))
+        .prefetch_related(
+            "lines", "taxes", Prefetch("payments", queryset=Payment.objects.order_by("-attempt")), "refunds"
+        )
         .afirst()
     )
 
