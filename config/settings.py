@@ -368,5 +368,6 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},  # a line per glyph table when a receipt PDF embeds a font
     },
 }
