@@ -193,12 +193,13 @@ class _CheckoutPage:
         )
         initial = {**initial, **(initial_extra or {}), "cart_version": summary.version}
         values = values if values is not None else (request.POST if request.method == "POST" else initial)
-        country = values.get("country") or settings.SHOP_COUNTRY
+        # Only a real country code reaches the delivery query; anything else is priced for home.
+        country = countries.alpha2(values.get("country") or "") or settings.SHOP_COUNTRY
         price = await selectors.checkout_price_for(
             summary=summary, country=country, method_code=values.get("shipping_method")
         )
-        countries = await aserved_countries()
-        return cls(request, summary, countries=countries, addresses=addresses, initial=initial, price=price)
+        served = await aserved_countries()
+        return cls(request, summary, countries=served, addresses=addresses, initial=initial, price=price)
 
     def form(self, *, initial: bool = False) -> CheckoutForm:
         methods, countries = list(self.price.offers), self.countries

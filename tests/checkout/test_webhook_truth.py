@@ -15,7 +15,7 @@ from tests.audit import assert_audit_clean
 from tests.factories import UserFactory
 from tests.helpers import charge_in_stripe, deliver, event, stripe_api
 
-TOTAL = 8394  # the `order` fixture: one jumper, standard shipping, VAT
+TOTAL = 6995  # the `order` fixture: one jumper £65.00 and standard delivery £4.95, VAT included
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_a_refund_stripe_reports_beyond_the_payment_is_capped_and_flagged(outsid
     assert order.payment_status == Order.PaymentStatus.REFUNDED
     assert order.flag_reason == (
         f"Stripe reports refund {huge['id']} of {TOTAL * 10} GBP, more than is left of the payment: "
-        "recorded £83.94, check it in Stripe."
+        "recorded £69.95, check it in Stripe."
     )
     assert_audit_clean()
 
@@ -186,12 +186,12 @@ def test_a_payment_for_another_amount_is_recorded_as_stripe_took_it(outside, cli
     assert order.payment_status == Order.PaymentStatus.AWAITING and order.is_flagged
     assert (
         "Payment" in order.flag_reason
-        and "of 100 GBP does not match the order total 8394" in order.flag_reason
+        and "of 100 GBP does not match the order total 6995" in order.flag_reason
     )
     page = staff.get(f"/dashboard/orders/{order.number}/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "£1.00 received" in html and "£83.94 asked" in html
+    assert "£1.00 received" in html and "£69.95 asked" in html
     assert "Amount (GBP, up to £1.00)" in html
 
 

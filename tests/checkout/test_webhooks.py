@@ -52,7 +52,7 @@ def test_succeeded_delivered_ten_times_pays_once(outside, client, order, jumper)
     message = mail.outbox[0]
     assert message.to == ["ann@example.com"]
     assert message.subject == f"Your Northwind Supply order {order.number} is confirmed"
-    assert "1 × Merino Jumper (M)  £65.00" in message.body and "Total paid: £83.94" in message.body
+    assert "1 × Merino Jumper (M)  £65.00" in message.body and "Total paid: £69.95" in message.body
     assert f"See your order at any time: http://127.0.0.1:8000/order/{order.public_token}/" in message.body
     assert message.alternatives[0].mimetype == "text/html"
     assert "Thank you for your order" in message.alternatives[0].content
@@ -278,9 +278,9 @@ def test_disputes_flag_the_order(outside, client, order):
     order.refresh_from_db()
     assert order.is_flagged
     assert order.flag_reason == (
-        "Dispute dp_1 reported (fraudulent, 8394, needs_response) but Stripe does not confirm it: "
+        "Dispute dp_1 reported (fraudulent, 6995, needs_response) but Stripe does not confirm it: "
         "check it in Stripe. | "
-        "Dispute dp_1 reported (fraudulent, 8394, won) but Stripe does not confirm it: check it in Stripe."
+        "Dispute dp_1 reported (fraudulent, 6995, won) but Stripe does not confirm it: check it in Stripe."
     )
     assert order.payment_status == Order.PaymentStatus.PAID
 

@@ -29,6 +29,7 @@ from django.utils.html import escape
 from accounts.models import Address
 from checkout.models import Order, Payment, Refund, WebhookEvent
 from inventory.models import Stock, StockAdjustment
+from shipping.models import ShippingMethod
 from shop.models import RateLimitCounter
 from shop.ratelimit import Rate, client_ip, rate_parse
 from tests.factories import (
@@ -439,18 +440,18 @@ def test_forged_totals_at_checkout_and_payment_change_nothing(outside, shipping,
     response = place(client, version, **FORGED)
     assert response.status_code == 302
     order = Order.objects.get()
-    # 2 × 65.00; free delivery over 75.00; VAT 20%.
+    # 2 × 65.00 including VAT 13000*20/120 = 2166.67 -> 2167 (net 10833); free delivery over 75.00.
     assert (order.subtotal, order.shipping_total, order.tax_total, order.total, order.currency) == (
-        13000,
+        10833,
         0,
-        2600,
-        15600,
+        2167,
+        13000,
         "GBP",
     )
     assert [(line.unit_price, line.quantity) for line in order.lines.all()] == [(6500, 2)]
     payment = Payment.objects.get(order=order)
     intent = stripe_get(outside, f"payment_intents/{payment.payment_intent_id}")
-    assert (intent["amount"], intent["currency"]) == (15600, "gbp")
+    assert (intent["amount"], intent["currency"]) == (13000, "gbp")
 
     browser = Browser(client, outside.STRIPE_API_BASE, order)
     setup_id = browser.set_up_card(GOOD_CARD)
@@ -461,9 +462,9 @@ def test_forged_totals_at_checkout_and_payment_change_nothing(outside, shipping,
     assert paid.json()["status"] == "succeeded"
     payment = Payment.objects.filter(order=order, status="succeeded").get()
     intent = stripe_get(outside, f"payment_intents/{payment.payment_intent_id}")
-    assert (intent["amount"], intent["currency"], intent["status"]) == (15600, "gbp", "succeeded")
+    assert (intent["amount"], intent["currency"], intent["status"]) == (13000, "gbp", "succeeded")
     order.refresh_from_db()
-    assert (order.payment_status, order.total) == ("paid", 15600)
+    assert (order.payment_status, order.total) == ("paid", 13000)
 
 
 # 5. Escaping --------------------------------------------------------------------------
@@ -527,9 +528,9 @@ def test_every_page_escapes_what_users_and_staff_typed(outside, shipping, client
         product=product, sku="THING-1", options={payload("OptionName"): payload("OptionValue")}, price=6500
     )
     StockFactory(variant=variant, on_hand=5)
-    from checkout.models import ShippingMethod
-
-    ShippingMethod.objects.filter(code="standard").update(name=payload("Method"))
+    ShippingMethod.objects.filter(code="standard").update(
+        name=payload("Method"), description=payload("MethodText"), estimate=payload("Estimate")
+    )
 
     # A shopper: name at sign-up, a saved address, an order with every free-text field.
     signup = client.post(
@@ -625,7 +626,16 @@ def test_every_page_escapes_what_users_and_staff_typed(outside, shipping, client
     cart = page("cart", "/cart/")
     assert_escaped("cart", cart, "Title", "OptionValue")
     assert "£65.00" in cart and escape(f"Sorry, only 4 of {payload('Title')}") in cart
-    assert_escaped("checkout", page("checkout", "/checkout/"), "Title", "Method", "Name", "Line1")
+    assert_escaped(
+        "checkout",
+        page("checkout", "/checkout/"),
+        "Title",
+        "Method",
+        "MethodText",
+        "Estimate",
+        "Name",
+        "Line1",
+    )
     assert_escaped(
         "order page",
         page("order page", order.get_absolute_url()),

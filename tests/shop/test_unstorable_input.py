@@ -116,6 +116,22 @@ def test_a_nul_in_any_field_of_any_page_is_never_a_server_error():
     assert not OrderEvent.objects.exists() and not Stock.objects.exists()
 
 
+@pytest.mark.django_db
+def test_a_nul_in_the_delivery_country_of_a_cart_is_never_a_server_error(client, shipping, jumper):
+    assert client.post("/cart/add/", {"variant": jumper.pk, "quantity": 1}).status_code == 302
+
+    totals = client.get("/checkout/totals/", {"country": "G\x00B", "shipping_method": "standard"})
+    page = client.post("/checkout/", {**form_with("\x00"), "country": "G\x00B"})
+
+    assert totals.status_code == 200 and "£4.95" in totals.json()["methods"]  # priced for home
+    assert page.status_code == 400
+    assert (
+        "Sorry, we do not deliver to that country. Please choose one of those listed."
+        in page.content.decode()
+    )
+    assert not Order.objects.exists()
+
+
 def database_state() -> tuple:
     return (
         list(Order.objects.values_list("number", "status", "is_flagged", "carrier", "cancel_reason")),
