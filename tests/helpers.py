@@ -33,6 +33,20 @@ def prices_seen(cart: Cart, *, country: str = "GB", method: str = "standard") ->
     return async_to_sync(read)()
 
 
+def home_standard_delivery() -> None:
+    """Make sure a standard delivery method (£4.95) reaches the UK, as the seeded shop has one."""
+    from shipping.models import ShippingBand, ShippingMethod, ShippingZone
+
+    zones = ShippingZone.objects.filter(is_active=True, countries__contains=["GB"]).order_by("position", "id")
+    zone = zones.first() or ShippingZone.objects.create(name="United Kingdom", countries=["GB"])
+    method, created = ShippingMethod.objects.get_or_create(
+        zone=zone, code="standard", defaults={"name": "Standard delivery"}
+    )
+    if created or not method.bands.exists():
+        ShippingBand.objects.create(method=method, lower=0, price=495)
+    ShippingMethod.objects.filter(pk=method.pk).update(is_active=True)
+
+
 ADDRESS = {
     "email": "ann@example.com",
     "full_name": "Ann Walker",

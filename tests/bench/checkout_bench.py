@@ -42,9 +42,9 @@ import stripe  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 
 from catalog.models import Variant  # noqa: E402
-from checkout.models import Cart, CartLine, ShippingMethod  # noqa: E402
+from checkout.models import Cart, CartLine  # noqa: E402
 from inventory.models import Stock  # noqa: E402
-from tests.helpers import prices_seen  # noqa: E402
+from tests.helpers import home_standard_delivery, prices_seen  # noqa: E402
 from tests.servers import DelayProxy, LocalStripe, ShopProcess, free_port  # noqa: E402
 
 
@@ -55,9 +55,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def prepare_buyers(count: int) -> list[tuple[str, str, int, str]]:
     """Return (session key, CSRF secret, cart version, prices seen) for `count` one-item shoppers."""
-    ShippingMethod.objects.get_or_create(
-        code="standard", defaults={"name": "Standard delivery", "price": 495}
-    )
+    home_standard_delivery()
     variant = Variant.objects.filter(is_active=True, product__is_active=True).order_by("id").first()
     Stock.objects.filter(variant=variant).update(on_hand=10**6, allocated=0)
     buyers = []

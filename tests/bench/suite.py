@@ -276,13 +276,11 @@ def prepare_shoppers(count: int, *, with_cart: bool) -> list[tuple[str, str, int
     from django.utils import timezone
 
     from catalog.models import Variant
-    from checkout.models import Cart, CartLine, ShippingMethod
+    from checkout.models import Cart, CartLine
     from inventory.models import Stock
-    from tests.helpers import prices_seen
+    from tests.helpers import home_standard_delivery, prices_seen
 
-    ShippingMethod.objects.get_or_create(
-        code="standard", defaults={"name": "Standard delivery", "price": 495}
-    )
+    home_standard_delivery()
     variant = Variant.objects.filter(is_active=True, product__is_active=True).order_by("id").first()
     Stock.objects.filter(variant=variant).update(on_hand=10**8, allocated=0)
     carts = Cart.objects.bulk_create([Cart() for _ in range(count)]) if with_cart else [None] * count
