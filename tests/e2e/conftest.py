@@ -13,8 +13,14 @@ import httpx
 import pytest
 from django.db import connection
 
-from checkout.models import ShippingMethod, TaxRate
-from tests.factories import CategoryFactory, ProductFactory, StockFactory, VariantFactory
+from tests.factories import (
+    CategoryFactory,
+    ProductFactory,
+    ShippingMethodFactory,
+    StockFactory,
+    TaxRateFactory,
+    VariantFactory,
+)
 from tests.servers import LocalStripe, ShopProcess
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -91,14 +97,16 @@ def chromium():
 
 @pytest.fixture
 def shop(transactional_db, e2e_shop, e2e_stripe, settings):
-    """The running shop (and this process pointed at the same Stripe), with a small catalogue."""
+    """The running shop (and this process pointed at the same Stripe), with a small catalogue,
+    delivery to the UK (standard £4.95, free from £75; express £9.95) and VAT at 20 % there,
+    included in the prices."""
     settings.STRIPE_API_BASE = e2e_stripe.url
     settings.INVENTORY_API_URL = f"{e2e_shop.url}/inventory/v1"
-    ShippingMethod.objects.create(
+    standard = ShippingMethodFactory(
         code="standard", name="Standard delivery", price=495, free_over=7500, description="3–5 working days."
     )
-    ShippingMethod.objects.create(code="express", name="Express delivery", price=995, position=1)
-    TaxRate.objects.create(country="GB", name="VAT", rate="0.2000")
+    ShippingMethodFactory(zone=standard.zone, code="express", name="Express delivery", price=995, position=1)
+    TaxRateFactory(country="GB", rate=20)
     clothing = CategoryFactory(name="Clothing", slug="clothing", description="Clothes that last.")
     knitwear = CategoryFactory(name="Knitwear", slug="knitwear", parent=clothing)
     kitchen = CategoryFactory(name="Kitchen", slug="kitchen")
