@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -31,10 +32,29 @@ class CategoryAdmin(ClearsCatalogCache, admin.ModelAdmin):
     autocomplete_fields = ["parent"]
 
 
+class VariantInlineForm(forms.ModelForm):
+    weight_grams = forms.IntegerField(
+        min_value=0, max_value=1_000_000, required=False, label="Weight (g)", help_text="Blank: 0."
+    )
+
+    def clean_weight_grams(self) -> int:
+        return self.cleaned_data["weight_grams"] or 0
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
+    form = VariantInlineForm
     extra = 0
-    fields = ["sku", "options", "price", "currency", "is_active", "position", "stock_available"]
+    fields = [
+        "sku",
+        "options",
+        "price",
+        "currency",
+        "weight_grams",
+        "is_active",
+        "position",
+        "stock_available",
+    ]
     readonly_fields = ["stock_available"]
     show_change_link = True
 
@@ -78,9 +98,9 @@ class PriceRangeFilter(admin.SimpleListFilter):
 
 @admin.register(Product)
 class ProductAdmin(ClearsCatalogCache, admin.ModelAdmin):
-    list_display = ["title", "category", "price", "is_active", "is_featured", "created_at"]
-    list_filter = ["is_active", "is_featured", PriceRangeFilter, "category"]
-    list_select_related = ["category"]
+    list_display = ["title", "category", "price", "tax_class", "is_active", "is_featured", "created_at"]
+    list_filter = ["is_active", "is_featured", PriceRangeFilter, "category", "tax_class"]
+    list_select_related = ["category", "tax_class"]
     search_fields = ["title", "slug", "description", "variants__sku"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["price_from", "created_at", "updated_at"]
@@ -99,7 +119,7 @@ class ProductAdmin(ClearsCatalogCache, admin.ModelAdmin):
 
 @admin.register(Variant)
 class VariantAdmin(ClearsCatalogCache, admin.ModelAdmin):
-    list_display = ["sku", "product", "label", "price_display", "is_active"]
+    list_display = ["sku", "product", "label", "price_display", "weight_grams", "is_active"]
     list_filter = ["is_active", "product__category"]
     list_select_related = ["product"]
     search_fields = ["sku", "product__title"]

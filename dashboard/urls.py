@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import export, views
+from dashboard import export, settings_views, views
 from shop import converters  # noqa: F401 (registers the path converters)
 
 app_name = "dashboard"
@@ -17,4 +17,15 @@ urlpatterns = [
     path("stock/", views.stock_list, name="stock"),
     path("stock/<int:variant_id>/adjust/", views.stock_adjust, name="stock-adjust"),
     path("webhooks/<int:pk>/replay/", views.webhook_replay, name="webhook-replay"),
+    path("tax-delivery/", settings_views.overview, name="tax-delivery"),
+    path("tax-delivery/rates/add/", settings_views.tax_rate_add, name="tax-rate-add"),
+    path("tax-delivery/rates/<int:pk>/", settings_views.tax_rate_edit, name="tax-rate-edit"),
+    path("tax-delivery/rates/<int:pk>/delete/", settings_views.tax_rate_delete, name="tax-rate-delete"),
+    path("tax-delivery/classes/add/", settings_views.tax_class_add, name="tax-class-add"),
+    path("tax-delivery/zones/add/", settings_views.zone_add, name="zone-add"),
+    path("tax-delivery/zones/<int:pk>/", settings_views.zone_edit, name="zone-edit"),
+    path("tax-delivery/zones/<int:pk>/active/", settings_views.zone_active, name="zone-active"),
+    path("tax-delivery/zones/<int:pk>/methods/add/", settings_views.method_add, name="method-add"),
+    path("tax-delivery/methods/<int:pk>/", settings_views.method_edit, name="method-edit"),
+    path("tax-delivery/methods/<int:pk>/active/", settings_views.method_active, name="method-active"),
 ]
