@@ -42,7 +42,15 @@ class CheckoutForm(ShippingAddressForm):
     """E-mail, delivery address and method. Prices are never taken from the browser."""
 
     email = forms.EmailField(max_length=254, label="E-mail")
-    shipping_method = forms.ChoiceField(widget=forms.RadioSelect, label="Delivery")
+    # Any code: one no longer offered is placement's to refuse, showing the new totals (409).
+    shipping_method = forms.SlugField(
+        max_length=40,
+        label="Delivery",
+        error_messages={
+            "required": "Please choose a delivery option.",
+            "invalid": "Please choose one of the delivery options shown for this address.",
+        },
+    )
     cart_version = forms.IntegerField(
         widget=forms.HiddenInput,
         min_value=0,
@@ -68,16 +76,12 @@ class CheckoutForm(ShippingAddressForm):
         self, *args, methods: list[DeliveryOffer], countries: list[tuple[str, str]], **kwargs
     ) -> None:
         super().__init__(*args, **kwargs)
-        # Only the countries some delivery zone serves, and only the methods that reach the one chosen.
+        # Only the countries some delivery zone serves; the methods that reach the one chosen start checked.
         country = self.fields["country"]
         country.choices = countries
         country.widget.attrs["data-checkout-reprice"] = ""
         country.error_messages["invalid_choice"] = (
             "Sorry, we do not deliver to that country. Please choose one of those listed."
-        )
-        self.fields["shipping_method"].choices = [(method.code, method.name) for method in methods]
-        self.fields["shipping_method"].error_messages["invalid_choice"] = (
-            "Please choose one of the delivery options shown for this address."
         )
         codes = [method.code for method in methods]
         if methods and self.initial.get("shipping_method") not in codes:

@@ -32,6 +32,7 @@ class Quote:
     delivery: int
     tax: int
     total: int
+    method_name: str = ""
 
     def sign(self) -> str:
         """Return the quote as a signed string for the checkout form."""
@@ -43,6 +44,7 @@ class Quote:
             "d": self.delivery,
             "x": self.tax,
             "t": self.total,
+            "n": self.method_name,
         }
         return signing.dumps(payload, salt=_SALT, compress=True)
 
@@ -59,6 +61,7 @@ def quote_read(value: str) -> Quote:
             delivery=int(payload["d"]),
             tax=int(payload["x"]),
             total=int(payload["t"]),
+            method_name=str(payload.get("n", "")),
         )
     except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
         raise QuoteInvalid() from error
@@ -109,11 +112,12 @@ def quote_changes(*, seen: Quote, currency: str, lines: list[PricedLine], choice
         )
     if seen.total != choice.total or seen.delivery != choice.delivery:
         if (seen.country, seen.method) != (choice.country, choice.method):
-            where = f"{choice.method_name} delivery to {choice.country_name}"
-            changes.append(f"The totals below are for {where}.")
+            changes.append(
+                f"The totals below are for delivery to {choice.country_name} ({choice.method_name})."
+            )
         elif seen.delivery != choice.delivery:
             changes.append(
-                f"{choice.method_name} delivery now costs {money(choice.delivery)} "
+                f"Delivery ({choice.method_name}) now costs {money(choice.delivery)} "
                 f"(it was {money(seen.delivery)})."
             )
         changes.append(f"Your total is now {money(choice.total)} (it was {money(seen.total)}).")

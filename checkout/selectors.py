@@ -156,6 +156,7 @@ def checkout_quote(*, summary: CartSummary, price: CheckoutPrice) -> Quote:
         lines={line.variant_id: (line.quantity, line.unit_price) for line in summary.lines},
         country=price.country,
         method=price.offer.code if price.offer else "",
+        method_name=price.offer.name if price.offer else "",
         delivery=price.totals.shipping,
         tax=price.totals.tax,
         total=price.totals.total,

@@ -184,6 +184,7 @@ class _CheckoutPage:
     def __init__(self, request, summary, *, countries, addresses, initial, price) -> None:
         self.request, self.summary, self.countries = request, summary, countries
         self.addresses, self.initial, self.price = addresses, initial, price
+        self.unserved = ""  # the country asked for, when no zone delivers there
 
     @classmethod
     async def make(cls, request, summary, *, values=None, initial_extra=None) -> _CheckoutPage:
@@ -193,13 +194,22 @@ class _CheckoutPage:
         )
         initial = {**initial, **(initial_extra or {}), "cart_version": summary.version}
         values = values if values is not None else (request.POST if request.method == "POST" else initial)
-        # Only a real country code reaches the delivery query; anything else is priced for home.
-        country = countries.alpha2(values.get("country") or "") or settings.SHOP_COUNTRY
+        # Only a country some zone serves is priced; anything else is priced for home (or the first
+        # served), and the page says so.
+        asked = countries.alpha2(values.get("country") or "") or settings.SHOP_COUNTRY
+        served = await aserved_countries()
+        codes = [code for code, _name in served]
+        country = (
+            asked
+            if asked in codes or not codes
+            else (settings.SHOP_COUNTRY if settings.SHOP_COUNTRY in codes else codes[0])
+        )
         price = await selectors.checkout_price_for(
             summary=summary, country=country, method_code=values.get("shipping_method")
         )
-        served = await aserved_countries()
-        return cls(request, summary, countries=served, addresses=addresses, initial=initial, price=price)
+        page = cls(request, summary, countries=served, addresses=addresses, initial=initial, price=price)
+        page.unserved = "" if country == asked else (countries.name(asked) or asked)
+        return page
 
     def form(self, *, initial: bool = False) -> CheckoutForm:
         methods, countries = list(self.price.offers), self.countries
@@ -219,6 +229,7 @@ class _CheckoutPage:
             "methods": self.price.offers,
             "chosen_method": self.price.offer.code if self.price.offer else "",
             "country_name": countries.name(self.price.country) or self.price.country,
+            "unserved_country": self.unserved,
             "totals": self.price.totals,
             "quote": selectors.checkout_quote(summary=summary, price=self.price).sign(),
             "addresses": self.addresses,

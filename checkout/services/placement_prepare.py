@@ -78,7 +78,9 @@ def _prices_confirm(seen: Quote, *, lines: list[CartLine], price: CheckoutPrice)
         raise PricesChanged(changes)
 
 
-def order_price(*, lines: list[CartLine], country: str, method_code: str) -> CheckoutPrice:
+def order_price(
+    *, lines: list[CartLine], country: str, method_code: str, seen: Quote | None = None
+) -> CheckoutPrice:
     """Return the money of an order of these lines delivered to `country` by `method_code`;
     raise CartError when no such delivery option reaches it (two queries)."""
     goods = [
@@ -97,11 +99,10 @@ def order_price(*, lines: list[CartLine], country: str, method_code: str) -> Che
     if not offers:
         raise CartError(f"Sorry, we do not deliver to {countries.name(country) or country}.")
     if not any(offer.code == method_code for offer in offers):
+        chosen = seen.method_name if seen and seen.method == method_code and seen.method_name else ""
+        gone = f"{chosen} is" if chosen else "The delivery option you chose is"
         raise PricesChanged(
-            [
-                f"The delivery option you chose is not available for this address; the totals below are for "
-                f"{offers[0].name} delivery."
-            ]
+            [f"{gone} not available for this address; the totals below are with {offers[0].name}."]
         )
     return checkout_price(
         currency=settings.SHOP_CURRENCY,
@@ -170,7 +171,9 @@ def order_prepare(
         version = Cart.objects.filter(pk=cart_id).values_list("version", flat=True).first()
         raise CartChanged() if version not in (None, cart_version) else CartEmpty()
     _order_lines_check(lines)
-    price = order_price(lines=lines, country=address.country, method_code=shipping_method_code)
+    price = order_price(
+        lines=lines, country=address.country, method_code=shipping_method_code, seen=seen_prices
+    )
     _prices_confirm(seen_prices, lines=lines, price=price)
     return OrderDraft(
         checkout_key=keys.checkout_key(cart_id=cart_id, cart_version=cart_version),

@@ -49,7 +49,8 @@ def test_tax_per_rate_that_does_not_add_up_is_reported(order):
     ]
     OrderTax.objects.filter(order=order).update(tax=300, net=1400)
     assert _order_total_problems() == [
-        f"Order {order.number}'s tax per rate was charged on £14.00, not on its net goods and delivery £15.00."
+        f"Order {order.number}'s tax per rate was charged on £14.00, "
+        "not on its net goods and delivery £15.00."
     ]
 
 

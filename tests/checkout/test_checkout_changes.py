@@ -105,7 +105,7 @@ def test_a_delivery_price_changed_since_the_page_is_shown_first(outside, shippin
 
     assert refused.status_code == 409
     body = refused.content.decode()
-    assert "Express delivery now costs £12.95 (it was £9.95)." in body
+    assert "Delivery (Express) now costs £12.95 (it was £9.95)." in body
     assert "Your total is now £77.95 (it was £74.95)." in body
     nothing_placed(jumper, on_hand=3)
     # The standard option did not change: choosing it on the same page places the order.
@@ -165,7 +165,7 @@ def test_a_country_chosen_without_the_totals_following_is_shown_to_confirm(outsi
 
     assert refused.status_code == 409
     body = refused.content.decode()
-    assert "The totals below are for Standard delivery to Germany." in body
+    assert "The totals below are for delivery to Germany (Standard)." in body
     assert "Your total is now £74.95 (it was £69.95)." in body
     nothing_placed(jumper, on_hand=3)
     confirmed = client.post(

@@ -209,6 +209,21 @@ def test_cart_changed_in_another_tab(outside, shipping, client, jumper, mug):
     assert not Order.objects.exists() and not Reservation.objects.exists()
 
 
+def test_a_delivery_method_not_offered_is_shown_to_confirm_with_nothing_left_behind(
+    outside, shipping, client, jumper
+):
+    version = fill_cart(client, (jumper, 1))
+    response = place(client, version, shipping_method="teleport")
+    assert response.status_code == 409
+    body = " ".join(response.content.decode().split())
+    assert (
+        "The delivery option you chose is not available for this address; the totals below are with Standard."
+        in body
+    )
+    assert not Order.objects.exists() and not Reservation.objects.exists()
+    assert stock(jumper) == (3, 0)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -218,9 +233,10 @@ def test_cart_changed_in_another_tab(outside, shipping, client, jumper, mug):
         ({"country": "XX"}, "Sorry, we do not deliver to that country. Please choose one of those listed."),
         ({"country": "US"}, "Sorry, we do not deliver to that country. Please choose one of those listed."),
         (
-            {"shipping_method": "teleport"},
+            {"shipping_method": "tele port"},
             "Please choose one of the delivery options shown for this address.",
         ),
+        ({"shipping_method": ""}, "Please choose a delivery option."),
         ({"cart_version": "abc"}, "This checkout page is out of date."),
         ({"line1": "x" * 500}, "Ensure this value has at most 120 characters"),
     ],

@@ -210,7 +210,7 @@ def test_a_country_changed_without_the_totals_following_names_the_delivery_plain
     words = text(response)
     # Germany: 65.00 + 9.95 = 74.95
     assert "Your total is now £74.95 (it was £69.95)." in words
-    assert "The totals below are for Standard delivery to Germany." in words
+    assert "The totals below are for delivery to Germany (Standard delivery)." in words
 
 
 def test_a_form_without_the_pages_prices_is_shown_again_to_confirm(outside, client, shipping, jumper):
