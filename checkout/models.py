@@ -249,7 +249,7 @@ class OrderTax(models.Model):
         constraints = [models.UniqueConstraint(fields=["order", "rate"], name="ordertax_one_per_rate")]
 
     def __str__(self) -> str:
-        return f"{self.rate.normalize()} % on {self.net}: {self.tax}"
+        return f"{format(self.rate.normalize(), 'f')} % on {self.net}: {self.tax}"
 
     @property
     def gross(self) -> int:

@@ -44,4 +44,4 @@ class TaxRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.tax_class} in {self.country}: {self.rate.normalize()} %"
+        return f"{self.tax_class} in {self.country}: {format(self.rate.normalize(), 'f')} %"
