@@ -231,6 +231,7 @@ class _CheckoutPage:
             "country_name": countries.name(self.price.country) or self.price.country,
             "unserved_country": self.unserved,
             "totals": self.price.totals,
+            "summary_lines": _summary_lines(summary, self.price.totals),
             "quote": selectors.checkout_quote(summary=summary, price=self.price).sign(),
             "addresses": self.addresses,
             "chosen_address_id": self.request.GET.get("address", ""),
@@ -242,6 +243,16 @@ class _CheckoutPage:
         """Render the page, 400 for a form with errors."""
         status = status or (400 if form.is_bound else 200)
         return render(self.request, "checkout/checkout.html", self.context(form), status=status)
+
+
+def _summary_lines(summary, totals) -> list[tuple[str, int, int]]:
+    """Return (title, quantity, amount) for each line as the order will charge it: gross when prices
+    include tax (which abroad may differ from the catalogue's), else net."""
+    sold = [line for line in summary.lines if line.is_sold]
+    return [
+        (line.title, line.quantity, taxed.gross if totals.prices_include_tax else taxed.net)
+        for line, taxed in zip(sold, totals.lines, strict=True)
+    ]
 
 
 async def _checkout_again(request, error: ShopError, form: CheckoutForm) -> HttpResponse:
