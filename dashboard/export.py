@@ -15,6 +15,7 @@ from checkout.models import Order
 from dashboard import selectors
 from dashboard.forms import OrderFilterForm
 from dashboard.views import staff_required
+from shop.money import to_major_units
 
 EXPORT_CHUNK = 2000
 CSV_HEADER = [
@@ -28,14 +29,19 @@ CSV_HEADER = [
     "full_name",
     "country",
     "currency",
-    "subtotal",
-    "shipping",
+    "subtotal_net",
+    "shipping_net",
     "tax",
     "total",
     "flagged",
 ]
 # The order field behind each column whose name differs; the id last, for the keyset pages.
-RENAMED_FIELDS = {"shipping": "shipping_total", "tax": "tax_total", "flagged": "is_flagged"}
+RENAMED_FIELDS = {
+    "subtotal_net": "subtotal",
+    "shipping_net": "shipping_total",
+    "tax": "tax_total",
+    "flagged": "is_flagged",
+}
 FIELDS = (*(RENAMED_FIELDS.get(column, column) for column in CSV_HEADER), "id")
 
 
@@ -73,7 +79,7 @@ async def _csv_rows(filters: selectors.OrderFilters) -> AsyncIterator[str]:
                     _csv_safe(name),
                     country,
                     currency,
-                    *(f"{amount / 100:.2f}" for amount in amounts),
+                    *(format(to_major_units(amount, currency), "f") for amount in amounts),
                     "yes" if flagged else "no",
                 ]
             )
