@@ -54,16 +54,36 @@ class FulfilForm(forms.Form):
 
 
 class RefundForm(forms.Form):
+    """An amount, or how many of each order line to give back (fields line-<id>): a line's refund
+    gives back what was paid for it and its own VAT."""
+
     amount = forms.DecimalField(
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
         max_value=Decimal("10000000"),
         error_messages=AMOUNT_ERRORS,
+        required=False,
     )
     reason = forms.CharField(max_length=200, required=False)
     # One per rendered form: submitting the same form twice gives one refund.
     request_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        lines = {}
+        for name, value in self.data.items():
+            if name.startswith("line-") and str(value).strip() not in ("", "0"):
+                line_id, quantity = name.removeprefix("line-"), str(value).strip()
+                if not (line_id.isdigit() and quantity.isdigit() and 0 < int(quantity) <= 10_000):
+                    raise forms.ValidationError("Enter each line's quantity to refund as a whole number.")
+                lines[int(line_id)] = int(quantity)
+        if lines and cleaned.get("amount"):
+            raise forms.ValidationError("Refund either an amount or lines, not both.")
+        if not lines and not cleaned.get("amount") and not self.errors:
+            raise forms.ValidationError("Enter an amount, or how many of a line to refund.")
+        cleaned["lines"] = lines
+        return cleaned
 
 
 class CancelForm(forms.Form):

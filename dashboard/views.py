@@ -200,14 +200,18 @@ async def order_refund(request: HttpRequest, number: str) -> HttpResponse:
     async def refund(order: Order, data: dict) -> str:
         made = await astaff_refund(
             order=order,
-            amount=to_minor_units(data["amount"], order.currency),
+            amount=None if data["lines"] else to_minor_units(data["amount"], order.currency),
+            lines=data["lines"] or None,
             reason=data["reason"],
             request_key=data["request_key"],
             actor_id=request.user.pk,
         )
-        return f"Refunded {format_money(made.amount, made.currency)} on order {order.number}."
+        amount, tax = (format_money(value, made.currency) for value in (made.amount, made.tax))
+        return f"Refunded {amount} (of which VAT {tax}) on order {order.number}."
 
     def attempt(order: Order, data: dict) -> str:
+        if data["lines"]:
+            return f"The refund of the lines chosen on order {number}"
         amount = format_money(to_minor_units(data["amount"], order.currency), order.currency)
         return f"The refund of {amount} on order {number}"
 

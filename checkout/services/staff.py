@@ -66,8 +66,17 @@ def _refundable_payments(order_id: int) -> list[tuple[Payment, int]]:
     return payments
 
 
-async def astaff_refund(*, order: Order, amount: int, reason: str, request_key: str, actor_id: int) -> Refund:
-    """Refund part or all of what Stripe took for an order, as a member of staff.
+async def astaff_refund(
+    *,
+    order: Order,
+    amount: int | None,
+    lines: dict[int, int] | None = None,
+    reason: str,
+    request_key: str,
+    actor_id: int,
+) -> Refund:
+    """Refund part or all of what Stripe took for an order, as a member of staff: `amount`, or
+    the order lines in `lines` (line id -> how many) with their own VAT.
 
     Whatever the order's status: a payment that did not match its order (left
     unpaid and flagged) or one kept by a canceled order is given back the same way.
@@ -83,6 +92,7 @@ async def astaff_refund(*, order: Order, amount: int, reason: str, request_key: 
         order=order,
         payment=payment,
         amount=amount,
+        lines=lines,
         reason=reason.strip() or "refunded by staff",
         idempotency_key=keys.staff_refund_key(order_number=order.number, request_key=request_key),
         created_by_id=actor_id,

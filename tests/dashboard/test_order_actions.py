@@ -104,7 +104,8 @@ def test_an_unpaid_order_cannot_be_shipped(staff, order):
 def test_partial_refund_through_stripe_then_the_rest(staff, staff_user, outside, paid_order):
     response = refund(staff, paid_order, "10.00")
 
-    assert f"Refunded £10.00 on order {paid_order.number}." in response.content.decode()
+    # £10.00 of £69.95 with £11.66 VAT in it: 1000 × 1166 / 6995 = 166.69 -> £1.67 of VAT given back.
+    assert f"Refunded £10.00 (of which VAT £1.67) on order {paid_order.number}." in response.content.decode()
     paid_order.refresh_from_db()
     assert (paid_order.status, paid_order.payment_status) == ("open", "partially_refunded")
     made = Refund.objects.get()
@@ -129,7 +130,7 @@ def test_partial_refund_through_stripe_then_the_rest(staff, staff_user, outside,
         ("0", "A refund must be more than zero."),
         ("-5", "A refund must be more than zero."),
         ("abc", "Enter the amount as a number, e.g. 12.50."),
-        ("", "Enter the amount to refund."),
+        ("", "Enter an amount, or how many of a line to refund."),
         ("1.234", "Use at most two decimal places."),
         ("999.00", "At most £69.95 can still be refunded."),  # £65.00 + £4.95, VAT included
     ],
@@ -139,6 +140,25 @@ def test_bad_refunds_are_refused_and_change_nothing(staff, paid_order, amount, m
     response = refund(staff, paid_order, amount)
     assert message in response.content.decode()
     assert snapshot(paid_order) == before
+
+
+def test_refunding_a_line_gives_back_what_was_paid_for_it_and_its_vat(staff, outside, paid_order):
+    line = paid_order.lines.get()
+    response = refund(staff, paid_order, "", **{f"line-{line.pk}": "1"})
+
+    # The jumper: £65.00 incl. 20 % VAT, 6500 / 6 = 1083.33 -> £10.83.
+    assert f"Refunded £65.00 (of which VAT £10.83) on order {paid_order.number}." in response.content.decode()
+    made = Refund.objects.get()
+    assert (made.amount, made.tax) == (6500, 1083)
+    assert [(part.order_line, part.quantity, part.amount, part.tax) for part in made.lines.all()] == [
+        (line, 1, 6500, 1083)
+    ]
+    assert stripe_api(outside, "GET", f"refunds/{made.stripe_refund_id}")["amount"] == 6500
+    again = refund(staff, paid_order, "", **{f"line-{line.pk}": "1"})
+    assert "At most 0 of Merino Jumper can still be refunded." in again.content.decode()
+    both = refund(staff, paid_order, "1.00", **{f"line-{line.pk}": "1"})
+    assert "Refund either an amount or lines, not both." in both.content.decode()
+    assert Refund.objects.count() == 1
 
 
 def test_a_double_submitted_refund_refunds_once(staff, outside, paid_order):
