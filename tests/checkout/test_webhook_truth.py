@@ -215,7 +215,8 @@ def test_staff_can_refund_exactly_what_stripe_took_and_no_more(outside, client, 
         follow=True,
     )
 
-    assert f"Refunded £1.00 on order {order.number}." in exact.content.decode()
+    # £1.00 of the order's £69.95 with £11.66 VAT in it: 100 × 1166 / 6995 = 16.67 -> £0.17 of VAT.
+    assert f"Refunded £1.00 (of which VAT £0.17) on order {order.number}." in exact.content.decode()
     [(refund_id, amount, currency, status)] = refunds_recorded()
     assert (amount, currency, status) == (100, "GBP", "succeeded")
     assert stripe_api(outside, "GET", f"refunds/{refund_id}")["amount"] == 100
