@@ -52,7 +52,8 @@ def test_staff_ship_one_order_and_refund_part_of_another(shop, page, chromium):
     staff.get_by_label(re.compile(r"Amount \(GBP")).fill("10.00")
     staff.get_by_label("Reason", exact=True).first.fill("Pulled thread")
     staff.get_by_role("button", name="Refund through Stripe").click()
-    expect(staff.get_by_text(f"Refunded £10.00 on order {second}.")).to_be_visible()
+    # £10.00 of £69.95 (jumper and delivery) with £11.66 VAT in it: 1000 × 1166 / 6995 = 166.69 -> £1.67.
+    expect(staff.get_by_text(f"Refunded £10.00 (of which VAT £1.67) on order {second}.")).to_be_visible()
     expect(staff.locator("h1")).to_contain_text("Partially refunded")
     staff.screenshot(path=str(SCREENSHOTS / "staff--refunded.png"), full_page=True)
 
@@ -63,7 +64,7 @@ def test_staff_ship_one_order_and_refund_part_of_another(shop, page, chromium):
         "partially_refunded",
         "unfulfilled",
     )
-    assert Refund.objects.get().amount == 1000
+    assert (Refund.objects.get().amount, Refund.objects.get().tax) == (1000, 167)
     call_command("db_worker", batch=True, reload=False, startup_delay=False, verbosity=0)
     assert any(m.subject == f"Your Northwind Supply order {first} is on its way" for m in mail.outbox)
 
