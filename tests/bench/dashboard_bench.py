@@ -9,7 +9,13 @@ the demo catalogue (2,000 products) and seeds --orders orders with set-based SQL
 created over the last 730 days, ~92% paid (each with a succeeded payment), the
 most recent ~2% still awaiting fulfilment, ~2.5% refunded in full or in part,
 ~3% canceled, ~5% awaiting payment, ~0.2% flagged; plus a few hundred webhook
-events. Then it runs the shop as in production (DEBUG off, connection pool on,
+events. Each order's lifecycle, payment and fulfilment states are set as migration
+checkout 0007 carries an old single status over; its prices include VAT at 20 %
+(subtotal and delivery stored net, with one checkout_ordertax row for the rate),
+and each refund carries its share of the order's VAT. No order lines or stock
+reservations are seeded: the dashboard home reads neither.
+
+Then it runs the shop as in production (DEBUG off, connection pool on,
 one uvicorn worker), signs in a staff user through a session made directly in
 the database, and measures GET /dashboard/:
 
@@ -68,6 +74,8 @@ ORDER_COLUMNS = [
     "user_id",
     "email",
     "status",
+    "payment_status",
+    "fulfilment_status",
     "cancel_reason",
     "full_name",
     "line1",
@@ -79,10 +87,11 @@ ORDER_COLUMNS = [
     "shipping_method_code",
     "shipping_method_name",
     "currency",
+    "prices_include_tax",
     "subtotal",
     "shipping_total",
+    "shipping_tax",
     "tax_name",
-    "tax_rate",
     "tax_total",
     "total",
     "reservation_id",
@@ -101,22 +110,39 @@ ORDER_COLUMNS = [
     "shipping_notice_sent_at",
 ]
 
-# Orders 1..N are created in id order over the last 730 days; the newest 2% of
-# those paid and neither refunded nor canceled still await fulfilment.
+# Orders 1..N (numbered NW100001.. as checkout_order_number_seq numbers them, which the
+# order links' path converter accepts) are created in id order over the last 730 days;
+# the newest 2% of those paid and neither refunded nor canceled still await fulfilment.
+# Each gets one of the old single statuses (`history`), turned into its three states
+# as migration checkout 0007 does: pending_payment -> open/awaiting/unfulfilled,
+# paid -> open/paid/unfulfilled, fulfilled -> closed/paid/fulfilled, canceled (never
+# paid) -> canceled/voided/unfulfilled, refunded (not shipped) -> closed/refunded/
+# unfulfilled, partially_refunded (shipped) -> closed/partially_refunded/fulfilled.
+# Prices include VAT at 20 %: the goods and the delivery each carry round(gross / 6)
+# of tax (halves up, as taxes.calc rounds), and are stored net of it.
 ORDERS_SQL = f"""
 INSERT INTO checkout_order ({", ".join(ORDER_COLUMNS)})
 SELECT
-    i, 'NWB' || i, md5(i::text), 'bench-' || i, NULL, 'buyer' || (i %% 50000) || '@example.com',
-    status,
-    CASE WHEN status = 'canceled' THEN 'Payment not completed in time' ELSE '' END,
+    i, 'NW' || (100000 + i), md5(i::text), 'bench-' || i, NULL, 'buyer' || (i %% 50000) || '@example.com',
+    CASE WHEN history = 'canceled' THEN 'canceled'
+         WHEN fulfilled_at IS NOT NULL OR history = 'refunded' THEN 'closed'
+         ELSE 'open' END,
+    CASE history WHEN 'pending_payment' THEN 'awaiting'
+                 WHEN 'canceled' THEN 'voided'
+                 WHEN 'refunded' THEN 'refunded'
+                 WHEN 'partially_refunded' THEN 'partially_refunded'
+                 ELSE 'paid' END,
+    CASE WHEN fulfilled_at IS NULL THEN 'unfulfilled' ELSE 'fulfilled' END,
+    CASE WHEN history = 'canceled' THEN 'Payment not completed in time' ELSE '' END,
     'Bench Buyer ' || (i %% 50000), (1 + i %% 240) || ' High Street', '',
     (ARRAY['London', 'Leeds', 'Bristol', 'Manchester', 'Glasgow', 'Cardiff', 'Norwich', 'York'])
         [1 + i %% 8],
     (ARRAY['SW1A 1AA', 'LS1 4AP', 'BS1 5TR', 'M1 1AE', 'G1 1XQ', 'CF10 1EP', 'NR2 1NH', 'YO1 7HH'])
         [1 + i %% 8],
     'GB', '',
-    'standard', 'Standard delivery', 'GBP',
-    subtotal, shipping_total, 'VAT', 0.2, tax_total, subtotal + shipping_total + tax_total,
+    'standard', 'Standard delivery', 'GBP', true,
+    goods_gross - goods_tax, shipping_gross - shipping_tax, shipping_tax, 'VAT',
+    goods_tax + shipping_tax, goods_gross + shipping_gross,
     '', NULL, paid_at,
     is_flagged,
     CASE WHEN is_flagged THEN (ARRAY[
@@ -131,13 +157,14 @@ SELECT
     fulfilled_at + interval '1 minute'
 FROM (
     SELECT
-        i, status, created_at, is_flagged, subtotal, shipping_total,
-        round((subtotal + shipping_total) * 0.2)::bigint AS tax_total,
-        CASE WHEN status IN ('pending_payment', 'canceled') THEN NULL
+        i, history, created_at, is_flagged, goods_gross, shipping_gross,
+        (goods_gross + 3) / 6 AS goods_tax,
+        (shipping_gross + 3) / 6 AS shipping_tax,
+        CASE WHEN history IN ('pending_payment', 'canceled') THEN NULL
              ELSE created_at + make_interval(secs => 60 + r_pay * 540) END AS paid_at,
-        CASE WHEN status = 'canceled' THEN least(created_at + interval '30 minutes', now()) END
+        CASE WHEN history = 'canceled' THEN least(created_at + interval '30 minutes', now()) END
             AS canceled_at,
-        CASE WHEN status IN ('fulfilled', 'partially_refunded')
+        CASE WHEN history IN ('fulfilled', 'partially_refunded')
              THEN created_at + make_interval(secs => 600 + 43200 + r_pay * 172800) END AS fulfilled_at
     FROM (
         SELECT
@@ -147,9 +174,9 @@ FROM (
                  WHEN r_status < 0.095 THEN 'refunded'
                  WHEN r_status < 0.105 THEN 'partially_refunded'
                  WHEN i > %(awaiting_from)s::bigint THEN 'paid'
-                 ELSE 'fulfilled' END AS status,
-            1000 + floor(r_amount * 29001)::bigint AS subtotal,
-            CASE WHEN r_amount < 0.15 THEN 495 ELSE 0 END AS shipping_total
+                 ELSE 'fulfilled' END AS history,
+            1200 + floor(r_amount * 34801)::bigint AS goods_gross,
+            CASE WHEN r_amount < 0.15 THEN 495 ELSE 0 END AS shipping_gross
         FROM (
             SELECT
                 i, random() AS r_status, random() AS r_amount, random() AS r_pay, random() AS r_flag,
@@ -163,6 +190,16 @@ FROM (
 ) AS timed
 """
 
+ORDER_TAX_COLUMNS = ["id", "order_id", "rate", "net", "tax"]
+
+# The order's tax at its one rate, on its net goods and delivery together.
+ORDER_TAXES_SQL = f"""
+INSERT INTO checkout_ordertax ({", ".join(ORDER_TAX_COLUMNS)})
+SELECT id, id, 20, subtotal + shipping_total, tax_total
+FROM checkout_order
+WHERE id BETWEEN %(first)s AND %(last)s
+"""
+
 PAYMENT_COLUMNS = [
     "id",
     "order_id",
@@ -171,6 +208,7 @@ PAYMENT_COLUMNS = [
     "customer_id",
     "setup_intent_id",
     "amount",
+    "amount_received",
     "currency",
     "status",
     "last_error",
@@ -184,11 +222,11 @@ PAYMENT_COLUMNS = [
 PAYMENTS_SQL = f"""
 INSERT INTO checkout_payment ({", ".join(PAYMENT_COLUMNS)})
 SELECT
-    id, id, 1, 'pi_bench_' || id, '', '', total, currency,
+    id, id, 1, 'pi_bench_' || id, '', '', total, CASE WHEN paid_at IS NULL THEN 0 ELSE total END, currency,
     CASE WHEN paid_at IS NULL THEN 'requires_payment_method' ELSE 'succeeded' END, '',
     paid_at - interval '20 seconds', created_at, coalesce(paid_at, created_at)
 FROM checkout_order
-WHERE id BETWEEN %(first)s AND %(last)s AND (paid_at IS NOT NULL OR status = 'pending_payment')
+WHERE id BETWEEN %(first)s AND %(last)s AND (paid_at IS NOT NULL OR payment_status = 'awaiting')
 """
 
 REFUND_COLUMNS = [
@@ -198,6 +236,7 @@ REFUND_COLUMNS = [
     "stripe_refund_id",
     "request_key",
     "amount",
+    "tax",
     "currency",
     "status",
     "reason",
@@ -205,15 +244,22 @@ REFUND_COLUMNS = [
     "created_at",
 ]
 
+# One refund per refunded order: all of it, or a quarter of a partly refunded one, with
+# its share of the order's VAT (amount * tax_total / total, halves up; all of it in full).
 REFUNDS_SQL = f"""
 INSERT INTO checkout_refund ({", ".join(REFUND_COLUMNS)})
 SELECT
     id, id, id, 're_bench_' || id, NULL,
-    CASE WHEN status = 'refunded' THEN total ELSE greatest(1, total / 4) END,
+    amount, (2 * amount * tax_total + total) / (2 * total),
     currency, 'succeeded', '', NULL,
     least(paid_at + make_interval(days => 1 + (id %% 14)::int), now())
-FROM checkout_order
-WHERE id BETWEEN %(first)s AND %(last)s AND status IN ('refunded', 'partially_refunded')
+FROM (
+    SELECT
+        id, total, tax_total, currency, paid_at,
+        CASE WHEN payment_status = 'refunded' THEN total ELSE greatest(1, total / 4) END AS amount
+    FROM checkout_order
+    WHERE id BETWEEN %(first)s AND %(last)s AND payment_status IN ('refunded', 'partially_refunded')
+) AS refunded
 """
 
 WEBHOOK_COLUMNS = [
@@ -255,10 +301,18 @@ FROM (
 
 SEEDED_COLUMNS = {
     "checkout_order": ORDER_COLUMNS,
+    "checkout_ordertax": ORDER_TAX_COLUMNS,
     "checkout_payment": PAYMENT_COLUMNS,
     "checkout_refund": REFUND_COLUMNS,
     "checkout_webhookevent": WEBHOOK_COLUMNS,
 }
+
+# Paid (or partly refunded), open and not all shipped: dashboard.selectors.WAITING_TO_SHIP,
+# which the partial index order_awaiting_fulfilment matches.
+WAITING_TO_SHIP = (
+    "status = 'open' AND payment_status IN ('paid', 'partially_refunded') "
+    "AND fulfilment_status IN ('unfulfilled', 'partially_fulfilled')"
+)
 
 # The dashboard's main reads, as the app sends them: periods start at local midnight
 # (today, 6 and 29 days before), passed as literal timestamps. "(1) with now()" is
@@ -301,10 +355,10 @@ EXPLAINED = [
     ),
     (
         "(3) awaiting fulfilment, oldest 20",
-        """SELECT id, number, email, total, paid_at FROM checkout_order
-        WHERE status = 'paid' ORDER BY paid_at LIMIT 20""",
+        f"""SELECT id, number, email, total, paid_at FROM checkout_order
+        WHERE {WAITING_TO_SHIP} ORDER BY paid_at LIMIT 20""",
     ),
-    ("(3b) awaiting fulfilment, count", "SELECT count(*) FROM checkout_order WHERE status = 'paid'"),
+    ("(3b) awaiting fulfilment, count", f"SELECT count(*) FROM checkout_order WHERE {WAITING_TO_SHIP}"),
     (
         "(4) flagged, newest 20",
         """SELECT id, number, email, total, flag_reason, created_at FROM checkout_order
@@ -398,7 +452,7 @@ def check_columns(connection: psycopg.Connection) -> None:
 
 
 def seed(database_url: str, orders: int) -> None:
-    tables = ["checkout_order", "checkout_payment", "checkout_refund"]
+    tables = ["checkout_order", "checkout_ordertax", "checkout_payment", "checkout_refund"]
     with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as connection:
         check_columns(connection)
         connection.execute("SET synchronous_commit = off")
@@ -414,6 +468,7 @@ def seed(database_url: str, orders: int) -> None:
             bounds = {"first": first, "last": min(orders, first + BATCH - 1)}
             with connection.transaction():
                 connection.execute(ORDERS_SQL, {**bounds, "orders": orders, "awaiting_from": awaiting_from})
+                connection.execute(ORDER_TAXES_SQL, bounds)
                 connection.execute(PAYMENTS_SQL, bounds)
                 connection.execute(REFUNDS_SQL, bounds)
             print(
@@ -421,6 +476,7 @@ def seed(database_url: str, orders: int) -> None:
                 flush=True,
             )
         connection.execute(WEBHOOKS_SQL, {"count": WEBHOOK_EVENTS})
+        connection.execute("SELECT setval('checkout_order_number_seq', 100000 + %s::bigint)", [orders])
         for table in tables:
             connection.execute(
                 sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'), (SELECT max(id) FROM {}))").format(
@@ -442,15 +498,17 @@ def seed(database_url: str, orders: int) -> None:
                 break
             say(f"Only {visible:,} of {pages:,} order pages all-visible; VACUUM again in 5 s")
             time.sleep(5)
-            connection.execute("VACUUM checkout_order, checkout_payment, checkout_refund")
+            connection.execute("VACUUM checkout_order, checkout_ordertax, checkout_payment, checkout_refund")
 
 
 def describe(connection: psycopg.Connection) -> str:
     counts = connection.execute(
-        """SELECT status, count(*) FROM checkout_order GROUP BY status ORDER BY count(*) DESC"""
+        """SELECT status, payment_status, fulfilment_status, count(*) FROM checkout_order
+        GROUP BY 1, 2, 3 ORDER BY count(*) DESC"""
     ).fetchall()
     flagged = connection.execute("SELECT count(*) FROM checkout_order WHERE is_flagged").fetchone()[0]
-    return ", ".join(f"{status} {count:,}" for status, count in counts) + f"; flagged {flagged:,}"
+    states = ", ".join(f"{status}/{paid}/{shipped} {count:,}" for status, paid, shipped, count in counts)
+    return f"{states}; flagged {flagged:,}"
 
 
 def staff_session(database_url: str) -> str:
