@@ -103,17 +103,7 @@ def method_active_set(*, method_id: int, is_active: bool) -> ShippingMethod:
     return method
 
 
-async def azone_save(**kwargs) -> ShippingZone:
-    return await sync_to_async(zone_save)(**kwargs)
-
-
-async def azone_active_set(**kwargs) -> ShippingZone:
-    return await sync_to_async(zone_active_set)(**kwargs)
-
-
-async def amethod_save(**kwargs) -> ShippingMethod:
-    return await sync_to_async(method_save)(**kwargs)
-
-
-async def amethod_active_set(**kwargs) -> ShippingMethod:
-    return await sync_to_async(method_active_set)(**kwargs)
+azone_save = sync_to_async(zone_save)
+azone_active_set = sync_to_async(zone_active_set)
+amethod_save = sync_to_async(method_save)
+amethod_active_set = sync_to_async(method_active_set)

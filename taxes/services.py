@@ -54,13 +54,6 @@ def tax_class_create(*, tax_class: TaxClass) -> TaxClass:
     return tax_class
 
 
-async def atax_rate_save(**kwargs) -> TaxRate:
-    return await sync_to_async(tax_rate_save)(**kwargs)
-
-
-async def atax_rate_delete(**kwargs) -> bool:
-    return await sync_to_async(tax_rate_delete)(**kwargs)
-
-
-async def atax_class_create(**kwargs) -> TaxClass:
-    return await sync_to_async(tax_class_create)(**kwargs)
+atax_rate_save = sync_to_async(tax_rate_save)
+atax_rate_delete = sync_to_async(tax_rate_delete)
+atax_class_create = sync_to_async(tax_class_create)

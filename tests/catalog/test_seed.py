@@ -5,7 +5,8 @@ from io import StringIO
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, Value
+from django.db.models.functions import Concat
 
 from catalog.models import Category, Product, ProductImage, Variant
 from inventory.models import Stock
@@ -63,6 +64,20 @@ def test_seed_demo_scales_and_adds_only_the_missing_products():
     assert Product.objects.count() == 45
     assert slugs_before < set(Product.objects.values_list("slug", flat=True))
     assert Variant.objects.values("sku").distinct().count() == Variant.objects.count()
+
+
+def test_seed_demo_keeps_an_older_seeding_whose_products_differ():
+    call_command("seed_demo", products=30, stdout=StringIO(), stderr=StringIO())
+    # An older version of the demo data named product 12 otherwise (and gave it other colours).
+    old = Variant.objects.filter(sku__startswith="NW000012-").first().product
+    Product.objects.filter(pk=old.pk).update(title="Older Demo Lamp", slug="older-demo-lamp")
+    Variant.objects.filter(product=old).update(sku=Concat(Value("NW000012-OLD"), "id"))
+
+    call_command("seed_demo", products=35, stdout=StringIO(), stderr=StringIO())
+
+    assert Product.objects.count() == 35
+    assert Product.objects.filter(slug="older-demo-lamp").exists()
+    assert not Variant.objects.filter(sku__startswith="NW000012-").exclude(product=old).exists()
 
 
 def test_seed_demo_refuses_absurd_counts():

@@ -34,9 +34,7 @@ class Command(BaseCommand):
         categories = self._categories()
         self._checkout_settings()
         specs = [product_spec(index) for index in range(products)]
-        slugs = self._unique_slugs(specs)
-        existing = set(Product.objects.filter(slug__in=slugs).values_list("slug", flat=True))
-        missing = [(spec, slug) for spec, slug in zip(specs, slugs, strict=True) if slug not in existing]
+        missing = self._missing(specs, self._unique_slugs(specs))
         now = timezone.now()
         created_products = created_variants = 0
         with tqdm(
@@ -98,6 +96,24 @@ class Command(BaseCommand):
             )
             categories[row["slug"]] = category
         return categories
+
+    @staticmethod
+    def _missing(specs: list, slugs: list[str], chunk: int = 5000) -> list:
+        """Return the (spec, slug) pairs not in the database yet. A demo product is known by its
+        number (its SKUs start NW<number>-), so an older seeding whose titles differ is kept as it
+        is, not made again; a slug taken by another product is left alone too."""
+        missing = []
+        for start in range(0, len(specs), chunk):
+            pairs = list(zip(specs[start : start + chunk], slugs[start : start + chunk], strict=True))
+            skus = Variant.objects.filter(sku__gte=f"NW{start:06d}-", sku__lt=f"NW{start + chunk:06d}-")
+            numbers = {int(sku[2:8]) for sku in skus.values_list("sku", flat=True) if sku[2:8].isdigit()}
+            taken = set(
+                Product.objects.filter(slug__in=[slug for _, slug in pairs]).values_list("slug", flat=True)
+            )
+            missing += [
+                (spec, slug) for spec, slug in pairs if spec.index not in numbers and slug not in taken
+            ]
+        return missing
 
     @staticmethod
     def _unique_slugs(specs: list) -> list[str]:
