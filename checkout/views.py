@@ -142,6 +142,8 @@ async def checkout(request: HttpRequest) -> HttpResponse:
     cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
     page = await _CheckoutPage.make(request, summary)
+    if request.method != "POST":
+        await page.priced()
     form = page.form()
     is_placing = form.is_bound and form.is_valid()
     # An empty cart has nothing to check out, unless the form repeats a placed order's (a double submit).
@@ -165,7 +167,7 @@ async def checkout_totals(request: HttpRequest) -> HttpResponse:
     summary = await selectors.cart_summary(cart=await acart_for_request(request, create=False))
     if summary.is_empty:
         raise CartEmpty()
-    page = await _CheckoutPage.make(request, summary, values=request.GET)
+    page = await (await _CheckoutPage.make(request, summary, values=request.GET)).priced()
     form = page.form(initial=True)
     context = page.context(form)
     return JsonResponse(
@@ -178,48 +180,54 @@ async def checkout_totals(request: HttpRequest) -> HttpResponse:
 
 
 class _CheckoutPage:
-    """The checkout page for one request: the served countries, the delivery options for the
+    """The checkout page for one request: the served countries, and (read only when the page is
+    shown, never for an order that is placed) the saved addresses, the delivery options for the
     country chosen (in the form, the query or the saved address) and the totals with them."""
 
-    def __init__(self, request, summary, *, countries, addresses, initial, price) -> None:
+    def __init__(self, request, summary, *, countries, values, initial_extra) -> None:
         self.request, self.summary, self.countries = request, summary, countries
-        self.addresses, self.initial, self.price = addresses, initial, price
+        self.values, self.initial_extra = values, initial_extra
+        self.addresses, self.initial, self.price = [], {}, None
         self.unserved = ""  # the country asked for, when no zone delivers there
 
     @classmethod
     async def make(cls, request, summary, *, values=None, initial_extra=None) -> _CheckoutPage:
-        addresses = await selectors.saved_addresses(user=request.user)
+        served = await aserved_countries()
+        return cls(request, summary, countries=served, values=values, initial_extra=initial_extra or {})
+
+    async def priced(self) -> _CheckoutPage:
+        """Read what showing the page needs: the addresses, the starting values and the prices."""
+        if self.price is not None:
+            return self
+        request, summary = self.request, self.summary
+        self.addresses = await selectors.saved_addresses(user=request.user)
         initial = checkout_initial(
-            user=request.user, addresses=addresses, chosen_id=request.GET.get("address", "")
+            user=request.user, addresses=self.addresses, chosen_id=request.GET.get("address", "")
         )
-        initial = {**initial, **(initial_extra or {}), "cart_version": summary.version}
-        values = values if values is not None else (request.POST if request.method == "POST" else initial)
+        self.initial = {**initial, **self.initial_extra, "cart_version": summary.version}
+        values = self.values
+        if values is None:
+            values = request.POST if request.method == "POST" else self.initial
         # Only a country some zone serves is priced; anything else is priced for home (or the first
         # served), and the page says so.
         asked = countries.alpha2(values.get("country") or "") or settings.SHOP_COUNTRY
-        served = await aserved_countries()
-        codes = [code for code, _name in served]
-        country = (
-            asked
-            if asked in codes or not codes
-            else (settings.SHOP_COUNTRY if settings.SHOP_COUNTRY in codes else codes[0])
-        )
-        price = await selectors.checkout_price_for(
+        codes = [code for code, _name in self.countries]
+        home = settings.SHOP_COUNTRY if settings.SHOP_COUNTRY in codes or not codes else codes[0]
+        country = asked if asked in codes or not codes else home
+        self.price = await selectors.checkout_price_for(
             summary=summary, country=country, method_code=values.get("shipping_method")
         )
-        page = cls(request, summary, countries=served, addresses=addresses, initial=initial, price=price)
-        page.unserved = "" if country == asked else (countries.name(asked) or asked)
-        return page
+        self.unserved = "" if country == asked else (countries.name(asked) or asked)
+        return self
 
     def form(self, *, initial: bool = False) -> CheckoutForm:
-        methods, countries = list(self.price.offers), self.countries
         if self.request.method == "POST" and not initial:
-            return CheckoutForm(self.request.POST, methods=methods, countries=countries)
-        chosen = {
-            "country": self.price.country,
-            "shipping_method": self.price.offer.code if self.price.offer else "",
-        }
-        return CheckoutForm(initial={**self.initial, **chosen}, methods=methods, countries=countries)
+            return CheckoutForm(self.request.POST, methods=[], countries=self.countries)
+        price = self.price
+        chosen = {"country": price.country, "shipping_method": price.offer.code if price.offer else ""}
+        return CheckoutForm(
+            initial={**self.initial, **chosen}, methods=list(price.offers), countries=self.countries
+        )
 
     def context(self, form: CheckoutForm) -> dict:
         summary = self.summary
@@ -241,6 +249,7 @@ class _CheckoutPage:
 
     async def render(self, form: CheckoutForm, *, status: int | None = None) -> HttpResponse:
         """Render the page, 400 for a form with errors."""
+        await self.priced()
         status = status or (400 if form.is_bound else 200)
         return render(self.request, "checkout/checkout.html", self.context(form), status=status)
 
@@ -261,7 +270,7 @@ async def _checkout_again(request, error: ShopError, form: CheckoutForm) -> Http
     error_message(request, error)
     summary = await selectors.cart_summary(cart=await acart_for_request(request, create=False))
     kept = {name: value for name, value in form.cleaned_data.items() if name not in ("quote", "cart_version")}
-    page = await _CheckoutPage.make(request, summary, values=kept, initial_extra=kept)
+    page = await (await _CheckoutPage.make(request, summary, values=kept, initial_extra=kept)).priced()
     # The cart or its stock changed under the shopper (409), unless they were too quick (429).
     status = 429 if isinstance(error, ratelimit.RateLimited) else 409
     return with_error_headers(await page.render(page.form(initial=True), status=status), error)
