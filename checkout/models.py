@@ -22,6 +22,7 @@ class Cart(models.Model):
     )
     # Bumped on every change, so a checkout form can tell the cart changed under it.
     version = models.PositiveIntegerField(default=1)
+    discount_code = models.CharField(max_length=40, blank=True, help_text="The code the shopper entered.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +105,10 @@ class Order(models.Model):
     subtotal = models.PositiveBigIntegerField()
     shipping_total = models.PositiveBigIntegerField()
     shipping_tax = models.PositiveBigIntegerField(default=0)
+    # The promotion applied: what it took off, gross, from the lines (OrderLine.discount) and delivery.
+    discount_code = models.CharField(max_length=40, blank=True)
+    discount_name = models.CharField(max_length=120, blank=True)
+    discount_total = models.PositiveBigIntegerField(default=0)
     tax_name = models.CharField(max_length=40, blank=True)
     tax_total = models.PositiveBigIntegerField()
     total = models.PositiveBigIntegerField()
@@ -217,6 +222,7 @@ class OrderLine(models.Model):
     net = models.PositiveBigIntegerField(default=0)
     tax = models.PositiveBigIntegerField(default=0)
     tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=0)
+    discount = models.PositiveBigIntegerField(default=0)  # taken off line_total before tax
 
     class Meta:
         ordering = ["id"]

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from promotions.services import Discount
 from shipping.selectors import DeliveryOffer
 from taxes.calc import Taxable, Taxed, TaxRule, shares, tax_lines
 from taxes.rules import CountryRates, tax_rule
@@ -48,6 +49,15 @@ class Totals:
     lines: tuple[Taxed, ...]
     delivery_parts: tuple[Taxed, ...]
     by_rate: tuple[RateTotal, ...]
+    # What a promotion took off (as the catalogue prices carry tax), before tax was worked out.
+    discount_lines: tuple[int, ...] = ()
+    discount_delivery: int = 0
+    discount_code: str = ""
+    discount_name: str = ""
+
+    @property
+    def discount_total(self) -> int:
+        return sum(self.discount_lines) + self.discount_delivery
 
     @property
     def subtotal(self) -> int:
@@ -81,12 +91,14 @@ class Totals:
 
     @property
     def shown_subtotal(self) -> int:
-        """The goods as the page lists them: gross when prices include tax, else net."""
-        return self.subtotal if self.prices_include_tax else self.subtotal_net
+        """The goods as the page lists them, before any discount: gross when prices include tax, else net."""
+        goods = self.subtotal if self.prices_include_tax else self.subtotal_net
+        return goods + sum(self.discount_lines)
 
     @property
     def shown_shipping(self) -> int:
-        return self.shipping if self.prices_include_tax else self.shipping_net
+        """Delivery as the page lists it, before any discount (so the rows add up to the total)."""
+        return (self.shipping if self.prices_include_tax else self.shipping_net) + self.discount_delivery
 
 
 def _delivery_parts(delivery: int, goods: Sequence[Taxable]) -> list[Taxable]:
@@ -113,16 +125,20 @@ def order_totals(
     rates: CountryRates,
     rule: TaxRule,
     tax_name: str,
+    discount: Discount | None = None,
 ) -> Totals:
     """Return the order's money for goods `lines` and a `delivery` price, both as the catalogue
-    prices them, delivered where `rates` apply."""
+    prices them, delivered where `rates` apply, less what `discount` takes off (tax follows)."""
+    off_lines = discount.reduction.lines if discount else tuple(0 for _ in lines)
+    off_delivery = delivery if discount and discount.reward == "free_delivery" else 0
+    delivery -= off_delivery
     goods = [
         Taxable(
-            amount=line.amount,
+            amount=line.amount - off,
             rate=rates.rate(line.tax_class_id),
             home_rate=rates.home_rate(line.tax_class_id),
         )
-        for line in lines
+        for line, off in zip(lines, off_lines, strict=True)
     ]
     parts = _delivery_parts(delivery, goods)
     taxed = tax_lines([*goods, *parts], rule)
@@ -137,6 +153,10 @@ def order_totals(
         lines=tuple(taxed[: len(goods)]),
         delivery_parts=tuple(taxed[len(goods) :]),
         by_rate=tuple(RateTotal(rate=rate, net=net, tax=tax) for rate, (net, tax) in sorted(by_rate.items())),
+        discount_lines=tuple(off_lines),
+        discount_delivery=off_delivery,
+        discount_code=discount.code if discount else "",
+        discount_name=discount.name if discount else "",
     )
 
 
@@ -158,6 +178,7 @@ def checkout_price(
     offers: Sequence[DeliveryOffer],
     method_code: str | None,
     rates: CountryRates,
+    discount: Discount | None = None,
 ) -> CheckoutPrice:
     """Return the money for the method `method_code` among `offers` (the first when it is not one)."""
     offer = next((o for o in offers if o.code == method_code), offers[0] if offers else None)
@@ -168,5 +189,6 @@ def checkout_price(
         rates=rates,
         rule=tax_rule(),
         tax_name=settings.TAX_NAME,
+        discount=discount,
     )
     return CheckoutPrice(country=country, offers=tuple(offers), offer=offer, totals=totals)

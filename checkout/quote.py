@@ -33,6 +33,7 @@ class Quote:
     tax: int
     total: int
     method_name: str = ""
+    discount_code: str = ""  # the code whose discount the totals include, "" for none
 
     def sign(self) -> str:
         """Return the quote as a signed string for the checkout form."""
@@ -45,6 +46,7 @@ class Quote:
             "x": self.tax,
             "t": self.total,
             "n": self.method_name,
+            "dc": self.discount_code,
         }
         return signing.dumps(payload, salt=_SALT, compress=True)
 
@@ -62,6 +64,7 @@ def quote_read(value: str) -> Quote:
             tax=int(payload["x"]),
             total=int(payload["t"]),
             method_name=str(payload.get("n", "")),
+            discount_code=str(payload.get("dc", "")),
         )
     except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
         raise QuoteInvalid() from error

@@ -15,6 +15,8 @@ from checkout.models import Cart, CartLine, Order, Payment
 from checkout.pricing import CheckoutPrice, GoodsLine, checkout_price
 from checkout.quote import Quote
 from inventory.selectors import variant_available, with_stock
+from promotions.exceptions import CodeNotApplicable
+from promotions.services import CartItem, Discount, adiscount_for
 from shipping.selectors import Basket, adelivery_offers
 from taxes.rules import acountry_rates
 
@@ -34,6 +36,8 @@ class CartLineView:
     is_sold: bool  # false when the variant, its product or its category was withdrawn
     tax_class_id: int | None = None
     weight_grams: int = 0
+    product_id: int = 0
+    category_id: int = 0
 
     @property
     def line_total(self) -> int:
@@ -56,6 +60,15 @@ class CartSummary:
     version: int
     lines: list[CartLineView]
     currency: str
+    discount_code: str = ""  # as the shopper entered it; whether it applies is priced each time
+
+    @property
+    def promotion_items(self) -> list[CartItem]:
+        return [
+            CartItem(amount=line.line_total, product_id=line.product_id, category_id=line.category_id)
+            for line in self.lines
+            if line.is_sold
+        ]
 
     @property
     def subtotal(self) -> int:
@@ -66,6 +79,12 @@ class CartSummary:
         """What delivery is priced on: the goods that can be ordered, their value and weight."""
         sold = [line for line in self.lines if line.is_sold]
         return Basket(value=self.subtotal, grams=sum(line.weight_grams * line.quantity for line in sold))
+
+    def basket_after(self, discount: Discount | None) -> Basket:
+        """The basket delivery is priced on, its value less what a code takes off the goods."""
+        basket = self.basket
+        off = sum(discount.reduction.lines) if discount else 0
+        return Basket(value=basket.value - off, grams=basket.grams)
 
     @property
     def goods(self) -> list[GoodsLine]:
@@ -132,20 +151,43 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
                 is_sold=line.is_sellable,
                 tax_class_id=variant.product.tax_class_id,
                 weight_grams=variant.weight_grams,
+                product_id=variant.product_id,
+                category_id=variant.product.category_id,
             )
         )
-    return CartSummary(cart_id=cart.id, version=cart.version, lines=lines, currency=settings.SHOP_CURRENCY)
+    return CartSummary(
+        cart_id=cart.id,
+        version=cart.version,
+        lines=lines,
+        currency=settings.SHOP_CURRENCY,
+        discount_code=cart.discount_code,
+    )
 
 
-async def checkout_price_for(*, summary: CartSummary, country: str, method_code: str | None) -> CheckoutPrice:
+async def cart_discount(*, summary: CartSummary, customer: str | None) -> tuple[Discount | None, str]:
+    """Return what the cart's code takes off it now, or None and why it does not apply ("" without one)."""
+    if not summary.discount_code:
+        return None, ""
+    try:
+        return await adiscount_for(
+            code_text=summary.discount_code, items=summary.promotion_items, customer=customer
+        ), ""
+    except CodeNotApplicable as error:
+        return None, error.user_message
+
+
+async def checkout_price_for(
+    *, summary: CartSummary, country: str, method_code: str | None, discount: Discount | None = None
+) -> CheckoutPrice:
     """Return the delivery options to `country` and the totals with the one chosen (two queries)."""
     return checkout_price(
         currency=summary.currency,
         country=country,
         lines=summary.goods,
-        offers=await adelivery_offers(country=country, basket=summary.basket),
+        offers=await adelivery_offers(country=country, basket=summary.basket_after(discount)),
         method_code=method_code,
         rates=await acountry_rates(country),
+        discount=discount,
     )
 
 
@@ -160,6 +202,7 @@ def checkout_quote(*, summary: CartSummary, price: CheckoutPrice) -> Quote:
         delivery=price.totals.shipping,
         tax=price.totals.tax,
         total=price.totals.total,
+        discount_code=price.totals.discount_code,
     )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from checkout import order_views, views
+from checkout import code_views, order_views, views
 from shop import converters  # noqa: F401 (registers the path converters)
 
 app_name = "checkout"
@@ -9,6 +9,7 @@ urlpatterns = [
     path("cart/", views.cart_detail, name="cart"),
     path("cart/add/", views.cart_add, name="cart-add"),
     path("cart/update/", views.cart_update, name="cart-update"),
+    path("cart/code/", code_views.cart_code, name="cart-code"),
     path("checkout/", views.checkout, name="checkout"),
     path("checkout/totals/", views.checkout_totals, name="checkout-totals"),
     path("order/<order_token:token>/", order_views.order_detail, name="order-detail"),

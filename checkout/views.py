@@ -19,6 +19,7 @@ from django_countries import countries
 
 from accounts.services import address_remember
 from checkout import selectors
+from checkout.code_views import customer_of
 from checkout.exceptions import (
     CartEmpty,
     CartError,
@@ -28,7 +29,12 @@ from checkout.exceptions import (
 )
 from checkout.forms import CartAddForm, CartLineForm, CheckoutForm, checkout_initial
 from checkout.models import Order
-from checkout.services.carts import MAX_LINE_QUANTITY, acart_for_request, acart_line_add, acart_line_set
+from checkout.services.carts import (
+    MAX_LINE_QUANTITY,
+    acart_for_request,
+    acart_line_add,
+    acart_line_set,
+)
 from checkout.services.placement import ShippingAddress, aorder_place
 from shipping.selectors import ahome_delivery_promise, aserved_countries
 from shop import ratelimit
@@ -66,7 +72,10 @@ async def cart_detail(request: HttpRequest) -> HttpResponse:
     cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
     delivery = await ahome_delivery_promise()
+    discount, code_problem = await selectors.cart_discount(summary=summary, customer=customer_of(request))
     context = {
+        "discount": discount,
+        "code_problem": code_problem,
         "cart": summary,
         "max_quantity": MAX_LINE_QUANTITY,
         "cart_count": summary.item_count,
@@ -189,6 +198,7 @@ class _CheckoutPage:
         self.values, self.initial_extra = values, initial_extra
         self.addresses, self.initial, self.price = [], {}, None
         self.unserved = ""  # the country asked for, when no zone delivers there
+        self.code_problem = ""  # why the cart's discount code does not apply, if it does not
 
     @classmethod
     async def make(cls, request, summary, *, values=None, initial_extra=None) -> _CheckoutPage:
@@ -214,8 +224,11 @@ class _CheckoutPage:
         codes = [code for code, _name in self.countries]
         home = settings.SHOP_COUNTRY if settings.SHOP_COUNTRY in codes or not codes else codes[0]
         country = asked if asked in codes or not codes else home
+        discount, self.code_problem = await selectors.cart_discount(
+            summary=summary, customer=customer_of(request)
+        )
         self.price = await selectors.checkout_price_for(
-            summary=summary, country=country, method_code=values.get("shipping_method")
+            summary=summary, country=country, method_code=values.get("shipping_method"), discount=discount
         )
         self.unserved = "" if country == asked else (countries.name(asked) or asked)
         return self
@@ -238,6 +251,7 @@ class _CheckoutPage:
             "chosen_method": self.price.offer.code if self.price.offer else "",
             "country_name": countries.name(self.price.country) or self.price.country,
             "unserved_country": self.unserved,
+            "code_problem": self.code_problem,
             "totals": self.price.totals,
             "summary_lines": _summary_lines(summary, self.price.totals),
             "quote": selectors.checkout_quote(summary=summary, price=self.price).sign(),
@@ -255,12 +269,13 @@ class _CheckoutPage:
 
 
 def _summary_lines(summary, totals) -> list[tuple[str, int, int]]:
-    """Return (title, quantity, amount) for each line as the order will charge it: gross when prices
-    include tax (which abroad may differ from the catalogue's), else net."""
+    """Return (title, quantity, amount) for each line as the order will charge it before any discount
+    (listed apart): gross when prices include tax (abroad it may differ from the catalogue's), else net."""
     sold = [line for line in summary.lines if line.is_sold]
+    offs = totals.discount_lines or (0,) * len(sold)
     return [
-        (line.title, line.quantity, taxed.gross if totals.prices_include_tax else taxed.net)
-        for line, taxed in zip(sold, totals.lines, strict=True)
+        (line.title, line.quantity, (taxed.gross if totals.prices_include_tax else taxed.net) + off)
+        for line, taxed, off in zip(sold, totals.lines, offs, strict=True)
     ]
 
 

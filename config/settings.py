@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "taxes",
     "shipping",
     "catalog",
+    "promotions",
     "inventory",
     "checkout",
     "accounts",
@@ -351,6 +352,8 @@ RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/15m"
 # (inventory.services.RESERVATION_MAX_LINES), which is also the most it may be set to.
 CART_MAX_LINES = env.int("CART_MAX_LINES", default=0)
 RATE_LIMIT_PLACE_ORDER = env.str("RATE_LIMIT_PLACE_ORDER", default="20/10m")
+# Discount codes tried, per client address and per cart: guessing codes is slow.
+RATE_LIMIT_DISCOUNT_CODE = env.str("RATE_LIMIT_DISCOUNT_CODE", default="10/10m")
 RATE_LIMIT_SIGNUP = env.str("RATE_LIMIT_SIGNUP", default="10/h")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -43,6 +43,17 @@ def _title(variant: Variant) -> str:
     return f"{variant.product.title} ({label})" if variant.options else variant.product.title
 
 
+def cart_code_set(*, cart_id: int, code: str) -> None:
+    """Keep the discount code the shopper entered ("" removes it); an open checkout page is then
+    out of date, as after any change of the cart."""
+    Cart.objects.filter(pk=cart_id).update(
+        discount_code=code, version=F("version") + 1, updated_at=timezone.now()
+    )
+
+
+acart_code_set = sync_to_async(cart_code_set)
+
+
 def cart_version_bump(*, cart_id: int) -> None:
     """Give the cart a new version: a checkout page opened before the change can no longer place it."""
     Cart.objects.filter(pk=cart_id).update(version=F("version") + 1, updated_at=timezone.now())

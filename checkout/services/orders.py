@@ -14,6 +14,7 @@ from django.utils import timezone
 from checkout.exceptions import IllegalTransition
 from checkout.locks import order_lock, order_lock_by_payment
 from checkout.models import Order, OrderEvent
+from promotions.services import code_use_consume, code_use_release
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,11 @@ def _order_save(
     for name, value in fields.items():
         setattr(order, name, value)
     order.save(update_fields=["status", "payment_status", "fulfilment_status", *fields, "updated_at"])
+    # A code's use follows the order: consumed once paid, given back if it is canceled unpaid or refused.
+    if order.status == _O.CANCELED and order.payment_status in (_P.AWAITING, _P.VOIDED):
+        code_use_release(order_id=order.pk)
+    elif order.payment_status == _P.PAID:
+        code_use_consume(order_id=order.pk)
     message = "; ".join(parts) + (f": {note}" if note else "")
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, message=message[:500], actor_id=actor_id

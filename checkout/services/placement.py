@@ -44,6 +44,7 @@ from checkout.services.placement_undo import (
     aplacement_undo,
     placement_reason,
 )
+from promotions.services import code_use_hold, customer_key
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,13 @@ def order_write(*, draft: OrderDraft, user_id: int | None, email: str, address: 
             tax_name=totals.tax_name,
             tax_total=totals.tax,
             total=totals.total,
+            discount_code=totals.discount_code,
+            discount_name=totals.discount_name,
+            discount_total=totals.discount_total,
         )
+        if draft.discount is not None:
+            # In the order's transaction: an order that is not written holds no use.
+            code_use_hold(discount=draft.discount, order_id=order.pk, customer=draft.customer)
         OrderEvent.objects.create(
             order=order, kind=OrderEvent.Kind.PLACED, message=f"Placed for {totals.total} {totals.currency}"
         )
@@ -109,6 +116,7 @@ def _lines_write(order: Order, draft: OrderDraft) -> None:
                 net=line.net,
                 tax=line.tax,
                 tax_rate=line.tax_rate,
+                discount=line.discount,
             )
             for line in draft.lines
         ]
@@ -144,6 +152,7 @@ def order_create(
         address=address,
         shipping_method_code=shipping_method_code,
         seen_prices=seen_prices,
+        customer=customer_key(user_id=user_id, email=email),
     )
     try:
         return order_write(draft=draft, user_id=user_id, email=email, address=address), True

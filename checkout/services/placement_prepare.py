@@ -18,6 +18,8 @@ from checkout.models import Cart, CartLine
 from checkout.pricing import CheckoutPrice, GoodsLine, Totals, checkout_price
 from checkout.quote import Choice, PricedLine, Quote, quote_changes
 from checkout.services.carts import _title
+from promotions.exceptions import CodeNotApplicable
+from promotions.services import CartItem, Discount, discount_for
 from shipping.selectors import Basket, delivery_offers
 from taxes.rules import country_rates
 
@@ -78,11 +80,39 @@ def _prices_confirm(seen: Quote, *, lines: list[CartLine], price: CheckoutPrice)
         raise PricesChanged(changes)
 
 
+def _order_discount(
+    lines: list[CartLine], *, code_text: str, customer: str, seen: Quote | None
+) -> Discount | None:
+    """Return what the cart's code takes off these lines now; raise PricesChanged when the shopper
+    saw it applied and it no longer applies (saying why)."""
+    if not code_text:
+        return None
+    items = [
+        CartItem(
+            amount=line.variant.price * line.quantity,
+            product_id=line.variant.product_id,
+            category_id=line.variant.product.category_id,
+        )
+        for line in lines
+    ]
+    try:
+        return discount_for(code_text=code_text, items=items, customer=customer)
+    except CodeNotApplicable as error:
+        if seen and seen.discount_code:
+            raise PricesChanged([f"{error.user_message} The totals below are without it."]) from error
+        return None
+
+
 def order_price(
-    *, lines: list[CartLine], country: str, method_code: str, seen: Quote | None = None
+    *,
+    lines: list[CartLine],
+    country: str,
+    method_code: str,
+    seen: Quote | None = None,
+    discount: Discount | None = None,
 ) -> CheckoutPrice:
-    """Return the money of an order of these lines delivered to `country` by `method_code`;
-    raise CartError when no such delivery option reaches it (two queries)."""
+    """Return the money of an order of these lines delivered to `country` by `method_code`, less
+    `discount`; raise CartError when no such delivery option reaches it (two queries)."""
     goods = [
         GoodsLine(
             unit_price=line.variant.price,
@@ -92,7 +122,7 @@ def order_price(
         for line in lines
     ]
     basket = Basket(
-        value=sum(line.amount for line in goods),
+        value=sum(line.amount for line in goods) - (sum(discount.reduction.lines) if discount else 0),
         grams=sum(line.variant.weight_grams * line.quantity for line in lines),
     )
     offers = delivery_offers(country=country, basket=basket)
@@ -111,6 +141,7 @@ def order_price(
         offers=offers,
         method_code=method_code,
         rates=country_rates(country),
+        discount=discount,
     )
 
 
@@ -127,6 +158,7 @@ class LineDraft:
     net: int
     tax: int
     tax_rate: Decimal
+    discount: int = 0
 
     @property
     def line_total(self) -> int:
@@ -144,6 +176,8 @@ class OrderDraft:
     shipping_method_name: str
     totals: Totals
     lines: tuple[LineDraft, ...]
+    discount: Discount | None = None  # a code's use to hold with the order
+    customer: str = ""  # who a once-per-customer code counts
 
 
 def order_prepare(
@@ -153,6 +187,7 @@ def order_prepare(
     address: ShippingAddress,
     shipping_method_code: str,
     seen_prices: Quote,
+    customer: str = "",
 ) -> OrderDraft:
     """Return the order this cart state makes, validated and priced from the database; write nothing.
 
@@ -164,15 +199,22 @@ def order_prepare(
     # its new version together, and order_write checks the version again under the cart's lock.
     lines = list(
         with_sellable(CartLine.objects.filter(cart_id=cart_id, cart__version=cart_version), variant="variant")
-        .select_related("variant__product")
+        .select_related("variant__product", "cart")
         .order_by("added_at", "id")
     )
     if not lines:
         version = Cart.objects.filter(pk=cart_id).values_list("version", flat=True).first()
         raise CartChanged() if version not in (None, cart_version) else CartEmpty()
     _order_lines_check(lines)
+    discount = _order_discount(
+        lines, code_text=lines[0].cart.discount_code, customer=customer, seen=seen_prices
+    )
     price = order_price(
-        lines=lines, country=address.country, method_code=shipping_method_code, seen=seen_prices
+        lines=lines,
+        country=address.country,
+        method_code=shipping_method_code,
+        seen=seen_prices,
+        discount=discount,
     )
     _prices_confirm(seen_prices, lines=lines, price=price)
     return OrderDraft(
@@ -182,6 +224,8 @@ def order_prepare(
         shipping_method_code=price.offer.code,
         shipping_method_name=price.offer.name,
         totals=price.totals,
+        discount=discount,
+        customer=customer,
         lines=tuple(
             LineDraft(
                 variant_id=line.variant_id,
@@ -193,7 +237,10 @@ def order_prepare(
                 net=taxed.net,
                 tax=taxed.tax,
                 tax_rate=taxed.rate,
+                discount=off,
             )
-            for line, taxed in zip(lines, price.totals.lines, strict=True)
+            for line, taxed, off in zip(
+                lines, price.totals.lines, price.totals.discount_lines or [0] * len(lines), strict=True
+            )
         ),
     )

@@ -1,0 +1,117 @@
+"""Promotions: discount codes whose uses are held like stock, so that a limit holds under any rush.
+
+A code's use is held in the transaction that writes the order (one conditional UPDATE of the
+code's counter, checked by the database), consumed when the order is paid, and given back when
+the order is canceled, refused or never paid.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+def _default_currency() -> str:
+    return settings.SHOP_CURRENCY
+
+
+class Promotion(models.Model):
+    class Reward(models.TextChoices):
+        PERCENT = "percent", "Percentage off"
+        FIXED = "fixed", "Amount off"
+        FREE_DELIVERY = "free_delivery", "Free delivery"
+
+    name = models.CharField(max_length=120, help_text="Shown to shoppers, e.g. “Summer sale 10 % off”.")
+    reward = models.CharField(max_length=20, choices=Reward.choices)
+    percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal(100))],
+    )
+    amount = models.PositiveBigIntegerField(null=True, blank=True, help_text="In minor units.")
+    currency = models.CharField(max_length=3, default=_default_currency)
+    # Neither products nor categories: the whole order.
+    products = models.ManyToManyField("catalog.Product", blank=True, related_name="promotions")
+    categories = models.ManyToManyField("catalog.Category", blank=True, related_name="promotions")
+    min_spend = models.PositiveBigIntegerField(null=True, blank=True, help_text="In minor units.")
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    once_per_customer = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True, help_text="Off: paused.")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reward="percent", percent__gt=0, percent__lte=100, amount__isnull=True)
+                | Q(reward="fixed", amount__gt=0, percent__isnull=True)
+                | Q(reward="free_delivery", amount__isnull=True, percent__isnull=True),
+                name="promotion_reward_has_its_value",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="promotion_ends_after_it_starts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DiscountCode(models.Model):
+    promotion = models.ForeignKey(Promotion, on_delete=models.PROTECT, related_name="codes")
+    # Kept as shoppers' input is matched: upper case, no surrounding spaces.
+    code = models.CharField(max_length=40, unique=True)
+    usage_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: no limit.")
+    # Uses held or consumed: raised by one conditional UPDATE, never past the limit.
+    uses = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(usage_limit__isnull=True) | Q(uses__lte=F("usage_limit")),
+                name="discountcode_uses_within_limit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CodeUse(models.Model):
+    """One order's use of a code: held at placement, consumed when paid, released otherwise."""
+
+    class Status(models.TextChoices):
+        HELD = "held"
+        CONSUMED = "consumed"
+        RELEASED = "released"
+
+    code = models.ForeignKey(DiscountCode, on_delete=models.PROTECT, related_name="code_uses")
+    promotion = models.ForeignKey(Promotion, on_delete=models.PROTECT, related_name="code_uses")
+    order = models.OneToOneField("checkout.Order", on_delete=models.PROTECT, related_name="code_use")
+    # Set only for a once-per-customer promotion: "user:<id>" or "email:<address>".
+    customer_key = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001 - NULL escapes the constraint
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promotion", "customer_key"],
+                condition=Q(status__in=["held", "consumed"]),
+                name="codeuse_once_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} on order {self.order_id}: {self.status}"

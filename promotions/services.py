@@ -1,0 +1,215 @@
+"""Discount codes: checking one against a cart, and holding, consuming and giving back its uses.
+
+Holding is one conditional UPDATE of the code's counter inside the transaction that writes
+the order: however many shoppers place an order at the same moment, the database lets exactly
+as many through as the limit has room for (its CHECK makes any other outcome an error), and an
+order that is not written holds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from asgiref.sync import sync_to_async
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from catalog.models import Category
+from promotions.calc import Eligible, Reduction, reduction
+from promotions.exceptions import CodeAlreadyUsed, CodeNotApplicable, CodeUsedUp
+from promotions.models import CodeUse, DiscountCode, Promotion
+from shop.money import format_money
+
+logger = logging.getLogger(__name__)
+
+LIVE = [CodeUse.Status.HELD, CodeUse.Status.CONSUMED]
+
+
+def code_normalize(text: str) -> str:
+    """Return a code as shoppers' input is matched: no surrounding spaces, upper case."""
+    return (text or "").strip().upper()
+
+
+@dataclass(frozen=True)
+class CartItem:
+    """A goods line as promotions see it."""
+
+    amount: int
+    product_id: int
+    category_id: int
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A code that applies to a cart, and what it takes off."""
+
+    code_id: int
+    code: str
+    promotion_id: int
+    name: str
+    reward: str
+    reduction: Reduction  # off the goods lines; free delivery is taken off by the pricing
+    once_per_customer: bool
+
+
+def customer_key(*, user_id: int | None, email: str) -> str:
+    """Return who a once-per-customer limit counts: the account, else the e-mail address."""
+    return f"user:{user_id}" if user_id else f"email:{email.strip().lower()}"
+
+
+def _covered(items: Sequence[CartItem], category_ids: set[int], product_ids: set[int]) -> list[bool]:
+    if not category_ids and not product_ids:
+        return [True] * len(items)
+    return [item.product_id in product_ids or item.category_id in category_ids for item in items]
+
+
+def _refusal(promotion: Promotion, code: DiscountCode, *, goods: int, now) -> str | None:
+    """Return why the code cannot be used now on goods worth `goods`, or None."""
+    if not promotion.is_active:
+        return "That code is not available at the moment."
+    if promotion.starts_at and now < promotion.starts_at:
+        return "That code cannot be used yet."
+    if promotion.ends_at and now >= promotion.ends_at:
+        return "That code has expired."
+    if code.usage_limit is not None and code.uses >= code.usage_limit:
+        return "That code has been used up."
+    if promotion.min_spend and goods < promotion.min_spend:
+        spend = format_money(promotion.min_spend, promotion.currency)
+        return f"That code needs a minimum spend of {spend} (before delivery)."
+    return None
+
+
+def _with_descendants(category_ids: set[int]) -> set[int]:
+    """Return the categories and every one below them (a promotion on a category covers its
+    subcategories): a read a level, the tree being shallow."""
+    found, frontier = set(category_ids), set(category_ids)
+    while frontier:
+        frontier = set(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
+        found |= frontier
+    return found
+
+
+def discount_for(*, code_text: str, items: Sequence[CartItem], customer: str | None) -> Discount:
+    """Return what the code takes off these cart items; raise CodeNotApplicable saying why not.
+    A few reads; holds nothing."""
+    text = code_normalize(code_text)
+    code = DiscountCode.objects.select_related("promotion").filter(code=text).first() if text else None
+    if code is None:
+        raise CodeNotApplicable("We do not know that code. Please check it and try again.")
+    promotion = code.promotion
+    goods = sum(item.amount for item in items)
+    if not items:
+        raise CodeNotApplicable("Add something to your cart before using a code.")
+    why = _refusal(promotion, code, goods=goods, now=timezone.now())
+    if why:
+        raise CodeNotApplicable(why)
+    if promotion.once_per_customer and customer and _used_by(promotion, customer):
+        raise CodeAlreadyUsed()
+    product_ids = set(promotion.products.values_list("id", flat=True))
+    category_ids = _with_descendants(set(promotion.categories.values_list("id", flat=True)))
+    covered = _covered(items, category_ids, product_ids)
+    if not any(covered):
+        raise CodeNotApplicable("That code is not valid for the items in your cart.")
+    percent = Fraction(promotion.percent) if promotion.percent is not None else None
+    cut = reduction(
+        reward=promotion.reward,
+        percent=percent,
+        amount=promotion.amount,
+        lines=[
+            Eligible(amount=item.amount, covered=is_covered)
+            for item, is_covered in zip(items, covered, strict=True)
+        ],
+        delivery=0,
+    )
+    return Discount(
+        code_id=code.pk,
+        code=code.code,
+        promotion_id=promotion.pk,
+        name=promotion.name,
+        reward=promotion.reward,
+        reduction=cut,
+        once_per_customer=promotion.once_per_customer,
+    )
+
+
+def _used_by(promotion: Promotion, customer: str) -> bool:
+    return CodeUse.objects.filter(promotion=promotion, customer_key=customer, status__in=LIVE).exists()
+
+
+def code_use_hold(*, discount: Discount, order_id: int, customer: str) -> CodeUse:
+    """Hold one use of the code for the order, inside the caller's transaction (the order's).
+
+    Raise CodeUsedUp when its limit has no room left, CodeAlreadyUsed when a once-per-customer
+    promotion was already used by this customer: the caller's transaction then writes nothing."""
+    room = Q(usage_limit__isnull=True) | Q(uses__lt=F("usage_limit"))
+    if not DiscountCode.objects.filter(room, pk=discount.code_id).update(uses=F("uses") + 1):
+        raise CodeUsedUp()
+    try:
+        with transaction.atomic():
+            return CodeUse.objects.create(
+                code_id=discount.code_id,
+                promotion_id=discount.promotion_id,
+                order_id=order_id,
+                customer_key=customer if discount.once_per_customer else None,
+            )
+    except IntegrityError as error:
+        if discount.once_per_customer and _used_by(Promotion(pk=discount.promotion_id), customer):
+            raise CodeAlreadyUsed() from error
+        raise
+
+
+def code_use_consume(*, order_id: int) -> None:
+    """Mark the order's held code use consumed (it was paid). Nothing to do without one."""
+    CodeUse.objects.filter(order_id=order_id, status=CodeUse.Status.HELD).update(
+        status=CodeUse.Status.CONSUMED, updated_at=timezone.now()
+    )
+
+
+def code_use_release(*, order_id: int) -> None:
+    """Give the order's code use back (the order was canceled, refused or never paid), once."""
+    use = CodeUse.objects.select_for_update().filter(order_id=order_id, status__in=LIVE).first()
+    if use is None:
+        return
+    use.status = CodeUse.Status.RELEASED
+    use.save(update_fields=["status", "updated_at"])
+    DiscountCode.objects.filter(pk=use.code_id).update(uses=F("uses") - 1)
+    logger.info("code use given back", extra={"order": order_id, "code": use.code_id})
+
+
+def codes_create(*, promotion: Promotion, prefix: str, count: int) -> list[DiscountCode]:
+    """Create `count` single-use codes for the promotion, each `prefix` and 8 random characters."""
+    import secrets
+
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+    made: list[DiscountCode] = []
+    with transaction.atomic():
+        while len(made) < count:
+            batch = [
+                DiscountCode(
+                    promotion=promotion,
+                    code=code_normalize(prefix) + "".join(secrets.choice(alphabet) for _ in range(8)),
+                    usage_limit=1,
+                )
+                for _ in range(count - len(made))
+            ]
+            made += DiscountCode.objects.bulk_create(batch, ignore_conflicts=True)
+            made = list(
+                DiscountCode.objects.filter(promotion=promotion, code__in=[code.code for code in made])
+            )
+    return made
+
+
+def uses_by_code(codes: Iterable[DiscountCode]) -> dict[int, int]:
+    """Return each code's consumed uses (paid orders)."""
+    rows = CodeUse.objects.filter(code__in=list(codes), status=CodeUse.Status.CONSUMED).values_list("code_id")
+    counts: dict[int, int] = {}
+    for (code_id,) in rows:
+        counts[code_id] = counts.get(code_id, 0) + 1
+    return counts
+
+
+adiscount_for = sync_to_async(discount_for)
