@@ -36,6 +36,7 @@ from checkout.services.carts import (
     acart_line_set,
 )
 from checkout.services.placement import ShippingAddress, aorder_place
+from promotions.services import acodes_accepted
 from shipping.selectors import ahome_delivery_promise, aserved_countries
 from shop import ratelimit
 from shop.errors import error_message, shop_errors, with_error_headers
@@ -74,6 +75,7 @@ async def cart_detail(request: HttpRequest) -> HttpResponse:
     delivery = await ahome_delivery_promise()
     discount, code_problem = await selectors.cart_discount(summary=summary, customer=customer_of(request))
     context = {
+        "codes_accepted": bool(summary.discount_code) or await acodes_accepted(),
         "discount": discount,
         "code_problem": code_problem,
         "cart": summary,
@@ -199,6 +201,7 @@ class _CheckoutPage:
         self.addresses, self.initial, self.price = [], {}, None
         self.unserved = ""  # the country asked for, when no zone delivers there
         self.code_problem = ""  # why the cart's discount code does not apply, if it does not
+        self.codes_accepted = False  # whether to offer a code field
 
     @classmethod
     async def make(cls, request, summary, *, values=None, initial_extra=None) -> _CheckoutPage:
@@ -224,6 +227,7 @@ class _CheckoutPage:
         codes = [code for code, _name in self.countries]
         home = settings.SHOP_COUNTRY if settings.SHOP_COUNTRY in codes or not codes else codes[0]
         country = asked if asked in codes or not codes else home
+        self.codes_accepted = bool(summary.discount_code) or await acodes_accepted()
         discount, self.code_problem = await selectors.cart_discount(
             summary=summary, customer=customer_of(request)
         )
@@ -252,6 +256,7 @@ class _CheckoutPage:
             "country_name": countries.name(self.price.country) or self.price.country,
             "unserved_country": self.unserved,
             "code_problem": self.code_problem,
+            "codes_accepted": self.codes_accepted,
             "totals": self.price.totals,
             "summary_lines": _summary_lines(summary, self.price.totals),
             "quote": selectors.checkout_quote(summary=summary, price=self.price).sign(),

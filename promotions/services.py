@@ -213,3 +213,8 @@ def uses_by_code(codes: Iterable[DiscountCode]) -> dict[int, int]:
 
 
 adiscount_for = sync_to_async(discount_for)
+
+
+async def acodes_accepted() -> bool:
+    """Return whether any promotion is on: the cart and checkout offer a code field only then."""
+    return await Promotion.objects.filter(is_active=True).aexists()

@@ -180,6 +180,26 @@ class OrderDraft:
     customer: str = ""  # who a once-per-customer code counts
 
 
+def _line_drafts(lines: list[CartLine], totals: Totals) -> tuple[LineDraft, ...]:
+    """Return the order lines as priced: catalogue price, what a discount took off, net and tax."""
+    offs = totals.discount_lines or (0,) * len(lines)
+    return tuple(
+        LineDraft(
+            variant_id=line.variant_id,
+            sku=line.variant.sku,
+            product_title=line.variant.product.title,
+            variant_label=line.variant.label if line.variant.options else "",
+            unit_price=line.variant.price,
+            quantity=line.quantity,
+            net=taxed.net,
+            tax=taxed.tax,
+            tax_rate=taxed.rate,
+            discount=off,
+        )
+        for line, taxed, off in zip(lines, totals.lines, offs, strict=True)
+    )
+
+
 def order_prepare(
     *,
     cart_id: int,
@@ -226,21 +246,5 @@ def order_prepare(
         totals=price.totals,
         discount=discount,
         customer=customer,
-        lines=tuple(
-            LineDraft(
-                variant_id=line.variant_id,
-                sku=line.variant.sku,
-                product_title=line.variant.product.title,
-                variant_label=line.variant.label if line.variant.options else "",
-                unit_price=line.variant.price,
-                quantity=line.quantity,
-                net=taxed.net,
-                tax=taxed.tax,
-                tax_rate=taxed.rate,
-                discount=off,
-            )
-            for line, taxed, off in zip(
-                lines, price.totals.lines, price.totals.discount_lines or [0] * len(lines), strict=True
-            )
-        ),
+        lines=_line_drafts(lines, price.totals),
     )
