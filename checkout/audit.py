@@ -19,6 +19,7 @@ from checkout.audit_money import (
     check_order_totals,
     check_refunds_within_payments,
 )
+from checkout.audit_promotions import check_code_uses, check_order_discounts
 from checkout.audit_rules import PROBLEMS_SHOWN
 from checkout.audit_stock import (
     check_canceled_orders_hold_nothing,
@@ -147,5 +148,17 @@ CHECKS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
         "order-totals",
         "every order has lines; its net subtotal, tax and tax per rate add up from its lines and delivery",
         check_order_totals,
+    ),
+    (
+        "code-uses",
+        "a code's uses never pass its limit and are exactly the orders holding or using it; a use is held "
+        "while its order awaits payment, consumed once paid, given back when it was canceled unpaid",
+        check_code_uses,
+    ),
+    (
+        "order-discounts",
+        "every discount on an order comes from its own code's use, within its promotion's dates, and is "
+        "no more than its lines' and delivery's",
+        check_order_discounts,
     ),
 ]
