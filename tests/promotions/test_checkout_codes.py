@@ -105,3 +105,19 @@ def test_an_order_canceled_at_placement_gives_its_code_use_back(outside, shippin
     assert order.status == "canceled"
     once.refresh_from_db()
     assert once.uses == 0 and CodeUse.objects.get(order=order).status == "released"
+
+
+def test_a_code_changed_while_the_checkout_is_open_is_shown_before_placing(outside, shipping, client, jumper):
+    code()
+    fill_cart(client, (jumper, 1))
+    form = checkout_form(client, Cart.objects.get().version)  # the page shows £69.95, no code
+    apply(client, "SAVE10")  # in another tab
+
+    response = client.post("/checkout/", form)
+
+    assert response.status_code == 409
+    assert "Your cart changed (perhaps in another tab)" in response.content.decode()
+    assert not Order.objects.exists()
+    again = client.post("/checkout/", checkout_form(client, Cart.objects.get().version))
+    assert again.status_code == 302
+    assert Order.objects.get().discount_total == 650
