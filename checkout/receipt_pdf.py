@@ -33,6 +33,7 @@ _PLAIN = str.maketrans(
     }
 )
 _TABLE_WIDTHS = (62, 12, 22, 22, 18, 22, 22)
+_DISCOUNT_WIDTHS = (48, 10, 22, 20, 20, 18, 20, 22)
 _RIGHT = "RIGHT"
 
 
@@ -60,8 +61,15 @@ class _ReceiptPDF(FPDF):
         self.set_font(self.font_name, "B" if bold else "", size)
         self.multi_cell(0, height, _plain(text), new_x="LMARGIN", new_y="NEXT")
 
-    def grid(self, rows: Sequence[Sequence[str]], widths: Sequence[int], *, bold_last: bool = False) -> None:
-        """Draw a table: the first row its headings, the first column left and the rest right."""
+    def grid(
+        self,
+        rows: Sequence[Sequence[str | tuple[str, int]]],
+        widths: Sequence[int],
+        *,
+        bold_last: bool = False,
+    ) -> None:
+        """Draw a table: the first row its headings, the first column left and the rest right; a
+        cell given as (text, n) spans n columns."""
         self.set_font(self.font_name, "", 9)
         aligns = ("LEFT",) + (_RIGHT,) * (len(widths) - 1)
         with self.table(
@@ -77,7 +85,8 @@ class _ReceiptPDF(FPDF):
                 style = FontFace(emphasis="BOLD") if bold_last and index == len(rows) - 1 else None
                 row = table.row()
                 for cell in cells:
-                    row.cell(_plain(cell), style=style)
+                    text, span = cell if isinstance(cell, tuple) else (cell, 1)
+                    row.cell(_plain(text), style=style, colspan=span)
         self.ln(4)
 
 
@@ -100,24 +109,43 @@ def _head(pdf: _ReceiptPDF, receipt: Receipt) -> None:
 def _lines_table(pdf: _ReceiptPDF, receipt: Receipt) -> None:
     money, tax = receipt.money, receipt.tax_name
     unit = f"Unit price{' (gross)' if receipt.prices_include_tax else ' (net)'}"
-    rows = [["Item", "Qty", unit, "Net", f"{tax} rate", tax, "Gross"]]
+    # A discount gets its own column (left out when there is none, as on the receipt page).
+    heading = ["Discount"] if receipt.has_discount else []
+    rows: list[list[str | tuple[str, int]]] = [
+        ["Item", "Qty", unit, *heading, "Net", f"{tax} rate", tax, "Gross"]
+    ]
     for row in receipt.rows:
+        off = [f"-{money(row.discount)}" if row.discount else "-"] if receipt.has_discount else []
         sku = f" - {row.sku}" if row.sku else ""
         rows.append(
             [
                 f"{row.description}{sku}",
                 str(row.quantity),
                 money(row.unit_price),
+                *off,
                 money(row.net),
                 row.rate_text or "-",
                 money(row.tax),
                 money(row.gross),
             ]
         )
+    blank = [""] if receipt.has_discount else []
+    if receipt.has_discount:
+        label = f"Discount: {receipt.shown.discount_label}"
+        rows.append([(label, 3), f"-{money(receipt.shown.discount)}", "", "", "", ""])
     rows.append(
-        ["Total", "", "", money(receipt.net_total), "", money(receipt.tax_total), money(receipt.total)]
+        [
+            "Total",
+            "",
+            "",
+            *blank,
+            money(receipt.net_total),
+            "",
+            money(receipt.tax_total),
+            money(receipt.total),
+        ]
     )
-    pdf.grid(rows, _TABLE_WIDTHS, bold_last=True)
+    pdf.grid(rows, _DISCOUNT_WIDTHS if receipt.has_discount else _TABLE_WIDTHS, bold_last=True)
 
 
 def _rates_table(pdf: _ReceiptPDF, receipt: Receipt) -> None:

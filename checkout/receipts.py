@@ -1,6 +1,7 @@
-"""An order's VAT receipt: its rows (goods, delivery at each rate, the tax per rate, refunds)
-read once from the order's money snapshot, for the order page, the confirmation e-mail, the
-printable receipt and its PDF alike."""
+"""An order's VAT receipt: its rows (goods, delivery at each rate, what a discount took off, the
+tax per rate, refunds) read once from the order's money snapshot, for the order page, the
+confirmation e-mail, the printable receipt and its PDF alike; and the order's totals as its pages
+list them, the discount on a row of its own."""
 
 from __future__ import annotations
 
@@ -43,6 +44,75 @@ class Seller:
         return [part.strip() for part in self.address.split(",") if part.strip()]
 
 
+def discount_label(name: str, code: str) -> str:
+    """Return how a discount is named on a row, e.g. "Ten off (SAVE10)"."""
+    if name and code:
+        return f"{name} ({code})"
+    return name or (f"Discount ({code})" if code else "Discount")
+
+
+@dataclass(frozen=True)
+class LineShown:
+    """An order line as its pages list it: at its catalogue price, with what a discount took off."""
+
+    line: OrderLine
+    prices_include_tax: bool
+
+    @property
+    def paid(self) -> int:
+        """The line after its discount, as the catalogue prices carry tax (or not)."""
+        return self.line.line_total - self.line.discount
+
+    @property
+    def is_charged_apart(self) -> bool:
+        """Whether what was charged differs from the price after the discount (tax of another country)."""
+        return self.prices_include_tax and self.line.gross != self.paid
+
+
+@dataclass(frozen=True)
+class TotalsShown:
+    """The order's totals as its pages list them: the goods and delivery at their prices before a
+    discount, then the discount on its own row, so that the rows add up to the total charged."""
+
+    currency: str
+    prices_include_tax: bool
+    rows: tuple[LineShown, ...]
+    subtotal: int  # the goods before the discount: gross when prices include tax, else net
+    delivery: int  # likewise, delivery before the discount
+    discount_goods: int
+    discount_delivery: int
+    discount_name: str
+    discount_code: str
+
+    @property
+    def discount(self) -> int:
+        return self.discount_goods + self.discount_delivery
+
+    @property
+    def discount_label(self) -> str:
+        return discount_label(self.discount_name, self.discount_code)
+
+
+def totals_shown(*, order: Order, lines: Sequence[OrderLine]) -> TotalsShown:
+    """Return the order's totals as listed, from its snapshot and its `lines` (already read)."""
+    discount_goods = sum(line.discount for line in lines)
+    # Whatever the lines do not account for came off delivery (a free-delivery code).
+    discount_delivery = max(order.discount_total - discount_goods, 0)
+    goods = order.goods_gross if order.prices_include_tax else order.subtotal
+    delivery = order.shipping_gross if order.prices_include_tax else order.shipping_total
+    return TotalsShown(
+        currency=order.currency,
+        prices_include_tax=order.prices_include_tax,
+        rows=tuple(LineShown(line=line, prices_include_tax=order.prices_include_tax) for line in lines),
+        subtotal=goods + discount_goods,
+        delivery=delivery + discount_delivery,
+        discount_goods=discount_goods,
+        discount_delivery=discount_delivery,
+        discount_name=order.discount_name,
+        discount_code=order.discount_code,
+    )
+
+
 @dataclass(frozen=True)
 class ReceiptRow:
     """One line of goods, or the delivery's share at one rate."""
@@ -55,6 +125,7 @@ class ReceiptRow:
     tax: int
     rate: Decimal | None  # None: nothing was charged, or the rate is not on record
     is_delivery: bool = False
+    discount: int = 0  # taken off the line's total before tax: net and tax are after it
 
     @property
     def line_total(self) -> int:
@@ -112,6 +183,7 @@ class Receipt:
     tax_total: int
     total: int
     refunds: tuple[RefundRow, ...]
+    shown: TotalsShown
 
     @property
     def rows(self) -> tuple[ReceiptRow, ...]:
@@ -133,6 +205,10 @@ class Receipt:
     def tax_after_refunds(self) -> int:
         return self.tax_total - sum(refund.tax for refund in self.refunds)
 
+    @property
+    def has_discount(self) -> bool:
+        return self.shown.discount > 0
+
     def money(self, amount: int) -> str:
         return format_money(amount, self.currency)
 
@@ -147,11 +223,15 @@ def _goods_row(line: OrderLine) -> ReceiptRow:
         net=line.net,
         tax=line.tax,
         rate=line.tax_rate,
+        discount=line.discount,
     )
 
 
-def _delivery_rows(order: Order, goods: Sequence[ReceiptRow], taxes: Sequence[OrderTax]) -> list[ReceiptRow]:
-    """Return the delivery as one row per rate: what each rate's tax row holds beyond the goods."""
+def _delivery_rows(
+    order: Order, goods: Sequence[ReceiptRow], taxes: Sequence[OrderTax], *, discount: int
+) -> list[ReceiptRow]:
+    """Return the delivery as one row per rate: what each rate's tax row holds beyond the goods;
+    the first row also carries what a `discount` took off delivery (and its price before it)."""
     parts: list[tuple[Decimal | None, int, int]] = []
     for band in taxes:
         at_rate = [row for row in goods if row.rate == band.rate]
@@ -172,13 +252,14 @@ def _delivery_rows(order: Order, goods: Sequence[ReceiptRow], taxes: Sequence[Or
             description=description,
             sku="",
             quantity=1,
-            unit_price=net + tax if order.prices_include_tax else net,
+            unit_price=(net + tax if order.prices_include_tax else net) + off,
             net=net,
             tax=tax,
             rate=rate,
             is_delivery=True,
+            discount=off,
         )
-        for rate, net, tax in parts
+        for (rate, net, tax), off in zip(parts, [discount] + [0] * (len(parts) - 1), strict=True)
     ]
 
 
@@ -201,8 +282,10 @@ def receipt_read(*, order: Order) -> Receipt:
     """Return the order's receipt from its snapshot: its lines, tax rows and refunds, prefetched
     (the order page) or read here (the e-mail)."""
     taxes = list(order.taxes.all())
-    goods = [_goods_row(line) for line in order.lines.all()]
-    delivery = _delivery_rows(order, goods, taxes)
+    lines = list(order.lines.all())
+    shown = totals_shown(order=order, lines=lines)
+    goods = [_goods_row(line) for line in lines]
+    delivery = _delivery_rows(order, goods, taxes, discount=shown.discount_delivery)
     if taxes:
         rates = [RateRow(rate=band.rate, net=band.net, tax=band.tax) for band in taxes]
     else:
@@ -241,4 +324,5 @@ def receipt_read(*, order: Order) -> Receipt:
             )
             for refund in refunds
         ),
+        shown=shown,
     )
