@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import export, settings_views, views
+from dashboard import export, promotions_views, settings_views, views
 from shop import converters  # noqa: F401 (registers the path converters)
 
 app_name = "dashboard"
@@ -17,6 +17,19 @@ urlpatterns = [
     path("stock/", views.stock_list, name="stock"),
     path("stock/<int:variant_id>/adjust/", views.stock_adjust, name="stock-adjust"),
     path("webhooks/<int:pk>/replay/", views.webhook_replay, name="webhook-replay"),
+    path("promotions/", promotions_views.promotion_list, name="promotions"),
+    path("promotions/add/", promotions_views.promotion_add, name="promotion-add"),
+    path("promotions/<int:pk>/", promotions_views.promotion_detail, name="promotion-detail"),
+    path("promotions/<int:pk>/edit/", promotions_views.promotion_edit, name="promotion-edit"),
+    path("promotions/<int:pk>/active/", promotions_views.promotion_active, name="promotion-active"),
+    path("promotions/<int:pk>/codes/add/", promotions_views.code_add, name="promotion-code-add"),
+    path(
+        "promotions/<int:pk>/codes/generate/",
+        promotions_views.codes_generate,
+        name="promotion-codes-generate",
+    ),
+    path("promotions/<int:pk>/codes.csv", promotions_views.codes_export, name="promotion-codes-export"),
+    path("promotions/codes/<int:pk>/delete/", promotions_views.code_delete, name="promotion-code-delete"),
     path("tax-delivery/", settings_views.overview, name="tax-delivery"),
     path("tax-delivery/rates/add/", settings_views.tax_rate_add, name="tax-rate-add"),
     path("tax-delivery/rates/<int:pk>/", settings_views.tax_rate_edit, name="tax-rate-edit"),

@@ -115,3 +115,22 @@ class CodeUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} on order {self.order_id}: {self.status}"
+
+
+class PromotionEvent(models.Model):
+    """One change staff made to a promotion or its codes: who, when and what, in words."""
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="events")
+    # Kept when the account goes: the history still says a change was made.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["promotion", "-created_at"], name="promotionevent_history")]
+
+    def __str__(self) -> str:
+        return f"{self.promotion_id} at {self.created_at:%Y-%m-%d %H:%M}: {self.message[:60]}"
