@@ -12,8 +12,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from checkout.models import Order
-from promotions.forms import reward_text
 from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
+from promotions.texts import reward_text
 
 # Orders that were paid for: partly refunded ones still count, refunded and voided ones do not.
 PAID = [Order.PaymentStatus.PAID, Order.PaymentStatus.PARTIALLY_REFUNDED]

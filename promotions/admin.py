@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from promotions.forms import CODE_TAKEN, DiscountCodeForm, PromotionForm, reward_text
+from promotions.forms import DiscountCodeForm, PromotionForm
 from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
 from promotions.services import code_add, code_normalize, promotion_pause, promotion_resume, promotion_save
+from promotions.texts import CODE_TAKEN, reward_text
 
 
 class DiscountCodeInline(admin.TabularInline):

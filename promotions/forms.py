@@ -15,11 +15,11 @@ from django.core.exceptions import ValidationError
 
 from catalog.models import Category, Product
 from promotions.models import DiscountCode, Promotion
+from promotions.texts import CODE_TAKEN, percent_text
 from shop.money import currency_exponent, format_money, to_major_units, to_minor_units
 
 PERCENT_RANGE = "Enter a percentage above 0 and at most 100."
 END_BEFORE_START = "The end must be after the start."
-CODE_TAKEN = "That code is already in use."
 CODE_SHAPE = "A code is 3 to 40 letters, digits, - or _ (no spaces), starting with a letter or digit."
 PREFIX_SHAPE = "A prefix is up to 32 letters, digits, - or _ (no spaces), starting with a letter or digit."
 LIMIT_RANGE = "Enter a usage limit of 1 or more, or leave it blank for no limit."
@@ -264,24 +264,3 @@ class CodeBatchForm(forms.Form):
 
     def clean_prefix(self) -> str:
         return _code_text(self.cleaned_data.get("prefix", ""), shortest=0, longest=32, message=PREFIX_SHAPE)
-
-
-def percent_text(percent: Decimal) -> str:
-    """Return a percentage as staff type it: 10, 12.5 (never 1E+1)."""
-    return format(percent.normalize(), "f")
-
-
-def reward_text(promotion: Promotion) -> str:
-    """Return what the promotion gives, e.g. "10 % off", "£5.00 off", "Free delivery"."""
-    if promotion.reward == Promotion.Reward.PERCENT and promotion.percent is not None:
-        return f"{percent_text(promotion.percent)} % off"
-    if promotion.reward == Promotion.Reward.FIXED and promotion.amount is not None:
-        return f"{format_money(promotion.amount, promotion.currency)} off"
-    return promotion.get_reward_display()
-
-
-def limit_text(usage_limit: int | None) -> str:
-    """Return a code's usage limit as staff read it: "no limit", "once", "100 uses"."""
-    if usage_limit is None:
-        return "no limit"
-    return "once" if usage_limit == 1 else f"{usage_limit:,} uses"

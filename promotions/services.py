@@ -22,8 +22,8 @@ from django.utils import timezone
 from catalog.models import Category, Product
 from promotions.calc import Eligible, Reduction, reduction
 from promotions.exceptions import CodeAlreadyUsed, CodeNotApplicable, CodeUsedUp
-from promotions.forms import CODE_TAKEN, limit_text, reward_text
 from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
+from promotions.texts import CODE_TAKEN, limit_text, reward_text
 from shop.money import format_money
 
 logger = logging.getLogger(__name__)

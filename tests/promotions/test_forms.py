@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from promotions.forms import CodeBatchForm, DiscountCodeForm, PromotionForm, reward_text
+from promotions.forms import CodeBatchForm, DiscountCodeForm, PromotionForm
 from promotions.models import DiscountCode, Promotion
+from promotions.texts import reward_text
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
