@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from checkout import selectors
 from checkout.exceptions import CartEmpty
 from checkout.services.carts import acart_code_set, acart_for_request
-from promotions.services import adiscount_for, code_normalize, customer_key
+from promotions.services import Customer, adiscount_for, code_normalize, customer_key
 from shop import ratelimit
 from shop.errors import shop_errors
 from shop.exceptions import InvalidInput
@@ -17,9 +17,12 @@ from shop.http import safe_next_url
 from shop.money import format_money
 
 
-def customer_of(request: HttpRequest) -> str | None:
-    """Return who a once-per-customer code counts before the e-mail is known: the account, if any."""
-    return customer_key(user_id=request.user.pk, email="") if request.user.is_authenticated else None
+def customer_of(request: HttpRequest, *, email: str = "") -> Customer | None:
+    """Return who a once-per-customer code counts: the e-mail typed at checkout, else the
+    account's; the account too when signed in; None for a guest who has typed none yet."""
+    user_id = request.user.pk if request.user.is_authenticated else None
+    email = (email or "").strip() or (request.user.email if user_id else "")
+    return customer_key(user_id=user_id, email=email) if email or user_id else None
 
 
 @require_POST

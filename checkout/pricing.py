@@ -101,12 +101,14 @@ class Totals:
         return (self.shipping if self.prices_include_tax else self.shipping_net) + self.discount_delivery
 
 
-def _delivery_parts(delivery: int, goods: Sequence[Taxable]) -> list[Taxable]:
-    """Return delivery as one taxable part per rate of the goods, shared out by the goods' value."""
+def _delivery_parts(delivery: int, goods: Sequence[Taxable], before: Sequence[int]) -> list[Taxable]:
+    """Return delivery as one taxable part per rate of the goods, shared out by the goods' value
+    (by their value `before` a discount when it left them costing nothing)."""
+    weights = [line.amount for line in goods] if any(line.amount for line in goods) else list(before)
     groups: dict[tuple[Decimal, Decimal], int] = {}
-    for line in goods:
+    for line, weight in zip(goods, weights, strict=True):
         key = (line.rate, line.home_rate)
-        groups[key] = groups.get(key, 0) + line.amount
+        groups[key] = groups.get(key, 0) + weight
     if not groups:
         return [Taxable(amount=delivery, rate=Decimal(0), home_rate=Decimal(0))] if delivery else []
     parts = shares(delivery, list(groups.values()))
@@ -140,7 +142,7 @@ def order_totals(
         )
         for line, off in zip(lines, off_lines, strict=True)
     ]
-    parts = _delivery_parts(delivery, goods)
+    parts = _delivery_parts(delivery, goods, [line.amount for line in lines])
     taxed = tax_lines([*goods, *parts], rule)
     by_rate: dict[Decimal, tuple[int, int]] = {}
     for item in taxed:

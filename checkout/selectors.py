@@ -16,7 +16,7 @@ from checkout.pricing import CheckoutPrice, GoodsLine, checkout_price
 from checkout.quote import Quote
 from inventory.selectors import variant_available, with_stock
 from promotions.exceptions import CodeNotApplicable
-from promotions.services import CartItem, Discount, adiscount_for
+from promotions.services import CartItem, Customer, Discount, adiscount_for
 from shipping.selectors import Basket, adelivery_offers
 from taxes.rules import acountry_rates
 
@@ -164,7 +164,7 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
     )
 
 
-async def cart_discount(*, summary: CartSummary, customer: str | None) -> tuple[Discount | None, str]:
+async def cart_discount(*, summary: CartSummary, customer: Customer | None) -> tuple[Discount | None, str]:
     """Return what the cart's code takes off it now, or None and why it does not apply ("" without one)."""
     if not summary.discount_code:
         return None, ""

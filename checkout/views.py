@@ -82,7 +82,9 @@ async def cart_detail(request: HttpRequest) -> HttpResponse:
         "max_quantity": MAX_LINE_QUANTITY,
         "cart_count": summary.item_count,
         "delivery": delivery,
-        "short_of_free": delivery.short_of_free(summary.subtotal),
+        "goods_after_discount": summary.basket_after(discount).value,
+        # Free delivery is judged on the goods after a code, as the checkout judges it.
+        "short_of_free": delivery.short_of_free(summary.basket_after(discount).value),
         "tax_note": tax_note(),
         "prices_include_tax": settings.PRICES_INCLUDE_TAX,
         "tax_name": settings.TAX_NAME,
@@ -229,7 +231,7 @@ class _CheckoutPage:
         country = asked if asked in codes or not codes else home
         self.codes_accepted = bool(summary.discount_code) or await acodes_accepted()
         discount, self.code_problem = await selectors.cart_discount(
-            summary=summary, customer=customer_of(request)
+            summary=summary, customer=customer_of(request, email=str(values.get("email") or ""))
         )
         self.price = await selectors.checkout_price_for(
             summary=summary, country=country, method_code=values.get("shipping_method"), discount=discount

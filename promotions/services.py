@@ -58,9 +58,23 @@ class Discount:
     once_per_customer: bool
 
 
-def customer_key(*, user_id: int | None, email: str) -> str:
-    """Return who a once-per-customer limit counts: the account, else the e-mail address."""
-    return f"user:{user_id}" if user_id else f"email:{email.strip().lower()}"
+@dataclass(frozen=True)
+class Customer:
+    """Who a once-per-customer promotion counts: the e-mail the order is placed with, and the
+    account, if any (a use by either is a use by the customer)."""
+
+    email: str
+    user_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        email = self.email.strip().lower()
+        return f"email:{email}" if email else f"user:{self.user_id}"
+
+
+def customer_key(*, user_id: int | None, email: str) -> Customer:
+    """Return the customer a once-per-customer limit counts."""
+    return Customer(email=email or "", user_id=user_id)
 
 
 def _covered(items: Sequence[CartItem], category_ids: set[int], product_ids: set[int]) -> list[bool]:
@@ -95,7 +109,7 @@ def _with_descendants(category_ids: set[int]) -> set[int]:
     return found
 
 
-def discount_for(*, code_text: str, items: Sequence[CartItem], customer: str | None) -> Discount:
+def discount_for(*, code_text: str, items: Sequence[CartItem], customer: Customer | None) -> Discount:
     """Return what the code takes off these cart items; raise CodeNotApplicable saying why not.
     A few reads; holds nothing."""
     text = code_normalize(code_text)
@@ -138,11 +152,15 @@ def discount_for(*, code_text: str, items: Sequence[CartItem], customer: str | N
     )
 
 
-def _used_by(promotion: Promotion, customer: str) -> bool:
-    return CodeUse.objects.filter(promotion=promotion, customer_key=customer, status__in=LIVE).exists()
+def _used_by(promotion: Promotion, customer: Customer) -> bool:
+    """Return whether the customer (by e-mail or by account) holds or used the promotion already."""
+    used = Q(customer_key=customer.key)
+    if customer.user_id:
+        used |= Q(order__user_id=customer.user_id)
+    return CodeUse.objects.filter(used, promotion=promotion, status__in=LIVE).exists()
 
 
-def code_use_hold(*, discount: Discount, order_id: int, customer: str) -> CodeUse:
+def code_use_hold(*, discount: Discount, order_id: int, customer: Customer) -> CodeUse:
     """Hold one use of the code for the order, inside the caller's transaction (the order's).
 
     Raise CodeUsedUp when its limit has no room left, CodeAlreadyUsed when a once-per-customer
@@ -150,13 +168,17 @@ def code_use_hold(*, discount: Discount, order_id: int, customer: str) -> CodeUs
     room = Q(usage_limit__isnull=True) | Q(uses__lt=F("usage_limit"))
     if not DiscountCode.objects.filter(room, pk=discount.code_id).update(uses=F("uses") + 1):
         raise CodeUsedUp()
+    # The UPDATE locked the code's row until this order commits: two orders of one customer
+    # holding it queue here, and the second sees the first's use (by e-mail or by account).
+    if discount.once_per_customer and _used_by(Promotion(pk=discount.promotion_id), customer):
+        raise CodeAlreadyUsed()
     try:
         with transaction.atomic():
             return CodeUse.objects.create(
                 code_id=discount.code_id,
                 promotion_id=discount.promotion_id,
                 order_id=order_id,
-                customer_key=customer if discount.once_per_customer else None,
+                customer_key=customer.key if discount.once_per_customer else None,
             )
     except IntegrityError as error:
         if discount.once_per_customer and _used_by(Promotion(pk=discount.promotion_id), customer):

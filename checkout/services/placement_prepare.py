@@ -19,7 +19,7 @@ from checkout.pricing import CheckoutPrice, GoodsLine, Totals, checkout_price
 from checkout.quote import Choice, PricedLine, Quote, quote_changes
 from checkout.services.carts import _title
 from promotions.exceptions import CodeNotApplicable
-from promotions.services import CartItem, Discount, discount_for
+from promotions.services import CartItem, Customer, Discount, discount_for
 from shipping.selectors import Basket, delivery_offers
 from taxes.rules import country_rates
 
@@ -81,7 +81,7 @@ def _prices_confirm(seen: Quote, *, lines: list[CartLine], price: CheckoutPrice)
 
 
 def _order_discount(
-    lines: list[CartLine], *, code_text: str, customer: str, seen: Quote | None
+    lines: list[CartLine], *, code_text: str, customer: Customer | None, seen: Quote | None
 ) -> Discount | None:
     """Return what the cart's code takes off these lines now; raise PricesChanged when the shopper
     saw it applied and it no longer applies (saying why)."""
@@ -177,7 +177,7 @@ class OrderDraft:
     totals: Totals
     lines: tuple[LineDraft, ...]
     discount: Discount | None = None  # a code's use to hold with the order
-    customer: str = ""  # who a once-per-customer code counts
+    customer: Customer | None = None  # who a once-per-customer code counts
 
 
 def _line_drafts(lines: list[CartLine], totals: Totals) -> tuple[LineDraft, ...]:
@@ -207,7 +207,7 @@ def order_prepare(
     address: ShippingAddress,
     shipping_method_code: str,
     seen_prices: Quote,
-    customer: str = "",
+    customer: Customer | None = None,
 ) -> OrderDraft:
     """Return the order this cart state makes, validated and priced from the database; write nothing.
 

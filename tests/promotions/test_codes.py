@@ -14,6 +14,7 @@ from promotions.exceptions import CodeAlreadyUsed, CodeNotApplicable, CodeUsedUp
 from promotions.models import CodeUse, DiscountCode, Promotion
 from promotions.services import (
     CartItem,
+    Customer,
     code_normalize,
     code_use_consume,
     code_use_hold,
@@ -21,7 +22,7 @@ from promotions.services import (
     codes_create,
     discount_for,
 )
-from tests.factories import CategoryFactory, OrderFactory, ProductFactory
+from tests.factories import CategoryFactory, OrderFactory, ProductFactory, UserFactory
 
 
 def promo(code="SAVE10", *, limit=None, **fields) -> DiscountCode:
@@ -115,17 +116,38 @@ def test_a_use_is_held_consumed_and_given_back_once():
     discount = discount_for(code_text="SAVE10", items=items(2000), customer=None)
     first, second = OrderFactory(), OrderFactory()
     with transaction.atomic():
-        code_use_hold(discount=discount, order_id=first.pk, customer="email:a@example.com")
+        code_use_hold(discount=discount, order_id=first.pk, customer=Customer(email="a@example.com"))
     with pytest.raises(CodeUsedUp), transaction.atomic():
-        code_use_hold(discount=discount, order_id=second.pk, customer="email:b@example.com")
+        code_use_hold(discount=discount, order_id=second.pk, customer=Customer(email="b@example.com"))
     code_use_release(order_id=first.pk)
     code_use_release(order_id=first.pk)  # once only
     code.refresh_from_db()
     assert code.uses == 0
     with transaction.atomic():
-        code_use_hold(discount=discount, order_id=second.pk, customer="email:b@example.com")
+        code_use_hold(discount=discount, order_id=second.pk, customer=Customer(email="b@example.com"))
     code_use_consume(order_id=second.pk)
     assert CodeUse.objects.get(order=second).status == "consumed"
+
+
+@pytest.mark.django_db
+def test_once_per_customer_counts_the_account_whatever_e_mail_it_types():
+    promo(once_per_customer=True)
+    user = UserFactory()
+    discount = discount_for(code_text="SAVE10", items=items(2000), customer=None)
+    with transaction.atomic():
+        code_use_hold(
+            discount=discount,
+            order_id=OrderFactory(user=user).pk,
+            customer=Customer(email="a@x.com", user_id=user.pk),
+        )
+    with pytest.raises(CodeAlreadyUsed), transaction.atomic():
+        code_use_hold(
+            discount=discount,
+            order_id=OrderFactory(user=user).pk,
+            customer=Customer(email="b@x.com", user_id=user.pk),
+        )
+    with pytest.raises(CodeAlreadyUsed):
+        discount_for(code_text="SAVE10", items=items(2000), customer=Customer(email="", user_id=user.pk))
 
 
 @pytest.mark.django_db
@@ -133,11 +155,15 @@ def test_once_per_customer_holds_by_account_or_e_mail():
     promo(once_per_customer=True)
     discount = discount_for(code_text="SAVE10", items=items(2000), customer=None)
     with transaction.atomic():
-        code_use_hold(discount=discount, order_id=OrderFactory().pk, customer="email:ann@example.com")
+        code_use_hold(
+            discount=discount, order_id=OrderFactory().pk, customer=Customer(email="ann@example.com")
+        )
     with pytest.raises(CodeAlreadyUsed), transaction.atomic():
-        code_use_hold(discount=discount, order_id=OrderFactory().pk, customer="email:ann@example.com")
+        code_use_hold(
+            discount=discount, order_id=OrderFactory().pk, customer=Customer(email="ann@example.com")
+        )
     with pytest.raises(CodeAlreadyUsed):
-        discount_for(code_text="SAVE10", items=items(2000), customer="email:ann@example.com")
+        discount_for(code_text="SAVE10", items=items(2000), customer=Customer(email="ann@example.com"))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -151,7 +177,9 @@ def test_a_limit_holds_when_many_orders_take_the_code_at_once():
         try:
             start.wait()
             with transaction.atomic():
-                code_use_hold(discount=discount, order_id=order_id, customer=f"email:{order_id}@example.com")
+                code_use_hold(
+                    discount=discount, order_id=order_id, customer=Customer(email=f"{order_id}@example.com")
+                )
             outcomes.append("held")
         except CodeUsedUp:
             outcomes.append("used up")

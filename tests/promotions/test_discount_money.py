@@ -110,17 +110,18 @@ CASES = {
         total=3592,
     ),
     # £60 off 40.97 of goods: capped at 4097, each line its whole amount (2499, 1598): the goods
-    #   cost nothing. Delivery is still charged (the band from 0), and with no goods' value to
-    #   share it by, it all goes to the first line's rate, 20 %: 495 / 6 = 82.5 -> 83, net 412.
+    #   cost nothing. Delivery is still charged (the band from 0), shared by the goods' value before
+    #   the discount, 2499 : 1598: 495 × 2499 / 4097 = 301.93, 495 × 1598 / 4097 = 193.07 -> floors
+    #   301 + 193, +1 to .93 -> 302 at 20 % (302 / 6 = 50.33 -> VAT 50, net 252) and 193 at 0 %.
     #   Total 495, all of it delivery.
     "included-fixed-above-the-goods": Expected(
         prices_include_tax=True,
         promotion=FIXED_60,
         lines=[(2499, 0, 0), (1598, 0, 0)],
-        delivery=(412, 83),
-        rates=[(D(0), 0, 0), (D(20), 412, 83)],
+        delivery=(445, 50),
+        rates=[(D(0), 193, 0), (D(20), 252, 50)],
         subtotal=0,
-        tax=83,
+        tax=50,
         discount=4097,
         total=495,
     ),
@@ -180,17 +181,18 @@ CASES = {
         discount=1000,
         total=4030,
     ),
-    # £60 off: the goods cost nothing; delivery 495 net at the first line's 20 %: 99. Total 594.
+    # £60 off: the goods cost nothing; delivery 495 net shared 302 : 193 as above (by the goods'
+    #   value before the discount): 302 × 0.2 = 60.4 -> 60 at 20 %, 193 at 0 %. Total 495 + 60 = 555.
     "excluded-fixed-above-the-goods": Expected(
         prices_include_tax=False,
         promotion=FIXED_60,
         lines=[(2499, 0, 0), (1598, 0, 0)],
-        delivery=(495, 99),
-        rates=[(D(0), 0, 0), (D(20), 495, 99)],
+        delivery=(495, 60),
+        rates=[(D(0), 193, 0), (D(20), 302, 60)],
         subtotal=0,
-        tax=99,
+        tax=60,
         discount=4097,
-        total=594,
+        total=555,
     ),
     # Free delivery: scarf 2499 × 0.2 = 499.8 -> 500, book 1598; no delivery. Total 4097 + 500 = 4597.
     "excluded-free-delivery": Expected(
