@@ -25,6 +25,7 @@ from catalog.listings import (
 )
 from catalog.models import Category, Product, Variant
 from inventory.models import Stock
+from shipping.selectors import DeliveryPromise, ahome_delivery_promise
 
 # Reads that every page makes but that change only when staff edit the catalogue
 # (the category tree, a category's option facets) are kept in this process for
@@ -62,6 +63,11 @@ async def _remembered(key: object, compute, *, seconds: int | None = None):
 async def _remembered_briefly(key: object, compute: Callable[[], Awaitable]):
     """Remember what changes with every sale, for CATALOG_LISTING_CACHE_SECONDS."""
     return await _remembered(key, compute, seconds=settings.CATALOG_LISTING_CACHE_SECONDS)
+
+
+async def delivery_promise() -> DeliveryPromise:
+    """Return what the shop promises about home delivery (from the zones; kept like the tree)."""
+    return await _remembered("delivery-promise", ahome_delivery_promise)
 
 
 async def category_tree() -> CategoryTree:

@@ -11,7 +11,6 @@ from catalog import selectors
 from catalog.forms import ListingForm
 from catalog.listings import ListingPage
 from checkout.services.carts import MAX_LINE_QUANTITY
-from shipping.selectors import ahome_delivery_promise
 from shop.context_processors import MAX_QUERY_LENGTH
 from shop.http import canonical_url, page_number
 from taxes.rules import tax_note
@@ -78,7 +77,7 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "breadcrumbs": [*tree.ancestors(category), category],
             "canonical_url": canonical_url(request, product.url),
             "meta_description": " ".join(product.description.split())[:160],
-            "delivery": await ahome_delivery_promise(),
+            "delivery": await selectors.delivery_promise(),
             "tax_note": tax_note(),
         },
     )
@@ -140,6 +139,6 @@ async def home(request: HttpRequest) -> HttpResponse:
             "featured": featured,
             "newest": newest,
             "canonical_url": request.build_absolute_uri("/"),
-            "delivery": await ahome_delivery_promise(),
+            "delivery": await selectors.delivery_promise(),
         },
     )

@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from catalog.selectors import catalog_cache_clear
 from shipping.forms import Band, method_code_taken, zone_overlaps
 from shipping.models import ShippingBand, ShippingMethod, ShippingZone
 
@@ -45,6 +46,7 @@ def zone_save(*, zone: ShippingZone) -> ShippingZone:
         if zone.is_active:
             _refuse_overlap(zone)
         zone.save()
+    catalog_cache_clear()  # the delivery promise the pages keep
     logger.info("delivery zone saved", extra={"zone": zone.pk})
     return zone
 
@@ -59,6 +61,7 @@ def zone_active_set(*, zone_id: int, is_active: bool) -> ShippingZone:
         if is_active:
             _refuse_overlap(zone)
         zone.save(update_fields=["is_active"])
+    catalog_cache_clear()  # the delivery promise the pages keep
     logger.info("delivery zone switched", extra={"zone": zone.pk, "is_active": is_active})
     return zone
 
@@ -89,6 +92,7 @@ def method_save(*, method: ShippingMethod, bands: list[Band]) -> ShippingMethod:
                 raise
             raise ValidationError({"code": message}) from error
         method_bands_replace(method_id=method.pk, bands=bands)
+    catalog_cache_clear()  # the delivery promise the pages keep
     logger.info("delivery method saved", extra={"method": method.pk, "zone": method.zone_id})
     return method
 
@@ -99,6 +103,7 @@ def method_active_set(*, method_id: int, is_active: bool) -> ShippingMethod:
         method = ShippingMethod.objects.select_for_update().select_related("zone").get(pk=method_id)
         method.is_active = is_active
         method.save(update_fields=["is_active"])
+    catalog_cache_clear()  # the delivery promise the pages keep
     logger.info("delivery method switched", extra={"method": method.pk, "is_active": is_active})
     return method
 

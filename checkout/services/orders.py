@@ -87,11 +87,12 @@ def _order_save(
     for name, value in fields.items():
         setattr(order, name, value)
     order.save(update_fields=["status", "payment_status", "fulfilment_status", *fields, "updated_at"])
-    # A code's use follows the order: consumed once paid, given back if it is canceled unpaid or refused.
-    if order.status == _O.CANCELED and order.payment_status in (_P.AWAITING, _P.VOIDED):
-        code_use_release(order_id=order.pk)
-    elif order.payment_status == _P.PAID:
+    # A code's use follows the order's moves: consumed when it is paid, given back when it is
+    # canceled unpaid (the other saves of an order leave it alone).
+    if ("payment_status", _P.PAID) in moves:
         code_use_consume(order_id=order.pk)
+    elif cancel and order.payment_status in (_P.AWAITING, _P.VOIDED):
+        code_use_release(order_id=order.pk)
     message = "; ".join(parts) + (f": {note}" if note else "")
     OrderEvent.objects.create(
         order=order, kind=OrderEvent.Kind.STATUS, message=message[:500], actor_id=actor_id

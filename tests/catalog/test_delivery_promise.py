@@ -54,3 +54,21 @@ def test_prices_without_tax_say_so(client, settings, uk_delivery):
     product = product_with_stock(title="Wool Beanie", price=2000)
     page = client.get(f"/products/{product.slug}/")
     assert page.status_code == 200 and "excl. VAT" in page.content.decode()
+
+
+def test_the_promise_is_kept_like_the_catalogue_and_a_staff_change_shows_at_once(
+    client, settings, uk_delivery
+):
+    from catalog.selectors import catalog_cache_clear
+    from shipping.services import method_active_set
+
+    settings.CATALOG_CACHE_SECONDS = 60
+    catalog_cache_clear()
+    assert "Free United Kingdom delivery" in client.get("/").content.decode()
+    uk_delivery.free_over = None
+    uk_delivery.save()  # a change outside the services: kept until the cache expires
+    assert "Free United Kingdom delivery" in client.get("/").content.decode()
+    method_active_set(method_id=uk_delivery.pk, is_active=False)  # through the services: cleared
+    text = client.get("/").content.decode()
+    assert "Free United Kingdom delivery" not in text and "United Kingdom delivery from £8.95." in text
+    catalog_cache_clear()
