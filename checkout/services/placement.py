@@ -199,6 +199,9 @@ def order_payment_started(
             ordered |= Q(variant_id=variant_id, quantity=quantity)
         if ordered:
             CartLine.objects.filter(ordered, cart_id=cart_id).delete()
+        if order.discount_code:
+            # The code went with the order: the next order starts without it.
+            Cart.objects.filter(pk=cart_id, discount_code=order.discount_code).update(discount_code="")
         cart_version_bump(cart_id=cart_id)
     return order
 

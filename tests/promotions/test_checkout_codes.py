@@ -73,6 +73,7 @@ def test_an_order_with_a_code_pays_the_discounted_total_and_vat_follows(outside,
     intent = stripe_get(outside, f"payment_intents/{order.payments.get().payment_intent_id}")
     assert intent["amount"] == 6345
     assert CodeUse.objects.get(order=order).status == "held"
+    assert Cart.objects.get().discount_code == ""  # the code went with the order
 
 
 def test_a_shopper_who_loses_the_race_for_the_last_use_is_told_before_paying(

@@ -383,7 +383,12 @@ def test_a_once_per_customer_code_raced_from_two_tabs(outside, shipping, two_sho
         async with _browsing([other]):
             if signed_in:
                 await _post_form(other, f"{other.fill_at}/cart/add/", variant=lantern.pk, quantity=1)
-                assert TOLD["already used"] in await _checkout_open(other, discounted=False)
+                # The code went with the order; typed again, it is refused, saying why.
+                again = await _post_form(other, f"{other.fill_at}/cart/code/", code=CODE, next="/cart/")
+                assert again.status_code == 302
+                cart = await _send(other, "GET", f"{other.fill_at}/cart/")
+                assert TOLD["already used"] in cart.text
+                await _checkout_open(other, discounted=False)
                 form = other.form
             else:  # the page it was told on shows the totals without the code, to place as they are
                 assert f'data-total="total">£{(PRICE + DELIVERY) / 100:.2f}<' in other.placed.text
