@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from promotions.services import Discount
-from shipping.selectors import DeliveryOffer
+from shipping.selectors import Basket, DeliveryOffer
 from taxes.calc import Taxable, Taxed, TaxRule, shares, tax_lines
 from taxes.rules import CountryRates, tax_rule
 
@@ -24,10 +24,18 @@ class GoodsLine:
     unit_price: int
     quantity: int
     tax_class_id: int | None
+    grams: int = 0  # the line's packed weight (unit weight × quantity)
 
     @property
     def amount(self) -> int:
         return self.unit_price * self.quantity
+
+
+def delivery_basket(lines: Sequence[GoodsLine], discount: Discount | None) -> Basket:
+    """Return what delivery is priced on: the goods' value less what a code takes off them, and
+    their weight (one rule for the cart, the checkout page and placement)."""
+    off = sum(discount.reduction.lines) if discount else 0
+    return Basket(value=sum(line.amount for line in lines) - off, grams=sum(line.grams for line in lines))
 
 
 @dataclass(frozen=True)

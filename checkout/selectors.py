@@ -12,7 +12,7 @@ from accounts.models import Address
 from catalog.models import ProductImage
 from catalog.sellable import with_sellable
 from checkout.models import Cart, CartLine, Order, Payment
-from checkout.pricing import CheckoutPrice, GoodsLine, checkout_price
+from checkout.pricing import CheckoutPrice, GoodsLine, checkout_price, delivery_basket
 from checkout.quote import Quote
 from inventory.selectors import variant_available, with_stock
 from promotions.exceptions import CodeNotApplicable
@@ -74,22 +74,19 @@ class CartSummary:
     def subtotal(self) -> int:
         return sum(line.line_total for line in self.lines if line.is_sold)
 
-    @property
-    def basket(self) -> Basket:
-        """What delivery is priced on: the goods that can be ordered, their value and weight."""
-        sold = [line for line in self.lines if line.is_sold]
-        return Basket(value=self.subtotal, grams=sum(line.weight_grams * line.quantity for line in sold))
-
     def basket_after(self, discount: Discount | None) -> Basket:
         """The basket delivery is priced on, its value less what a code takes off the goods."""
-        basket = self.basket
-        off = sum(discount.reduction.lines) if discount else 0
-        return Basket(value=basket.value - off, grams=basket.grams)
+        return delivery_basket(self.goods, discount)
 
     @property
     def goods(self) -> list[GoodsLine]:
         return [
-            GoodsLine(unit_price=line.unit_price, quantity=line.quantity, tax_class_id=line.tax_class_id)
+            GoodsLine(
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                tax_class_id=line.tax_class_id,
+                grams=line.weight_grams * line.quantity,
+            )
             for line in self.lines
             if line.is_sold
         ]

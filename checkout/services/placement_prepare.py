@@ -15,12 +15,12 @@ from catalog.sellable import with_sellable
 from checkout import keys
 from checkout.exceptions import CartChanged, CartEmpty, CartError, PricesChanged
 from checkout.models import Cart, CartLine
-from checkout.pricing import CheckoutPrice, GoodsLine, Totals, checkout_price
+from checkout.pricing import CheckoutPrice, GoodsLine, Totals, checkout_price, delivery_basket
 from checkout.quote import Choice, PricedLine, Quote, quote_changes
 from checkout.services.carts import _title
 from promotions.exceptions import CodeNotApplicable
 from promotions.services import CartItem, Customer, Discount, discount_for
-from shipping.selectors import Basket, delivery_offers
+from shipping.selectors import delivery_offers
 from taxes.rules import country_rates
 
 
@@ -118,13 +118,11 @@ def order_price(
             unit_price=line.variant.price,
             quantity=line.quantity,
             tax_class_id=line.variant.product.tax_class_id,
+            grams=line.variant.weight_grams * line.quantity,
         )
         for line in lines
     ]
-    basket = Basket(
-        value=sum(line.amount for line in goods) - (sum(discount.reduction.lines) if discount else 0),
-        grams=sum(line.variant.weight_grams * line.quantity for line in lines),
-    )
+    basket = delivery_basket(goods, discount)
     offers = delivery_offers(country=country, basket=basket)
     if not offers:
         raise CartError(f"Sorry, we do not deliver to {countries.name(country) or country}.")
