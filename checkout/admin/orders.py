@@ -20,7 +20,22 @@ from shop.exceptions import ShopError
 from shop.money import format_money
 
 
-class OrderLineInline(ReadOnlyInline):
+class _OrderMoneyInline(ReadOnlyInline):
+    """Rows of an order shown with their net and tax as money, in the order's currency."""
+
+    @admin.display(description="Net")
+    def net_display(self, row) -> str:
+        return format_money(row.net, row.order.currency)
+
+    @admin.display(description="Tax")
+    def tax_display(self, row) -> str:
+        return format_money(row.tax, row.order.currency)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("order")
+
+
+class OrderLineInline(_OrderMoneyInline):
     model = OrderLine
     fields = [
         "sku",
@@ -42,34 +57,12 @@ class OrderLineInline(ReadOnlyInline):
     def line_total_display(self, line: OrderLine) -> str:
         return format_money(line.line_total, line.order.currency)
 
-    @admin.display(description="Net")
-    def net_display(self, line: OrderLine) -> str:
-        return format_money(line.net, line.order.currency)
 
-    @admin.display(description="Tax")
-    def tax_display(self, line: OrderLine) -> str:
-        return format_money(line.tax, line.order.currency)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
-        return super().get_queryset(request).select_related("order")
-
-
-class OrderTaxInline(ReadOnlyInline):
+class OrderTaxInline(_OrderMoneyInline):
     model = OrderTax
     fields = ["rate", "net_display", "tax_display"]
     verbose_name = "tax at one rate"
     verbose_name_plural = "tax per rate (goods and delivery)"
-
-    @admin.display(description="Net")
-    def net_display(self, row: OrderTax) -> str:
-        return format_money(row.net, row.order.currency)
-
-    @admin.display(description="Tax")
-    def tax_display(self, row: OrderTax) -> str:
-        return format_money(row.tax, row.order.currency)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderTax]:
-        return super().get_queryset(request).select_related("order")
 
 
 class PaymentInline(ReadOnlyInline):
@@ -153,6 +146,9 @@ class OrderAdmin(ReadOnlyModelAdmin):
                     "currency",
                     "prices_include_tax",
                     "tax_name",
+                    "discount_code",
+                    "discount_name",
+                    "discount_display",
                 ]
             },
         ),
@@ -202,6 +198,10 @@ class OrderAdmin(ReadOnlyModelAdmin):
             format_money(order.shipping_tax, order.currency),
         )
         return f"{net} + {tax} ({order.shipping_method_name})"
+
+    @admin.display(description="Discount")
+    def discount_display(self, order: Order) -> str:
+        return format_money(order.discount_total, order.currency)
 
     @admin.display(description="Tax")
     def tax_display(self, order: Order) -> str:
