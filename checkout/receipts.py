@@ -113,8 +113,24 @@ def totals_shown(*, order: Order, lines: Sequence[OrderLine]) -> TotalsShown:
     )
 
 
+class _Taxed:
+    """A row's gross and its rate as text, from its net, tax and rate."""
+
+    net: int
+    tax: int
+    rate: Decimal | None
+
+    @property
+    def gross(self) -> int:
+        return self.net + self.tax
+
+    @property
+    def rate_text(self) -> str:
+        return rate_text(self.rate)
+
+
 @dataclass(frozen=True)
-class ReceiptRow:
+class ReceiptRow(_Taxed):
     """One line of goods, or the delivery's share at one rate."""
 
     description: str
@@ -131,30 +147,14 @@ class ReceiptRow:
     def line_total(self) -> int:
         return self.unit_price * self.quantity
 
-    @property
-    def gross(self) -> int:
-        return self.net + self.tax
-
-    @property
-    def rate_text(self) -> str:
-        return rate_text(self.rate)
-
 
 @dataclass(frozen=True)
-class RateRow:
+class RateRow(_Taxed):
     """The tax at one rate over the whole order, delivery included."""
 
     rate: Decimal | None
     net: int
     tax: int
-
-    @property
-    def gross(self) -> int:
-        return self.net + self.tax
-
-    @property
-    def rate_text(self) -> str:
-        return rate_text(self.rate)
 
 
 @dataclass(frozen=True)
