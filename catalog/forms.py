@@ -25,6 +25,7 @@ class ListingForm(forms.Form):
         required=False, min_value=0, max_value=MAX_PRICE, max_digits=9, decimal_places=2
     )
     in_stock = forms.BooleanField(required=False)
+    on_sale = forms.BooleanField(required=False)
 
     def __init__(self, data: QueryDict, *, allow_relevance: bool = False) -> None:
         super().__init__(data)
@@ -50,6 +51,7 @@ class ListingForm(forms.Form):
             min_price=to_minor_units(low, currency) if low is not None else None,
             max_price=to_minor_units(high, currency) if high is not None else None,
             in_stock=bool(data.get("in_stock")),
+            on_sale=bool(data.get("on_sale")),
             options=self._options(facets or []),
             sort=data.get("sort") or self.default_sort,
         )

@@ -9,15 +9,31 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.files.storage import default_storage
 from django.core.paginator import InvalidPage, Paginator
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Greatest, Least, Round
 
 from catalog.categories import CategoryNode, CategoryTree
 from catalog.models import Product, ProductImage, Variant
+from promotions.sales import NO_SALES, Sale, Sales
 
 SORTS = {
     "newest": ("-created_at", "-id"),
-    "price_asc": ("price_from", "id"),
-    "price_desc": ("-price_from", "-id"),
+    # By the price the card shows: the lowest, after any sale (annotated by _with_shown_price).
+    "price_asc": ("shown_price", "id"),
+    "price_desc": ("-shown_price", "-id"),
     "name": ("title", "id"),
 }
 SORT_LABELS = {
@@ -33,11 +49,13 @@ SORT_LABELS = {
 class ProductCard:
     title: str
     slug: str
-    price_from: int
+    price_from: int  # the lowest price, after any sale
     currency: str
     image_url: str | None
     is_in_stock: bool
     has_price_range: bool
+    was_price: int | None = None  # the lowest catalogue price, when a sale lowered it
+    sale_name: str = ""
 
     @property
     def url(self) -> str:
@@ -49,6 +67,7 @@ class ListingFilters:
     min_price: int | None = None
     max_price: int | None = None
     in_stock: bool = False
+    on_sale: bool = False
     # Option name to accepted values: OR within a name, AND across names, on one variant.
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sort: str = "newest"
@@ -86,15 +105,30 @@ def product_cards_queryset(products: QuerySet[Product]) -> QuerySet[Product]:
     higher_price = Variant.objects.filter(
         product=OuterRef("pk"), is_active=True, price__gt=OuterRef("price_from")
     )
-    return products.only("id", "title", "slug", "price_from", "currency").annotate(
+    return products.only("id", "title", "slug", "price_from", "currency", "category_id").annotate(
         first_image=Subquery(first_image.values("image")[:1]),
         is_in_stock=_in_stock_subquery(),
         has_price_range=Exists(higher_price),
     )
 
 
-def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
-    """Return the cards for an already-sliced queryset, in its order.
+def _card(product: Product, sales: Sales) -> ProductCard:
+    price = sales.price(price=product.price_from, product_id=product.pk, category_id=product.category_id)
+    return ProductCard(
+        title=product.title,
+        slug=product.slug,
+        price_from=price.price,
+        currency=product.currency,
+        image_url=default_storage.url(product.first_image) if product.first_image else None,
+        is_in_stock=product.is_in_stock,
+        has_price_range=product.has_price_range,
+        was_price=price.was,
+        sale_name=price.sale.name if price.sale else "",
+    )
+
+
+def product_cards(products: QuerySet[Product], sales: Sales = NO_SALES) -> list[ProductCard]:
+    """Return the cards for an already-sliced queryset, in its order, at the `sales`' prices.
 
     Two queries: the page's ids first, then what the cards show for those ids
     only. Asked together, PostgreSQL plans the per-product subqueries for every
@@ -105,21 +139,10 @@ def product_cards(products: QuerySet[Product]) -> list[ProductCard]:
     if not ids:
         return []
     rows = {product.pk: product for product in product_cards_queryset(Product.objects.filter(pk__in=ids))}
-    return [
-        ProductCard(
-            title=product.title,
-            slug=product.slug,
-            price_from=product.price_from,
-            currency=product.currency,
-            image_url=default_storage.url(product.first_image) if product.first_image else None,
-            is_in_stock=product.is_in_stock,
-            has_price_range=product.has_price_range,
-        )
-        for product in (rows[pk] for pk in ids if pk in rows)
-    ]
+    return [_card(rows[pk], sales) for pk in ids if pk in rows]
 
 
-def listing_page(products: QuerySet[Product], number: int) -> ListingPage | None:
+def listing_page(products: QuerySet[Product], number: int, sales: Sales = NO_SALES) -> ListingPage | None:
     """Return page `number` of `products` with the total count, or None when there is no such page."""
     paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
     try:
@@ -130,26 +153,69 @@ def listing_page(products: QuerySet[Product], number: int) -> ListingPage | None
         number=page.number,
         num_pages=paginator.num_pages,
         total=paginator.count,
-        cards=product_cards(page.object_list),
+        cards=product_cards(page.object_list, sales),
     )
 
 
+def _covers(sale: Sale) -> Q:
+    return Q(pk__in=sorted(sale.product_ids)) | Q(category_id__in=sorted(sale.category_ids))
+
+
+def _lowered(sale: Sale):
+    """Return the expression of a product's lowest price after `sale` (as Sale.off rounds it:
+    PostgreSQL's ROUND takes halves away from zero, which for prices is up)."""
+    price = F("price_from")
+    if sale.percent is not None:
+        off = Round(ExpressionWrapper(price * Value(sale.percent) / 100, output_field=DecimalField()))
+        return Greatest(price - Cast(off, BigIntegerField()), Value(0))
+    return Greatest(price - Value(sale.amount or 0), Value(0))
+
+
+def _with_shown_price(products: QuerySet[Product], sales: Sales) -> QuerySet[Product]:
+    """Annotate the price a product's card shows: its lowest, after the sale that takes most off."""
+    if not sales:
+        return products.annotate(shown_price=F("price_from"))
+    lowered = [
+        _lowered(sale)
+        if sale.covers_all
+        else Case(When(_covers(sale), then=_lowered(sale)), default=F("price_from"))
+        for sale in sales.running
+    ]
+    return products.annotate(shown_price=Least(*lowered) if len(lowered) > 1 else lowered[0])
+
+
+def _on_sale(products: QuerySet[Product], sales: Sales) -> QuerySet[Product]:
+    if any(sale.covers_all for sale in sales.running):
+        return products
+    covered = Q(pk__in=[])
+    for sale in sales.running:
+        covered |= _covers(sale)
+    return products.filter(covered)
+
+
 def product_listing(
-    *, tree: CategoryTree, filters: ListingFilters, category: CategoryNode | None = None
+    *,
+    tree: CategoryTree,
+    filters: ListingFilters,
+    category: CategoryNode | None = None,
+    sales: Sales = NO_SALES,
 ) -> QuerySet[Product]:
     """Return the ordered, filtered product queryset for a listing page (not yet evaluated)."""
     products = visible_products(tree)
     if category is not None:
         products = products.filter(category_id__in=tree.descendant_ids(category))
-    products = _apply_filters(products, filters)
+    products = _apply_filters(products, filters, sales)
     return products.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
 
 
-def _apply_filters(products: QuerySet[Product], filters: ListingFilters) -> QuerySet[Product]:
+def _apply_filters(products: QuerySet[Product], filters: ListingFilters, sales: Sales) -> QuerySet[Product]:
+    products = _with_shown_price(products, sales)
     if filters.min_price is not None:
-        products = products.filter(price_from__gte=filters.min_price)
+        products = products.filter(shown_price__gte=filters.min_price)
     if filters.max_price is not None:
-        products = products.filter(price_from__lte=filters.max_price)
+        products = products.filter(shown_price__lte=filters.max_price)
+    if filters.on_sale:
+        products = _on_sale(products, sales)
     if filters.in_stock:
         products = products.filter(_in_stock_subquery())
     if filters.options:
@@ -163,7 +229,9 @@ def _apply_filters(products: QuerySet[Product], filters: ListingFilters) -> Quer
     return products
 
 
-def product_search(*, tree: CategoryTree, query: str, filters: ListingFilters) -> QuerySet[Product]:
+def product_search(
+    *, tree: CategoryTree, query: str, filters: ListingFilters, sales: Sales = NO_SALES
+) -> QuerySet[Product]:
     """Return products matching `query`, best first.
 
     Full-text search (English stemming, title weighted above description) finds
@@ -181,5 +249,5 @@ def product_search(*, tree: CategoryTree, query: str, filters: ListingFilters) -
         products = visible.filter(title__trigram_word_similar=query).annotate(
             score=TrigramWordSimilarity(query, "title")
         )
-    products = _apply_filters(products, filters)
+    products = _apply_filters(products, filters, sales)
     return products.order_by(*SORTS.get(filters.sort, (F("score").desc(), "-id")))

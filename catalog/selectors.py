@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -25,6 +26,7 @@ from catalog.listings import (
 )
 from catalog.models import Category, Product, Variant
 from inventory.models import Stock
+from promotions.sales import Sales, alive_sales
 from shipping.selectors import DeliveryPromise, ahome_delivery_promise
 
 # Reads that every page makes but that change only when staff edit the catalogue
@@ -85,7 +87,7 @@ async def _category_tree() -> CategoryTree:
 
 
 async def category_page(
-    *, tree: CategoryTree, category: CategoryNode, filters: ListingFilters, number: int
+    *, tree: CategoryTree, category: CategoryNode, filters: ListingFilters, number: int, sales: Sales
 ) -> ListingPage | None:
     """Return page `number` of a category's listing (None when there is no such page).
 
@@ -95,13 +97,15 @@ async def category_page(
     return await _remembered_briefly(
         ("category", category.id, repr(filters), number),
         sync_to_async(
-            lambda: listing_page(product_listing(tree=tree, filters=filters, category=category), number)
+            lambda: listing_page(
+                product_listing(tree=tree, filters=filters, category=category, sales=sales), number, sales
+            )
         ),
     )
 
 
 async def search_page(
-    *, tree: CategoryTree, query: str, filters: ListingFilters, number: int
+    *, tree: CategoryTree, query: str, filters: ListingFilters, number: int, sales: Sales
 ) -> ListingPage | None:
     """Return page `number` of the search results for `query` (None when there is no such page).
 
@@ -110,7 +114,11 @@ async def search_page(
     """
     return await _remembered_briefly(
         ("search", query, repr(filters), number),
-        sync_to_async(lambda: listing_page(product_search(tree=tree, query=query, filters=filters), number)),
+        sync_to_async(
+            lambda: listing_page(
+                product_search(tree=tree, query=query, filters=filters, sales=sales), number, sales
+            )
+        ),
     )
 
 
@@ -123,20 +131,22 @@ async def option_facets(*, tree: CategoryTree, category: CategoryNode) -> list[O
     return await _remembered(("facets", tuple(sorted(ids))), lambda: sync_to_async(option_facets_read)(ids))
 
 
-async def featured_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
+async def featured_products(*, tree: CategoryTree, sales: Sales, limit: int = 8) -> list[ProductCard]:
     """Return featured products for the home page, newest first (briefly cached, like listings)."""
     products = visible_products(tree).filter(is_featured=True)
-    return await _newest_cards(("featured", limit), products, limit)
+    return await _newest_cards(("featured", limit), products, limit, sales)
 
 
-async def newest_products(*, tree: CategoryTree, limit: int = 8) -> list[ProductCard]:
+async def newest_products(*, tree: CategoryTree, sales: Sales, limit: int = 8) -> list[ProductCard]:
     """Return the newest products (briefly cached, like listings)."""
-    return await _newest_cards(("newest", limit), visible_products(tree), limit)
+    return await _newest_cards(("newest", limit), visible_products(tree), limit, sales)
 
 
-async def _newest_cards(key: tuple, products: QuerySet[Product], limit: int) -> list[ProductCard]:
+async def _newest_cards(
+    key: tuple, products: QuerySet[Product], limit: int, sales: Sales
+) -> list[ProductCard]:
     newest = products.order_by("-created_at", "-id")[:limit]
-    return await _remembered_briefly(key, lambda: sync_to_async(product_cards)(newest))
+    return await _remembered_briefly(key, lambda: sync_to_async(product_cards)(newest, sales))
 
 
 @dataclass(frozen=True)
@@ -145,9 +155,10 @@ class VariantChoice:
     sku: str
     label: str
     options: dict[str, str]
-    price: int
+    price: int  # after any sale
     currency: str
     available: int
+    was_price: int | None = None  # the catalogue price, when a sale lowered it
 
     @property
     def is_in_stock(self) -> bool:
@@ -165,6 +176,9 @@ class ProductDetail:
     price_from: int
     variants: list[VariantChoice]
     image_urls: list[tuple[str, str]]  # (url, alt text)
+    was_price_from: int | None = None  # the lowest catalogue price, when a sale lowered it
+    sale_name: str = ""
+    sale_ends_at: datetime | None = None
 
     @property
     def url(self) -> str:
@@ -197,6 +211,7 @@ async def product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | No
     product = await _remembered_briefly(("product", slug), lambda: _product_detail(tree=tree, slug=slug))
     if product is None or not product.variants:
         return product
+    product = _on_sale(product, await running_sales())
     available = {
         variant_id: on_hand - allocated
         async for variant_id, on_hand, allocated in Stock.objects.filter(
@@ -206,6 +221,34 @@ async def product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | No
     return replace(
         product,
         variants=[replace(variant, available=available.get(variant.id, 0)) for variant in product.variants],
+    )
+
+
+async def running_sales() -> Sales:
+    """Return the sales running now, as the storefront's pages show them (one read a page, kept
+    like a listing; the cart and checkout read them fresh). Read once for a page and passed to
+    the selectors that price its cards."""
+    return await _remembered_briefly("sales", alive_sales)
+
+
+def _on_sale(product: ProductDetail, sales: Sales) -> ProductDetail:
+    """Return the product with its variants at their sale prices, if a sale covers it."""
+    if not sales:
+        return product
+    first = sales.price(price=product.price_from, product_id=product.id, category_id=product.category_id)
+    if first.sale is None:
+        return product
+    variants = []
+    for variant in product.variants:
+        price = sales.price(price=variant.price, product_id=product.id, category_id=product.category_id)
+        variants.append(replace(variant, price=price.price, was_price=price.was))
+    return replace(
+        product,
+        variants=variants,
+        price_from=first.price,
+        was_price_from=first.was,
+        sale_name=first.sale.name,
+        sale_ends_at=first.sale.ends_at,
     )
 
 

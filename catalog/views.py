@@ -25,8 +25,9 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     facets = await selectors.option_facets(tree=tree, category=category)
     form = ListingForm(request.GET)
     filters = form.filters(facets)
+    sales = await selectors.running_sales()
     page = await selectors.category_page(
-        tree=tree, category=category, filters=filters, number=page_number(request)
+        tree=tree, category=category, filters=filters, number=page_number(request), sales=sales
     )
     if page is None:
         raise Http404("That page does not exist.")
@@ -36,6 +37,7 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "category": category,
         "breadcrumbs": tree.ancestors(category),
         "facets": [(facet, facet.choices(filters)) for facet in facets],
+        "sales_running": bool(sales),
         "canonical_url": canonical_url(request, category.url, page.number),
         "meta_description": (category.description or f"Shop {category.name}.")[:160],
     }
@@ -109,9 +111,12 @@ async def search(request: HttpRequest) -> HttpResponse:
     form = ListingForm(request.GET, allow_relevance=True)
     filters = form.filters()
     page = None
+    sales = await selectors.running_sales()
     if query:
         number = page_number(request)
-        page = await selectors.search_page(tree=tree, query=query, filters=filters, number=number)
+        page = await selectors.search_page(
+            tree=tree, query=query, filters=filters, number=number, sales=sales
+        )
         if page is None:
             raise Http404("That page does not exist.")
     context = {
@@ -120,17 +125,19 @@ async def search(request: HttpRequest) -> HttpResponse:
         "query": query,
         "query_was_truncated": len(typed) > MAX_QUERY_LENGTH,
         "suggestions": [],
+        "sales_running": bool(sales),
     }
     if not context["products"]:
-        context["suggestions"] = await selectors.featured_products(tree=tree, limit=4)
+        context["suggestions"] = await selectors.featured_products(tree=tree, sales=sales, limit=4)
     return render(request, "catalog/search.html", context)
 
 
 @require_safe
 async def home(request: HttpRequest) -> HttpResponse:
     tree = await selectors.category_tree()
-    featured = await selectors.featured_products(tree=tree)
-    newest = await selectors.newest_products(tree=tree)
+    sales = await selectors.running_sales()
+    featured = await selectors.featured_products(tree=tree, sales=sales)
+    newest = await selectors.newest_products(tree=tree, sales=sales)
     return render(
         request,
         "catalog/home.html",

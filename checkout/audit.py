@@ -19,7 +19,7 @@ from checkout.audit_money import (
     check_order_totals,
     check_refunds_within_payments,
 )
-from checkout.audit_promotions import check_code_uses, check_order_discounts
+from checkout.audit_promotions import check_code_uses, check_order_discounts, check_sale_prices
 from checkout.audit_rules import PROBLEMS_SHOWN
 from checkout.audit_stock import (
     check_canceled_orders_hold_nothing,
@@ -157,8 +157,14 @@ CHECKS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
     ),
     (
         "order-discounts",
-        "every discount on an order comes from its own code's use, within its promotion's dates, and is "
-        "no more than its lines' and delivery's",
+        "each code's discount on an order comes from its own use of that code, within its promotion's "
+        "dates; the codes add up to the order's discount, which is its lines' and delivery's",
         check_order_discounts,
+    ),
+    (
+        "sale-prices",
+        "every line sold below its list price was on a sale that ran when the order was placed, and each "
+        "order's sale savings are its lines'",
+        check_sale_prices,
     ),
 ]

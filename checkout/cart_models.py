@@ -1,6 +1,7 @@
 """Carts: a guest's found through the session, a signed-in shopper's by user (imported by checkout.models)."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
@@ -15,7 +16,8 @@ class Cart(models.Model):
     )
     # Bumped on every change, so a checkout form can tell the cart changed under it.
     version = models.PositiveIntegerField(default=1)
-    discount_code = models.CharField(max_length=40, blank=True, help_text="The code the shopper entered.")
+    # The codes the shopper entered, in that order (each applies to what the ones before left).
+    discount_codes = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,4 +1,4 @@
-"""The cart's discount code: applied or removed from the cart or checkout page."""
+"""The cart's discount codes: applied or removed from the cart or checkout page."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,11 +8,18 @@ from django.views.decorators.http import require_POST
 
 from checkout import selectors
 from checkout.exceptions import CartEmpty
-from checkout.services.carts import acart_code_set, acart_for_request
-from promotions.services import Customer, adiscount_for, code_normalize, customer_key
+from checkout.services.carts import acart_code_remove, acart_codes_set, acart_for_request
+from promotions.services import (
+    Customer,
+    Discounts,
+    adiscount_for,
+    adiscounts_for,
+    code_normalize,
+    customer_key,
+)
 from shop import ratelimit
 from shop.errors import shop_errors
-from shop.exceptions import InvalidInput
+from shop.exceptions import Conflict, InvalidInput
 from shop.http import safe_next_url
 from shop.money import format_money
 
@@ -25,17 +32,35 @@ def customer_of(request: HttpRequest, *, email: str = "") -> Customer | None:
     return customer_key(user_id=user_id, email=email) if email or user_id else None
 
 
+MAX_CODES = 5  # codes one order may carry at once
+
+
+def _apply_message(discounts: Discounts, code: str, replaced: list[str], currency: str) -> str:
+    found = next(item for item in discounts.applied if item.code == code)
+    off = format_money(found.reduction.total, currency)
+    taken = "free delivery" if found.reward == "free_delivery" else f"{off} off"
+    message = f"{found.name}: {taken}."
+    if replaced:
+        message += f" It replaces {', '.join(replaced)}: they cannot be used together."
+    return message
+
+
 @require_POST
 @shop_errors(redirect_to="checkout:cart")
 async def cart_code(request: HttpRequest) -> HttpResponse:
-    """Apply the discount code typed (or remove it), saying at once what it takes off or why not."""
+    """Apply the discount code typed (or remove one, or all), saying at once what it takes off or
+    why not. A code that cannot be used with those applied already replaces them, saying so."""
     back = safe_next_url(request, reverse("checkout:cart"))
     cart = await acart_for_request(request, create=False)
     if cart is None:
         raise CartEmpty()
     if "remove" in request.POST:
-        await acart_code_set(cart_id=cart.pk, code="")
-        messages.success(request, "Discount code removed.")
+        chosen = code_normalize(request.POST.get("remove", ""))
+        removing = chosen if chosen in cart.discount_codes else None
+        await acart_code_remove(cart_id=cart.pk, code=removing)
+        messages.success(
+            request, f"Discount code {removing} removed." if removing else "Discount codes removed."
+        )
         return HttpResponseRedirect(back)
     await ratelimit.arate_limit_hit(
         action="discount-code",
@@ -46,12 +71,21 @@ async def cart_code(request: HttpRequest) -> HttpResponse:
     code = code_normalize(request.POST.get("code", ""))[:41]
     if not code or len(code) > 40:
         raise InvalidInput("Enter a discount code of up to 40 characters.")
+    held = list(cart.discount_codes)
+    if code in held:
+        raise InvalidInput(f"{code} is applied already.")
     summary = await selectors.cart_summary(cart=cart)
-    discount = await adiscount_for(
-        code_text=code, items=summary.promotion_items, customer=customer_of(request)
-    )
-    await acart_code_set(cart_id=cart.pk, code=code)
-    off = format_money(discount.reduction.total, summary.currency)
-    taken = "free delivery" if discount.reward == "free_delivery" else f"{off} off"
-    messages.success(request, f"{discount.name}: {taken}.")
+    customer = customer_of(request)
+    # Alone first: a code that does not apply at all is refused, saying why, and changes nothing.
+    await adiscount_for(code_text=code, items=summary.promotion_items, customer=customer)
+    together = await adiscounts_for(codes=[*held, code], items=summary.promotion_items, customer=customer)
+    codes, replaced = [*held, code], []
+    if code not in together.codes:  # it cannot join the others: it takes their place
+        codes, replaced = [code], held
+        together = await adiscounts_for(codes=codes, items=summary.promotion_items, customer=customer)
+    if len(codes) > MAX_CODES:
+        raise InvalidInput(f"An order can carry at most {MAX_CODES} codes: remove one first.")
+    if not await acart_codes_set(cart_id=cart.pk, codes=codes, expected=held):
+        raise Conflict("Your cart changed in another window meanwhile: please enter the code again.")
+    messages.success(request, _apply_message(together, code, replaced, summary.currency))
     return HttpResponseRedirect(back)

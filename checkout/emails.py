@@ -22,7 +22,7 @@ def _send_order_email(order_id: int, *, sent_field: str, subject: str, template:
     with transaction.atomic():
         order = (
             Order.objects.select_for_update()
-            .prefetch_related("lines", "taxes", "refunds")
+            .prefetch_related("lines", "taxes", "refunds", "discounts")
             .filter(pk=order_id)
             .first()
         )

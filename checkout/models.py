@@ -9,6 +9,7 @@ from django_countries.fields import CountryField
 
 from catalog.models import Variant
 from checkout.cart_models import Cart, CartLine  # noqa: F401 - the app's models, defined apart
+from checkout.discount_models import OrderDiscount  # noqa: F401
 
 
 def _default_currency() -> str:
@@ -73,9 +74,8 @@ class Order(models.Model):
     subtotal = models.PositiveBigIntegerField()
     shipping_total = models.PositiveBigIntegerField()
     shipping_tax = models.PositiveBigIntegerField(default=0)
-    # The promotion applied: what it took off, gross, from the lines (OrderLine.discount) and delivery.
-    discount_code = models.CharField(max_length=40, blank=True)
-    discount_name = models.CharField(max_length=120, blank=True)
+    # What the codes took off, as the catalogue prices carry tax, from the lines (OrderLine.discount)
+    # and delivery; each code's share in OrderDiscount. A sale is in the lines' unit prices instead.
     discount_total = models.PositiveBigIntegerField(default=0)
     tax_name = models.CharField(max_length=40, blank=True)
     tax_total = models.PositiveBigIntegerField()
@@ -183,7 +183,12 @@ class OrderLine(models.Model):
     product_title = models.CharField(max_length=200)
     variant_label = models.CharField(max_length=200, blank=True)
     # unit_price and line_total as the catalogue priced them (including tax or not, as the
-    # order's prices_include_tax says); net and tax as charged, at tax_rate (a percentage).
+    # order's prices_include_tax says), after any sale; net and tax as charged, at tax_rate (a
+    # percentage). list_price is the unit's price before the sale (unit_price when none).
+    list_price = models.PositiveBigIntegerField(default=0)
+    sale = models.ForeignKey(
+        "promotions.Promotion", null=True, blank=True, related_name="+", on_delete=models.PROTECT
+    )
     unit_price = models.PositiveBigIntegerField()
     quantity = models.PositiveIntegerField()
     line_total = models.PositiveBigIntegerField()
@@ -200,14 +205,27 @@ class OrderLine(models.Model):
                 condition=Q(line_total=models.F("unit_price") * models.F("quantity")),
                 name="order_line_total_adds_up",
             ),
+            models.CheckConstraint(
+                condition=Q(list_price__gte=models.F("unit_price")), name="order_line_sale_lowers_price"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.sku} × {self.quantity}"
 
+    def save(self, *args, **kwargs) -> None:
+        if not self.list_price:  # not on sale: its list price is its price
+            self.list_price = self.unit_price
+        super().save(*args, **kwargs)
+
     @property
     def gross(self) -> int:
         return self.net + self.tax
+
+    @property
+    def sale_saving(self) -> int:
+        """What the sale took off the line: its list price less its sale price, for every unit."""
+        return (self.list_price - self.unit_price) * self.quantity
 
 
 class OrderTax(models.Model):

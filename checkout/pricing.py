@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from promotions.services import Discount
+from promotions.services import Discounts
 from shipping.selectors import Basket, DeliveryOffer
 from taxes.calc import Taxable, Taxed, TaxRule, shares, tax_lines
 from taxes.rules import CountryRates, tax_rule
@@ -31,10 +31,10 @@ class GoodsLine:
         return self.unit_price * self.quantity
 
 
-def delivery_basket(lines: Sequence[GoodsLine], discount: Discount | None) -> Basket:
-    """Return what delivery is priced on: the goods' value less what a code takes off them, and
-    their weight (one rule for the cart, the checkout page and placement)."""
-    off = sum(discount.reduction.lines) if discount else 0
+def delivery_basket(lines: Sequence[GoodsLine], discounts: Discounts | None) -> Basket:
+    """Return what delivery is priced on: the goods' value (at sale prices) less what codes take off
+    them, and their weight (one rule for the cart, the checkout page and placement)."""
+    off = sum(discounts.lines(len(lines))) if discounts else 0
     return Basket(value=sum(line.amount for line in lines) - off, grams=sum(line.grams for line in lines))
 
 
@@ -50,6 +50,25 @@ class RateTotal:
 
 
 @dataclass(frozen=True)
+class CodeTotal:
+    """What one code took off, as the catalogue prices carry tax: from the goods and from delivery."""
+
+    code: str
+    name: str
+    promotion_id: int
+    goods: int
+    delivery: int = 0
+
+    @property
+    def amount(self) -> int:
+        return self.goods + self.delivery
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+@dataclass(frozen=True)
 class Totals:
     currency: str
     prices_include_tax: bool
@@ -57,11 +76,15 @@ class Totals:
     lines: tuple[Taxed, ...]
     delivery_parts: tuple[Taxed, ...]
     by_rate: tuple[RateTotal, ...]
-    # What a promotion took off (as the catalogue prices carry tax), before tax was worked out.
+    # What the codes took off (as the catalogue prices carry tax), before tax was worked out:
+    # all codes together per line and off delivery, and each code's part.
     discount_lines: tuple[int, ...] = ()
     discount_delivery: int = 0
-    discount_code: str = ""
-    discount_name: str = ""
+    codes: tuple[CodeTotal, ...] = ()
+
+    @property
+    def discount_codes(self) -> tuple[str, ...]:
+        return tuple(code.code for code in self.codes)
 
     @property
     def discount_total(self) -> int:
@@ -135,12 +158,15 @@ def order_totals(
     rates: CountryRates,
     rule: TaxRule,
     tax_name: str,
-    discount: Discount | None = None,
+    discounts: Discounts | None = None,
 ) -> Totals:
     """Return the order's money for goods `lines` and a `delivery` price, both as the catalogue
-    prices them, delivered where `rates` apply, less what `discount` takes off (tax follows)."""
-    off_lines = discount.reduction.lines if discount else tuple(0 for _ in lines)
-    off_delivery = delivery if discount and discount.reward == "free_delivery" else 0
+    prices them (after any sale), delivered where `rates` apply, less what the `discounts` codes
+    take off (tax follows)."""
+    discounts = discounts or Discounts()
+    off_lines = discounts.lines(len(lines))
+    free = discounts.free_delivery
+    off_delivery = delivery if free else 0
     delivery -= off_delivery
     goods = [
         Taxable(
@@ -165,8 +191,16 @@ def order_totals(
         by_rate=tuple(RateTotal(rate=rate, net=net, tax=tax) for rate, (net, tax) in sorted(by_rate.items())),
         discount_lines=tuple(off_lines),
         discount_delivery=off_delivery,
-        discount_code=discount.code if discount else "",
-        discount_name=discount.name if discount else "",
+        codes=tuple(
+            CodeTotal(
+                code=found.code,
+                name=found.name,
+                promotion_id=found.promotion_id,
+                goods=found.reduction.total,
+                delivery=off_delivery if found is free else 0,
+            )
+            for found in discounts.applied
+        ),
     )
 
 
@@ -188,7 +222,7 @@ def checkout_price(
     offers: Sequence[DeliveryOffer],
     method_code: str | None,
     rates: CountryRates,
-    discount: Discount | None = None,
+    discounts: Discounts | None = None,
 ) -> CheckoutPrice:
     """Return the money for the method `method_code` among `offers` (the first when it is not one)."""
     offer = next((o for o in offers if o.code == method_code), offers[0] if offers else None)
@@ -199,6 +233,6 @@ def checkout_price(
         rates=rates,
         rule=tax_rule(),
         tax_name=settings.TAX_NAME,
-        discount=discount,
+        discounts=discounts,
     )
     return CheckoutPrice(country=country, offers=tuple(offers), offer=offer, totals=totals)

@@ -33,7 +33,7 @@ class Quote:
     tax: int
     total: int
     method_name: str = ""
-    discount_code: str = ""  # the code whose discount the totals include, "" for none
+    discount_codes: tuple[str, ...] = ()  # the codes whose discounts the totals include
 
     def sign(self) -> str:
         """Return the quote as a signed string for the checkout form."""
@@ -46,9 +46,16 @@ class Quote:
             "x": self.tax,
             "t": self.total,
             "n": self.method_name,
-            "dc": self.discount_code,
+            "dc": list(self.discount_codes),
         }
         return signing.dumps(payload, salt=_SALT, compress=True)
+
+
+def _codes(value) -> tuple[str, ...]:
+    """Return the quote's codes (a page signed before codes could combine carries one, or "")."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(str(code) for code in value)
 
 
 def quote_read(value: str) -> Quote:
@@ -64,7 +71,7 @@ def quote_read(value: str) -> Quote:
             tax=int(payload["x"]),
             total=int(payload["t"]),
             method_name=str(payload.get("n", "")),
-            discount_code=str(payload.get("dc", "")),
+            discount_codes=_codes(payload.get("dc", [])),
         )
     except (signing.BadSignature, KeyError, TypeError, ValueError) as error:
         raise QuoteInvalid() from error

@@ -130,9 +130,8 @@ def _lines_table(pdf: _ReceiptPDF, receipt: Receipt) -> None:
             ]
         )
     blank = [""] if receipt.has_discount else []
-    if receipt.has_discount:
-        label = f"Discount: {receipt.shown.discount_label}"
-        rows.append([(label, 3), f"-{money(receipt.shown.discount)}", "", "", "", ""])
+    for code in receipt.shown.codes:
+        rows.append([(f"Discount: {code.label}", 3), f"-{money(code.amount)}", "", "", "", ""])
     rows.append(
         [
             "Total",

@@ -44,13 +44,6 @@ class Seller:
         return [part.strip() for part in self.address.split(",") if part.strip()]
 
 
-def discount_label(name: str, code: str) -> str:
-    """Return how a discount is named on a row, e.g. "Ten off (SAVE10)"."""
-    if name and code:
-        return f"{name} ({code})"
-    return name or (f"Discount ({code})" if code else "Discount")
-
-
 @dataclass(frozen=True)
 class LineShown:
     """An order line as its pages list it: at its catalogue price, with what a discount took off."""
@@ -70,19 +63,26 @@ class LineShown:
 
 
 @dataclass(frozen=True)
+class DiscountRow:
+    label: str  # e.g. "Ten off (SAVE10)", or a sale's name
+    amount: int
+
+
+@dataclass(frozen=True)
 class TotalsShown:
-    """The order's totals as its pages list them: the goods and delivery at their prices before a
-    discount, then the discount on its own row, so that the rows add up to the total charged."""
+    """The order's totals as its pages list them: the goods (at their sale prices) and delivery
+    before any code, then each code on its own row, so that the rows add up to the total charged;
+    what sales saved is said apart, being in the prices already."""
 
     currency: str
     prices_include_tax: bool
     rows: tuple[LineShown, ...]
-    subtotal: int  # the goods before the discount: gross when prices include tax, else net
-    delivery: int  # likewise, delivery before the discount
+    subtotal: int  # the goods before the codes: gross when prices include tax, else net
+    delivery: int  # likewise, delivery before the codes
     discount_goods: int
     discount_delivery: int
-    discount_name: str
-    discount_code: str
+    codes: tuple[DiscountRow, ...] = ()
+    sales: tuple[DiscountRow, ...] = ()
 
     @property
     def discount(self) -> int:
@@ -90,16 +90,26 @@ class TotalsShown:
 
     @property
     def discount_label(self) -> str:
-        return discount_label(self.discount_name, self.discount_code)
+        """The codes' names together, e.g. "Ten off (SAVE10), Free delivery (SHIP)"."""
+        return ", ".join(code.label for code in self.codes) or "Discount"
+
+    @property
+    def sale_saving(self) -> int:
+        return sum(sale.amount for sale in self.sales)
 
 
 def totals_shown(*, order: Order, lines: Sequence[OrderLine]) -> TotalsShown:
-    """Return the order's totals as listed, from its snapshot and its `lines` (already read)."""
+    """Return the order's totals as listed, from its snapshot, its `lines` and its discounts (both
+    already read)."""
     discount_goods = sum(line.discount for line in lines)
     # Whatever the lines do not account for came off delivery (a free-delivery code).
     discount_delivery = max(order.discount_total - discount_goods, 0)
     goods = order.goods_gross if order.prices_include_tax else order.subtotal
     delivery = order.shipping_gross if order.prices_include_tax else order.shipping_total
+    discounts = list(order.discounts.all())
+    codes = [DiscountRow(label=row.label, amount=row.amount) for row in discounts if row.kind == "code"]
+    if order.discount_total and not codes:  # kept from before codes were recorded one by one
+        codes = [DiscountRow(label="Discount", amount=order.discount_total)]
     return TotalsShown(
         currency=order.currency,
         prices_include_tax=order.prices_include_tax,
@@ -108,8 +118,10 @@ def totals_shown(*, order: Order, lines: Sequence[OrderLine]) -> TotalsShown:
         delivery=delivery + discount_delivery,
         discount_goods=discount_goods,
         discount_delivery=discount_delivery,
-        discount_name=order.discount_name,
-        discount_code=order.discount_code,
+        codes=tuple(codes),
+        sales=tuple(
+            DiscountRow(label=row.name, amount=row.amount) for row in discounts if row.kind != "code"
+        ),
     )
 
 

@@ -15,8 +15,8 @@ from checkout.models import Cart, CartLine, Order, Payment
 from checkout.pricing import CheckoutPrice, GoodsLine, checkout_price, delivery_basket
 from checkout.quote import Quote
 from inventory.selectors import variant_available, with_stock
-from promotions.exceptions import CodeNotApplicable
-from promotions.services import CartItem, Customer, Discount, adiscount_for
+from promotions.sales import alive_sales
+from promotions.services import CartItem, Customer, Discounts, adiscounts_for
 from shipping.selectors import Basket, adelivery_offers
 from taxes.rules import acountry_rates
 
@@ -29,7 +29,7 @@ class CartLineView:
     product_slug: str
     variant_label: str
     image_url: str | None
-    unit_price: int
+    unit_price: int  # after any sale
     currency: str
     quantity: int
     available: int
@@ -38,10 +38,18 @@ class CartLineView:
     weight_grams: int = 0
     product_id: int = 0
     category_id: int = 0
+    list_price: int | None = None  # the catalogue price, when a sale lowered it
+    sale_id: int | None = None
+    sale_name: str = ""
 
     @property
     def line_total(self) -> int:
         return self.unit_price * self.quantity
+
+    @property
+    def was_total(self) -> int | None:
+        """The line at its catalogue price, when a sale lowered it ("was £x")."""
+        return self.list_price * self.quantity if self.list_price is not None else None
 
     @property
     def title(self) -> str:
@@ -60,23 +68,33 @@ class CartSummary:
     version: int
     lines: list[CartLineView]
     currency: str
-    discount_code: str = ""  # as the shopper entered it; whether it applies is priced each time
+    discount_codes: tuple[str, ...] = ()  # as entered; whether each applies is priced each time
 
     @property
     def promotion_items(self) -> list[CartItem]:
         return [
-            CartItem(amount=line.line_total, product_id=line.product_id, category_id=line.category_id)
+            CartItem(
+                amount=line.line_total,
+                product_id=line.product_id,
+                category_id=line.category_id,
+                on_sale=line.sale_id is not None,
+            )
             for line in self.lines
             if line.is_sold
         ]
 
     @property
+    def sale_saving(self) -> int:
+        """What sales take off the lines still sold."""
+        return sum(line.was_total - line.line_total for line in self.lines if line.is_sold and line.was_total)
+
+    @property
     def subtotal(self) -> int:
         return sum(line.line_total for line in self.lines if line.is_sold)
 
-    def basket_after(self, discount: Discount | None) -> Basket:
-        """The basket delivery is priced on, its value less what a code takes off the goods."""
-        return delivery_basket(self.goods, discount)
+    def basket_after(self, discounts: Discounts | None) -> Basket:
+        """The basket delivery is priced on, its value less what codes take off the goods."""
+        return delivery_basket(self.goods, discounts)
 
     @property
     def goods(self) -> list[GoodsLine]:
@@ -121,9 +139,11 @@ def empty_cart_summary() -> CartSummary:
 
 
 async def cart_summary(*, cart: Cart | None) -> CartSummary:
-    """Return the cart's lines with live prices, stock and whether each is still sold (one query)."""
+    """Return the cart's lines with live prices (after any sale running now), stock and whether
+    each is still sold (one query, and one for the sales)."""
     if cart is None:
         return empty_cart_summary()
+    sales = await alive_sales()
     first_image = ProductImage.objects.filter(product=OuterRef("variant__product")).order_by("position", "id")
     lines = []
     async for line in (
@@ -133,6 +153,9 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
         .order_by("added_at", "id")
     ):
         variant = line.variant
+        price = sales.price(
+            price=variant.price, product_id=variant.product_id, category_id=variant.product.category_id
+        )
         lines.append(
             CartLineView(
                 variant_id=variant.id,
@@ -141,7 +164,7 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
                 product_slug=variant.product.slug,
                 variant_label=variant.label,
                 image_url=default_storage.url(line.first_image) if line.first_image else None,
-                unit_price=variant.price,
+                unit_price=price.price,
                 currency=variant.currency,
                 quantity=line.quantity,
                 available=variant_available(variant),
@@ -150,6 +173,9 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
                 weight_grams=variant.weight_grams,
                 product_id=variant.product_id,
                 category_id=variant.product.category_id,
+                list_price=price.was,
+                sale_id=price.sale.promotion_id if price.sale else None,
+                sale_name=price.sale.name if price.sale else "",
             )
         )
     return CartSummary(
@@ -157,34 +183,31 @@ async def cart_summary(*, cart: Cart | None) -> CartSummary:
         version=cart.version,
         lines=lines,
         currency=settings.SHOP_CURRENCY,
-        discount_code=cart.discount_code,
+        discount_codes=tuple(cart.discount_codes),
     )
 
 
-async def cart_discount(*, summary: CartSummary, customer: Customer | None) -> tuple[Discount | None, str]:
-    """Return what the cart's code takes off it now, or None and why it does not apply ("" without one)."""
-    if not summary.discount_code:
-        return None, ""
-    try:
-        return await adiscount_for(
-            code_text=summary.discount_code, items=summary.promotion_items, customer=customer
-        ), ""
-    except CodeNotApplicable as error:
-        return None, error.user_message
+async def cart_discounts(*, summary: CartSummary, customer: Customer | None) -> Discounts:
+    """Return what the cart's codes take off it now, and why each of the others does not apply."""
+    if not summary.discount_codes:
+        return Discounts()
+    return await adiscounts_for(
+        codes=summary.discount_codes, items=summary.promotion_items, customer=customer
+    )
 
 
 async def checkout_price_for(
-    *, summary: CartSummary, country: str, method_code: str | None, discount: Discount | None = None
+    *, summary: CartSummary, country: str, method_code: str | None, discounts: Discounts | None = None
 ) -> CheckoutPrice:
     """Return the delivery options to `country` and the totals with the one chosen (two queries)."""
     return checkout_price(
         currency=summary.currency,
         country=country,
         lines=summary.goods,
-        offers=await adelivery_offers(country=country, basket=summary.basket_after(discount)),
+        offers=await adelivery_offers(country=country, basket=summary.basket_after(discounts)),
         method_code=method_code,
         rates=await acountry_rates(country),
-        discount=discount,
+        discounts=discounts,
     )
 
 
@@ -199,7 +222,7 @@ def checkout_quote(*, summary: CartSummary, price: CheckoutPrice) -> Quote:
         delivery=price.totals.shipping,
         tax=price.totals.tax,
         total=price.totals.total,
-        discount_code=price.totals.discount_code,
+        discount_codes=price.totals.discount_codes,
     )
 
 
@@ -219,7 +242,11 @@ async def order_by_token(*, token: str) -> Order | None:
     return await (
         Order.objects.filter(public_token=token)
         .prefetch_related(
-            "lines", "taxes", Prefetch("payments", queryset=Payment.objects.order_by("-attempt")), "refunds"
+            "lines",
+            "taxes",
+            "discounts",
+            Prefetch("payments", queryset=Payment.objects.order_by("-attempt")),
+            "refunds",
         )
         .afirst()
     )

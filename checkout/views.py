@@ -61,6 +61,11 @@ def _with_cart_count(response: HttpResponse, summary: selectors.CartSummary) -> 
     return response
 
 
+def _code_rows(summary: selectors.CartSummary, discounts) -> list[tuple[str, str]]:
+    """Return (code, why it does not apply, "" when it does) for each code in the cart, in order."""
+    return [(code, discounts.problem(code)) for code in summary.discount_codes]
+
+
 def _form_errors(form) -> str:
     return " ".join(str(error) for errors in form.errors.values() for error in errors)
 
@@ -73,18 +78,19 @@ async def cart_detail(request: HttpRequest) -> HttpResponse:
     cart = await acart_for_request(request, create=False)
     summary = await selectors.cart_summary(cart=cart)
     delivery = await ahome_delivery_promise()
-    discount, code_problem = await selectors.cart_discount(summary=summary, customer=customer_of(request))
+    discounts = await selectors.cart_discounts(summary=summary, customer=customer_of(request))
+    goods_after = summary.basket_after(discounts).value
     context = {
-        "codes_accepted": bool(summary.discount_code) or await acodes_accepted(),
-        "discount": discount,
-        "code_problem": code_problem,
+        "codes_accepted": bool(summary.discount_codes) or await acodes_accepted(),
+        "discounts": discounts,
+        "code_rows": _code_rows(summary, discounts),
         "cart": summary,
         "max_quantity": MAX_LINE_QUANTITY,
         "cart_count": summary.item_count,
         "delivery": delivery,
-        "goods_after_discount": summary.basket_after(discount).value,
-        # Free delivery is judged on the goods after a code, as the checkout judges it.
-        "short_of_free": delivery.short_of_free(summary.basket_after(discount).value),
+        "goods_after_discount": goods_after,
+        # Free delivery is judged on the goods after the codes, as the checkout judges it.
+        "short_of_free": delivery.short_of_free(goods_after),
         "tax_note": tax_note(),
         "prices_include_tax": settings.PRICES_INCLUDE_TAX,
         "tax_name": settings.TAX_NAME,
@@ -202,7 +208,7 @@ class _CheckoutPage:
         self.values, self.initial_extra = values, initial_extra
         self.addresses, self.initial, self.price = [], {}, None
         self.unserved = ""  # the country asked for, when no zone delivers there
-        self.code_problem = ""  # why the cart's discount code does not apply, if it does not
+        self.code_rows: list[tuple[str, str]] = []  # each code in the cart, and why not if it does not apply
         self.codes_accepted = False  # whether to offer a code field
 
     @classmethod
@@ -229,12 +235,13 @@ class _CheckoutPage:
         codes = [code for code, _name in self.countries]
         home = settings.SHOP_COUNTRY if settings.SHOP_COUNTRY in codes or not codes else codes[0]
         country = asked if asked in codes or not codes else home
-        self.codes_accepted = bool(summary.discount_code) or await acodes_accepted()
-        discount, self.code_problem = await selectors.cart_discount(
+        self.codes_accepted = bool(summary.discount_codes) or await acodes_accepted()
+        discounts = await selectors.cart_discounts(
             summary=summary, customer=customer_of(request, email=str(values.get("email") or ""))
         )
+        self.code_rows = _code_rows(summary, discounts)
         self.price = await selectors.checkout_price_for(
-            summary=summary, country=country, method_code=values.get("shipping_method"), discount=discount
+            summary=summary, country=country, method_code=values.get("shipping_method"), discounts=discounts
         )
         self.unserved = "" if country == asked else (countries.name(asked) or asked)
         return self
@@ -257,7 +264,7 @@ class _CheckoutPage:
             "chosen_method": self.price.offer.code if self.price.offer else "",
             "country_name": countries.name(self.price.country) or self.price.country,
             "unserved_country": self.unserved,
-            "code_problem": self.code_problem,
+            "code_rows": self.code_rows,
             "codes_accepted": self.codes_accepted,
             "totals": self.price.totals,
             "summary_lines": _summary_lines(summary, self.price.totals),
@@ -275,15 +282,18 @@ class _CheckoutPage:
         return render(self.request, "checkout/checkout.html", self.context(form), status=status)
 
 
-def _summary_lines(summary, totals) -> list[tuple[str, int, int]]:
-    """Return (title, quantity, amount) for each line as the order will charge it before any discount
-    (listed apart): gross when prices include tax (abroad it may differ from the catalogue's), else net."""
+def _summary_lines(summary, totals) -> list[tuple[str, int, int, int | None]]:
+    """Return (title, quantity, amount, was) for each line as the order will charge it before any
+    code (listed apart): gross when prices include tax (abroad it may differ from the catalogue's),
+    else net; `was` is the line at its catalogue price when a sale lowered it, else None."""
     sold = [line for line in summary.lines if line.is_sold]
     offs = totals.discount_lines or (0,) * len(sold)
-    return [
-        (line.title, line.quantity, (taxed.gross if totals.prices_include_tax else taxed.net) + off)
-        for line, taxed, off in zip(sold, totals.lines, offs, strict=True)
-    ]
+    rows = []
+    for line, taxed, off in zip(sold, totals.lines, offs, strict=True):
+        amount = (taxed.gross if totals.prices_include_tax else taxed.net) + off
+        was = line.was_total + amount - line.line_total if line.was_total else None
+        rows.append((line.title, line.quantity, amount, was))
+    return rows
 
 
 async def _checkout_again(request, error: ShopError, form: CheckoutForm) -> HttpResponse:

@@ -11,7 +11,7 @@ from django.db.models import Count, F, Func, IntegerField, OuterRef, QuerySet, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from checkout.models import Order
+from checkout.models import Order, OrderDiscount
 from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
 from promotions.texts import reward_text
 
@@ -22,9 +22,9 @@ ACTIVE, PAUSED, SCHEDULED, ENDED = "active", "paused", "scheduled", "ended"
 
 @dataclass(frozen=True)
 class Figures:
-    orders: int = 0  # paid orders with one of the promotion's codes
+    orders: int = 0  # paid orders with one of the promotion's codes, or with its sale prices
     revenue: int = 0  # their totals, minor units
-    discount: int = 0  # what the promotion took off them, minor units
+    discount: int = 0  # what the promotion took off them (a sale: below list prices), minor units
 
 
 @dataclass(frozen=True)
@@ -72,22 +72,17 @@ def _promotions() -> QuerySet[Promotion]:
 
 
 async def _figures(promotion_id: int | None = None) -> dict[int, Figures]:
-    """Return the paid orders' figures per promotion, matched by the code each order kept (one query)."""
-    owner = DiscountCode.objects.filter(code=OuterRef("discount_code")).values("promotion_id")[:1]
-    orders = Order.objects.filter(payment_status__in=PAID).exclude(discount_code="")
+    """Return the paid orders' figures per promotion, from what each order kept of it (one query)."""
+    rows = OrderDiscount.objects.filter(order__payment_status__in=PAID)
     if promotion_id is not None:
-        codes = DiscountCode.objects.filter(promotion_id=promotion_id).values("code")
-        orders = orders.filter(discount_code__in=codes)
+        rows = rows.filter(promotion_id=promotion_id)
     grouped = (
-        orders.annotate(owner=Subquery(owner))
-        .values("owner")
-        .annotate(orders=Count("pk"), revenue=Sum("total"), discount=Sum("discount_total"))
+        rows.values("promotion_id")
+        .annotate(orders=Count("order_id"), revenue=Sum("order__total"), discount=Sum("amount"))
         .order_by()
     )
     return {
-        row["owner"]: Figures(row["orders"], row["revenue"], row["discount"])
-        async for row in grouped
-        if row["owner"] is not None
+        row["promotion_id"]: Figures(row["orders"], row["revenue"], row["discount"]) async for row in grouped
     }
 
 

@@ -22,7 +22,7 @@ from dashboard import promotions_selectors as selectors
 from dashboard.views import staff_required
 from promotions.forms import CodeBatchForm, DiscountCodeForm, PromotionForm
 from promotions.models import DiscountCode, Promotion
-from promotions.services import (
+from promotions.staff import (
     acode_add,
     acode_delete,
     acodes_generate,

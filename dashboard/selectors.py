@@ -315,6 +315,6 @@ async def order_for_staff(*, number: str) -> Order | None:
     return await (
         Order.objects.filter(number=number)
         .select_related("user")
-        .prefetch_related("lines", "payments", "refunds__created_by", "events__actor")
+        .prefetch_related("lines", "payments", "discounts", "refunds__created_by", "events__actor")
         .afirst()
     )

@@ -10,7 +10,8 @@ from django.http import HttpRequest
 
 from promotions.forms import DiscountCodeForm, PromotionForm
 from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
-from promotions.services import code_add, code_normalize, promotion_pause, promotion_resume, promotion_save
+from promotions.services import code_normalize
+from promotions.staff import code_add, promotion_pause, promotion_resume, promotion_save
 from promotions.texts import CODE_TAKEN, reward_text
 
 

@@ -137,6 +137,7 @@ class PromotionForm(forms.ModelForm):
         model = Promotion
         fields = [
             "name",
+            "kind",
             "reward",
             "percent",
             "amount",
@@ -146,16 +147,33 @@ class PromotionForm(forms.ModelForm):
             "starts_at",
             "ends_at",
             "once_per_customer",
+            "combinable",
+            "exclude_sale_items",
             "is_active",
             "note",
         ]
-        labels = {"is_active": "Active (off: paused)", "once_per_customer": "Once per customer"}
-        help_texts = {"note": "For staff only."}
+        labels = {
+            "kind": "Kind",
+            "is_active": "Active (off: paused)",
+            "once_per_customer": "Once per customer",
+            "combinable": "Combinable with other codes",
+            "exclude_sale_items": "Not for items on sale",
+        }
+        help_texts = {
+            "note": "For staff only.",
+            "kind": "Codes: shoppers type one. Sale: prices are lowered for everyone while it runs.",
+            "combinable": "Codes only: its codes may be used together with other codes marked so.",
+            "exclude_sale_items": "Codes only: items on sale keep their sale price, not reduced again.",
+        }
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
         error_messages = {
             "name": {
                 "required": "Give the promotion a name shoppers will read.",
                 "max_length": "A name is at most 120 characters.",
+            },
+            "kind": {
+                "required": "Choose whether the promotion gives codes or is a sale.",
+                "invalid_choice": "Choose whether the promotion gives codes or is a sale.",
             },
             "reward": {
                 "required": "Choose the reward.",
@@ -169,7 +187,7 @@ class PromotionForm(forms.ModelForm):
             Product.objects.order_by("title"),
             what="products",
             label="Products",
-            help_text="None chosen, and no category: the whole order.",
+            help_text="None chosen, and no category: the whole order (for a sale, everything).",
         )
         self.fields["categories"] = _choices_field(
             Category.objects.order_by("name"),
@@ -178,8 +196,30 @@ class PromotionForm(forms.ModelForm):
             help_text="A category covers its subcategories.",
         )
 
+        self.fields["kind"].required = False  # left out: a code promotion, as before sales existed
+        if self.instance.pk is not None:  # a saved promotion keeps its kind
+            self.fields["kind"].disabled = True
+            self.fields["kind"].help_text = "Fixed once saved."
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or self.instance.kind or Promotion.Kind.CODE
+
     def clean_min_spend(self) -> int | None:
         return self.cleaned_data.get("min_spend") or None  # 0 is no minimum
+
+    def _sale_clean(self, data: dict) -> None:
+        """Refuse what a sale cannot have: free delivery, 100 % off, a code's conditions."""
+        if data.get("reward") == Promotion.Reward.FREE_DELIVERY:
+            self.add_error("reward", "A sale lowers prices: choose a percentage or an amount off.")
+        percent = data.get("percent")
+        if percent is not None and percent >= 100:
+            self.add_error("percent", "A sale takes less than 100 % off: enter a percentage below 100.")
+        if data.get("min_spend"):
+            self.add_error("min_spend", "A sale has no minimum spend: leave it blank.")
+        for field in ("once_per_customer", "combinable", "exclude_sale_items"):
+            if data.get(field):
+                label = self.fields[field].label
+                self.add_error(field, f"“{label}” is for discount codes: a sale applies to everyone.")
 
     def clean(self) -> dict:
         data = super().clean()
@@ -199,6 +239,8 @@ class PromotionForm(forms.ModelForm):
             for field in ("percent", "amount"):
                 if data.get(field) is not None:
                     self.add_error(field, "Free delivery takes no percentage or amount: leave it blank.")
+        if data.get("kind") == Promotion.Kind.SALE:
+            self._sale_clean(data)
         starts, ends = data.get("starts_at"), data.get("ends_at")
         if starts and ends and ends <= starts:
             self.add_error("ends_at", END_BEFORE_START)

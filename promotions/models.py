@@ -1,8 +1,10 @@
-"""Promotions: discount codes whose uses are held like stock, so that a limit holds under any rush.
+"""Promotions: sales that lower prices for a while, and discount codes whose uses are held like
+stock, so that a limit holds under any rush.
 
 A code's use is held in the transaction that writes the order (one conditional UPDATE of the
 code's counter, checked by the database), consumed when the order is paid, and given back when
-the order is canceled, refused or never paid.
+the order is canceled, refused or never paid. A sale needs no code: while it runs, the prices of
+what it covers are lowered everywhere they are shown and charged.
 """
 
 from decimal import Decimal
@@ -18,12 +20,17 @@ def _default_currency() -> str:
 
 
 class Promotion(models.Model):
+    class Kind(models.TextChoices):
+        CODE = "code", "Discount codes"
+        SALE = "sale", "Sale (no code)"
+
     class Reward(models.TextChoices):
         PERCENT = "percent", "Percentage off"
         FIXED = "fixed", "Amount off"
         FREE_DELIVERY = "free_delivery", "Free delivery"
 
     name = models.CharField(max_length=120, help_text="Shown to shoppers, e.g. “Summer sale 10 % off”.")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CODE)
     reward = models.CharField(max_length=20, choices=Reward.choices)
     percent = models.DecimalField(
         max_digits=5,
@@ -41,6 +48,10 @@ class Promotion(models.Model):
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
     once_per_customer = models.BooleanField(default=False)
+    # Codes only: whether its codes may be used with other codes marked so.
+    combinable = models.BooleanField(default=False)
+    # Codes only: whether its codes leave items on sale at their sale price.
+    exclude_sale_items = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True, help_text="Off: paused.")
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -59,10 +70,24 @@ class Promotion(models.Model):
                 condition=Q(starts_at__isnull=True) | Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
                 name="promotion_ends_after_it_starts",
             ),
+            # A sale lowers prices: by a percentage below 100 or an amount, with no code's conditions.
+            models.CheckConstraint(
+                condition=Q(kind="code")
+                | (
+                    Q(kind="sale", reward__in=["percent", "fixed"], min_spend__isnull=True)
+                    & (Q(percent__isnull=True) | Q(percent__lt=100))
+                    & Q(once_per_customer=False, combinable=False, exclude_sale_items=False)
+                ),
+                name="promotion_sale_lowers_prices",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_sale(self) -> bool:
+        return self.kind == self.Kind.SALE
 
 
 class DiscountCode(models.Model):
@@ -97,7 +122,7 @@ class CodeUse(models.Model):
 
     code = models.ForeignKey(DiscountCode, on_delete=models.PROTECT, related_name="code_uses")
     promotion = models.ForeignKey(Promotion, on_delete=models.PROTECT, related_name="code_uses")
-    order = models.OneToOneField("checkout.Order", on_delete=models.PROTECT, related_name="code_use")
+    order = models.ForeignKey("checkout.Order", on_delete=models.PROTECT, related_name="code_uses")
     # Set only for a once-per-customer promotion: "user:<id>" or "email:<address>".
     customer_key = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001 - NULL escapes the constraint
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
@@ -106,6 +131,7 @@ class CodeUse(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["order", "promotion"], name="codeuse_one_per_promotion"),
             models.UniqueConstraint(
                 fields=["promotion", "customer_key"],
                 condition=Q(status__in=["held", "consumed"]),

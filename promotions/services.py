@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from catalog.models import Category, Product
 from promotions.calc import Eligible, Reduction, reduction
 from promotions.exceptions import CodeAlreadyUsed, CodeNotApplicable, CodeUsedUp
-from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
-from promotions.texts import CODE_TAKEN, limit_text, reward_text
+from promotions.models import CodeUse, DiscountCode, Promotion
+from promotions.sales import with_descendants
 from shop.money import format_money
 
 logger = logging.getLogger(__name__)
@@ -38,11 +36,12 @@ def code_normalize(text: str) -> str:
 
 @dataclass(frozen=True)
 class CartItem:
-    """A goods line as promotions see it."""
+    """A goods line as promotions see it: its amount at its sale price, if it is on sale."""
 
     amount: int
     product_id: int
     category_id: int
+    on_sale: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,46 @@ class Discount:
     reward: str
     reduction: Reduction  # off the goods lines; free delivery is taken off by the pricing
     once_per_customer: bool
+    combinable: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A code in the cart that does not apply to it now, and why."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Discounts:
+    """The cart's codes that apply, in the order they were entered, and those that do not."""
+
+    applied: tuple[Discount, ...] = ()
+    refused: tuple[Refused, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.applied)
+
+    def lines(self, count: int) -> tuple[int, ...]:
+        """Return what the codes take off each of `count` goods lines, all codes together."""
+        return tuple(sum(found.reduction.lines[i] for found in self.applied) for i in range(count))
+
+    @property
+    def free_delivery(self) -> Discount | None:
+        """The first code that makes delivery free, if one does."""
+        return next((found for found in self.applied if found.reward == "free_delivery"), None)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(found.code for found in self.applied)
+
+    def problem(self, code: str) -> str:
+        """Return why `code` does not apply ("" when it does)."""
+        return next((refused.message for refused in self.refused if refused.code == code), "")
+
+
+NO_DISCOUNTS = Discounts()
 
 
 @dataclass(frozen=True)
@@ -77,10 +116,16 @@ def customer_key(*, user_id: int | None, email: str) -> Customer:
     return Customer(email=email or "", user_id=user_id)
 
 
-def _covered(items: Sequence[CartItem], category_ids: set[int], product_ids: set[int]) -> list[bool]:
-    if not category_ids and not product_ids:
-        return [True] * len(items)
-    return [item.product_id in product_ids or item.category_id in category_ids for item in items]
+def _covered(items: Sequence[CartItem], promotion: Promotion) -> list[bool]:
+    """Return which items the promotion covers (a category covers those below it)."""
+    product_ids = set(promotion.products.values_list("id", flat=True))
+    category_ids = with_descendants(promotion.categories.values_list("id", flat=True))
+    whole = not category_ids and not product_ids
+    return [
+        (whole or item.product_id in product_ids or item.category_id in category_ids)
+        and not (promotion.exclude_sale_items and item.on_sale)
+        for item in items
+    ]
 
 
 def _refusal(promotion: Promotion, code: DiscountCode, *, goods: int, now) -> str | None:
@@ -99,41 +144,44 @@ def _refusal(promotion: Promotion, code: DiscountCode, *, goods: int, now) -> st
     return None
 
 
-def _with_descendants(category_ids: set[int]) -> set[int]:
-    """Return the categories and every one below them (a promotion on a category covers its
-    subcategories): a read a level, the tree being shallow."""
-    found, frontier = set(category_ids), set(category_ids)
-    while frontier:
-        frontier = set(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
-        found |= frontier
-    return found
+def _not_covered(items: Sequence[CartItem], promotion: Promotion) -> str:
+    if promotion.exclude_sale_items and any(item.on_sale for item in items):
+        return "That code is not valid for items on sale or the other items in your cart."
+    return "That code is not valid for the items in your cart."
 
 
-def discount_for(*, code_text: str, items: Sequence[CartItem], customer: Customer | None) -> Discount:
+def discount_for(
+    *, code_text: str, items: Sequence[CartItem], customer: Customer | None, spend: int | None = None
+) -> Discount:
     """Return what the code takes off these cart items; raise CodeNotApplicable saying why not.
-    A few reads; holds nothing."""
+
+    `spend` is what its minimum spend is checked against (the items' total when None). A few
+    reads; holds nothing."""
     text = code_normalize(code_text)
-    code = DiscountCode.objects.select_related("promotion").filter(code=text).first() if text else None
+    code = (
+        DiscountCode.objects.select_related("promotion")
+        .filter(code=text, promotion__kind=Promotion.Kind.CODE)
+        .first()
+        if text
+        else None
+    )
     if code is None:
         raise CodeNotApplicable("We do not know that code. Please check it and try again.")
     promotion = code.promotion
-    goods = sum(item.amount for item in items)
     if not items:
         raise CodeNotApplicable("Add something to your cart before using a code.")
+    goods = sum(item.amount for item in items) if spend is None else spend
     why = _refusal(promotion, code, goods=goods, now=timezone.now())
     if why:
         raise CodeNotApplicable(why)
     if promotion.once_per_customer and customer and _used_by(promotion, customer):
         raise CodeAlreadyUsed()
-    product_ids = set(promotion.products.values_list("id", flat=True))
-    category_ids = _with_descendants(set(promotion.categories.values_list("id", flat=True)))
-    covered = _covered(items, category_ids, product_ids)
+    covered = _covered(items, promotion)
     if not any(covered):
-        raise CodeNotApplicable("That code is not valid for the items in your cart.")
-    percent = Fraction(promotion.percent) if promotion.percent is not None else None
+        raise CodeNotApplicable(_not_covered(items, promotion))
     cut = reduction(
         reward=promotion.reward,
-        percent=percent,
+        percent=Fraction(promotion.percent) if promotion.percent is not None else None,
         amount=promotion.amount,
         lines=[
             Eligible(amount=item.amount, covered=is_covered)
@@ -149,7 +197,52 @@ def discount_for(*, code_text: str, items: Sequence[CartItem], customer: Custome
         reward=promotion.reward,
         reduction=cut,
         once_per_customer=promotion.once_per_customer,
+        combinable=promotion.combinable,
     )
+
+
+def _clash(found: Discount, applied: Sequence[Discount]) -> str:
+    """Return why `found` cannot join the codes `applied` before it ("" when it can)."""
+    if any(other.promotion_id == found.promotion_id for other in applied):
+        return "You already have a code from the same promotion: one is enough."
+    if not applied:
+        return ""
+    if found.reward == "free_delivery" and any(other.reward == "free_delivery" for other in applied):
+        return "Delivery is free already with another code."
+    if not found.combinable or not all(other.combinable for other in applied):
+        return f"That code cannot be used together with {applied[0].code}."
+    return ""
+
+
+def discounts_for(*, codes: Sequence[str], items: Sequence[CartItem], customer: Customer | None) -> Discounts:
+    """Return what the cart's codes take off these items, one after another in the order given
+    (each on what the ones before left; each minimum spend on the goods before any code), and
+    why each of the others does not apply. A few reads a code; holds nothing."""
+    applied: list[Discount] = []
+    refused: list[Refused] = []
+    spend = sum(item.amount for item in items)
+    left = list(items)
+    for text in codes:
+        try:
+            found = discount_for(code_text=text, items=left, customer=customer, spend=spend)
+        except CodeNotApplicable as error:
+            refused.append(Refused(code=text, message=error.user_message))
+            continue
+        clash = _clash(found, applied)
+        if clash:
+            refused.append(Refused(code=text, message=clash))
+            continue
+        applied.append(found)
+        left = [
+            CartItem(
+                amount=item.amount - off,
+                product_id=item.product_id,
+                category_id=item.category_id,
+                on_sale=item.on_sale,
+            )
+            for item, off in zip(left, found.reduction.lines, strict=True)
+        ]
+    return Discounts(applied=tuple(applied), refused=tuple(refused))
 
 
 def _used_by(promotion: Promotion, customer: Customer) -> bool:
@@ -187,21 +280,20 @@ def code_use_hold(*, discount: Discount, order_id: int, customer: Customer) -> C
 
 
 def code_use_consume(*, order_id: int) -> None:
-    """Mark the order's held code use consumed (it was paid). Nothing to do without one."""
+    """Mark the order's held code uses consumed (it was paid). Nothing to do without one."""
     CodeUse.objects.filter(order_id=order_id, status=CodeUse.Status.HELD).update(
         status=CodeUse.Status.CONSUMED, updated_at=timezone.now()
     )
 
 
 def code_use_release(*, order_id: int) -> None:
-    """Give the order's code use back (the order was canceled, refused or never paid), once."""
-    use = CodeUse.objects.select_for_update().filter(order_id=order_id, status__in=LIVE).first()
-    if use is None:
-        return
-    use.status = CodeUse.Status.RELEASED
-    use.save(update_fields=["status", "updated_at"])
-    DiscountCode.objects.filter(pk=use.code_id).update(uses=F("uses") - 1)
-    logger.info("code use given back", extra={"order": order_id, "code": use.code_id})
+    """Give the order's code uses back (the order was canceled, refused or never paid), once."""
+    uses = CodeUse.objects.select_for_update().filter(order_id=order_id, status__in=LIVE).order_by("code_id")
+    for use in uses:
+        use.status = CodeUse.Status.RELEASED
+        use.save(update_fields=["status", "updated_at"])
+        DiscountCode.objects.filter(pk=use.code_id).update(uses=F("uses") - 1)
+        logger.info("code use given back", extra={"order": order_id, "code": use.code_id})
 
 
 def codes_create(*, promotion: Promotion, prefix: str, count: int) -> list[DiscountCode]:
@@ -237,159 +329,9 @@ def uses_by_code(codes: Iterable[DiscountCode]) -> dict[int, int]:
 
 
 adiscount_for = sync_to_async(discount_for)
+adiscounts_for = sync_to_async(discounts_for)
 
 
 async def acodes_accepted() -> bool:
-    """Return whether any promotion is on: the cart and checkout offer a code field only then."""
-    return await Promotion.objects.filter(is_active=True).aexists()
-
-
-# Staff's changes: each in one transaction, each written to the promotion's history. -------------
-
-CODE_USED = "Orders have used this code: pause its promotion instead."
-
-
-def _event(*, promotion_id: int, actor, message: str) -> PromotionEvent:
-    actor_id = getattr(actor, "pk", None)
-    return PromotionEvent.objects.create(promotion_id=promotion_id, actor_id=actor_id, message=message)
-
-
-def _moment(value) -> str:
-    return timezone.localtime(value).strftime("%d %b %Y %H:%M") if value else "none"
-
-
-def _names(model, ids: Iterable[int], field: str) -> str:
-    names = sorted(model.objects.filter(pk__in=list(ids)).values_list(field, flat=True))
-    return ", ".join(names) or "none"
-
-
-def _state(promotion: Promotion, *, product_ids: set[int], category_ids: set[int]) -> dict[str, str]:
-    """Return the promotion's settings as the history words them, label by label."""
-    return {
-        "name": f"“{promotion.name}”",
-        "reward": reward_text(promotion),
-        "products": _names(Product, product_ids, "title"),
-        "categories": _names(Category, category_ids, "name"),
-        "minimum spend": format_money(promotion.min_spend, promotion.currency)
-        if promotion.min_spend
-        else "none",
-        "start": _moment(promotion.starts_at),
-        "end": _moment(promotion.ends_at),
-        "once per customer": "yes" if promotion.once_per_customer else "no",
-        "status": "active" if promotion.is_active else "paused",
-        "note": f"“{promotion.note}”" if promotion.note else "none",
-    }
-
-
-def _ids(related) -> set[int]:
-    return set(related.values_list("pk", flat=True))
-
-
-def promotion_save(
-    *,
-    promotion: Promotion,
-    products: Iterable[Product] = (),
-    categories: Iterable[Category] = (),
-    actor=None,
-) -> Promotion:
-    """Save a new or changed promotion covering exactly these products and categories (none: the
-    whole order) and record what changed. Raise ValidationError, writing nothing, for settings
-    that do not hold together (the forms refuse them first)."""
-    product_ids, category_ids = {item.pk for item in products}, {item.pk for item in categories}
-    promotion.full_clean(exclude=["products", "categories"], validate_unique=False)
-    with transaction.atomic():
-        before = None
-        if promotion.pk is not None:
-            stored = Promotion.objects.select_for_update().get(pk=promotion.pk)
-            before = _state(stored, product_ids=_ids(stored.products), category_ids=_ids(stored.categories))
-        promotion.save()
-        promotion.products.set(product_ids)
-        promotion.categories.set(category_ids)
-        after = _state(promotion, product_ids=product_ids, category_ids=category_ids)
-        if before is None:
-            message = "Created: " + "; ".join(f"{label} {text}" for label, text in after.items()) + "."
-        else:
-            changes = [
-                f"{label} from {before[label]} to {text}"
-                for label, text in after.items()
-                if before[label] != text
-            ]
-            message = "Changed " + "; ".join(changes) + "." if changes else ""
-        if message:
-            _event(promotion_id=promotion.pk, actor=actor, message=message)
-    logger.info("promotion saved", extra={"promotion": promotion.pk})
-    return promotion
-
-
-def _active_set(*, promotion_id: int, is_active: bool, actor, message: str) -> Promotion:
-    with transaction.atomic():
-        promotion = Promotion.objects.select_for_update().get(pk=promotion_id)
-        if promotion.is_active != is_active:
-            promotion.is_active = is_active
-            promotion.save(update_fields=["is_active", "updated_at"])
-            _event(promotion_id=promotion.pk, actor=actor, message=message)
-    logger.info("promotion switched", extra={"promotion": promotion_id, "is_active": is_active})
-    return promotion
-
-
-def promotion_pause(*, promotion_id: int, actor=None) -> Promotion:
-    """Pause the promotion (its codes are refused until it is resumed) and return it; nothing is
-    recorded when it was paused already. Raises Promotion.DoesNotExist."""
-    message = "Paused: its codes are refused until it is resumed."
-    return _active_set(promotion_id=promotion_id, is_active=False, actor=actor, message=message)
-
-
-def promotion_resume(*, promotion_id: int, actor=None) -> Promotion:
-    """Resume a paused promotion and return it. Raises Promotion.DoesNotExist."""
-    message = "Resumed: its codes are accepted again."
-    return _active_set(promotion_id=promotion_id, is_active=True, actor=actor, message=message)
-
-
-def code_add(*, promotion: Promotion, code: str, usage_limit: int | None, actor=None) -> DiscountCode:
-    """Add a code to the promotion and return it; raise ValidationError, writing nothing, when
-    another code is the same ignoring case."""
-    text = code_normalize(code)
-    try:
-        with transaction.atomic():
-            if DiscountCode.objects.filter(code__iexact=text).exists():
-                raise ValidationError({"code": CODE_TAKEN})
-            added = DiscountCode.objects.create(promotion=promotion, code=text, usage_limit=usage_limit)
-            _event(
-                promotion_id=promotion.pk,
-                actor=actor,
-                message=f"Added code {text} ({limit_text(usage_limit)}).",
-            )
-    except IntegrityError as error:  # added by someone else since the check
-        raise ValidationError({"code": CODE_TAKEN}) from error
-    return added
-
-
-def codes_generate(*, promotion: Promotion, prefix: str, count: int, actor=None) -> list[DiscountCode]:
-    """Make `count` distinct single-use codes for the promotion, record it, and return them."""
-    with transaction.atomic():
-        made = codes_create(promotion=promotion, prefix=prefix, count=count)
-        starting = f" starting {code_normalize(prefix)}" if prefix else ""
-        message = f"Generated {len(made):,} single-use codes{starting}."
-        _event(promotion_id=promotion.pk, actor=actor, message=message)
-    logger.info("codes generated", extra={"promotion": promotion.pk, "count": len(made)})
-    return made
-
-
-def code_delete(*, code_id: int, actor=None) -> DiscountCode:
-    """Delete a code no order has used and return it as it was; raise ValidationError when an
-    order used it (its promotion is paused instead). Raises DiscountCode.DoesNotExist."""
-    with transaction.atomic():
-        code = DiscountCode.objects.select_for_update().get(pk=code_id)
-        if CodeUse.objects.filter(code_id=code_id).exists():
-            raise ValidationError(CODE_USED)
-        DiscountCode.objects.filter(pk=code_id).delete()
-        _event(promotion_id=code.promotion_id, actor=actor, message=f"Deleted code {code.code}.")
-    return code
-
-
-apromotion_save = sync_to_async(promotion_save)
-apromotion_pause = sync_to_async(promotion_pause)
-apromotion_resume = sync_to_async(promotion_resume)
-acode_add = sync_to_async(code_add)
-acodes_generate = sync_to_async(codes_generate)
-acode_delete = sync_to_async(code_delete)
+    """Return whether any code promotion is on: the cart and checkout offer a code field only then."""
+    return await Promotion.objects.filter(is_active=True, kind=Promotion.Kind.CODE).aexists()

@@ -2,7 +2,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from catalog.models import Category, Product, ProductImage, Variant
-from checkout.models import Cart, CartLine, Order, OrderLine, Payment, Refund
+from checkout.models import Cart, CartLine, Order, OrderDiscount, OrderLine, Payment, Refund
 from inventory.models import Stock
 from shipping.models import ShippingBand, ShippingMethod, ShippingZone
 from taxes.models import TaxClass, TaxRate
@@ -220,3 +220,23 @@ def product_with_stock(
     variant = VariantFactory(product=product, price=price, options=options or {})
     StockFactory(variant=variant, on_hand=on_hand)
     return product
+
+
+def order_codes(order: Order) -> tuple[str, ...]:
+    """Return the codes the order was discounted with, in the order they were applied."""
+    rows = OrderDiscount.objects.filter(order=order, kind=OrderDiscount.Kind.CODE).order_by("position")
+    return tuple(rows.values_list("code", flat=True))
+
+
+def order_code_discount(
+    order: Order, *, code: str, name: str, amount: int, delivery: int = 0, promotion=None
+) -> OrderDiscount:
+    """Record on `order` that `code` of `promotion` (a new 10 % off one when None) took `amount`
+    off it, of which `delivery` off delivery."""
+    from promotions.models import Promotion
+
+    if promotion is None:
+        promotion = Promotion.objects.create(name=name, reward="percent", percent=10)
+    return OrderDiscount.objects.create(
+        order=order, promotion=promotion, kind="code", code=code, name=name, amount=amount, delivery=delivery
+    )

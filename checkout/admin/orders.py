@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from checkout.admin.base import ORDER_NUMBER, ReadOnlyInline, ReadOnlyModelAdmin, _too_many
 from checkout.models import (
     Order,
+    OrderDiscount,
     OrderEvent,
     OrderLine,
     OrderTax,
@@ -42,6 +43,7 @@ class OrderLineInline(_OrderMoneyInline):
         "product_title",
         "variant_label",
         "unit_price_display",
+        "list_price_display",
         "quantity",
         "line_total_display",
         "net_display",
@@ -53,6 +55,10 @@ class OrderLineInline(_OrderMoneyInline):
     def unit_price_display(self, line: OrderLine) -> str:
         return format_money(line.unit_price, line.order.currency)
 
+    @admin.display(description="List price (before a sale)")
+    def list_price_display(self, line: OrderLine) -> str:
+        return format_money(line.list_price, line.order.currency)
+
     @admin.display(description="Line total")
     def line_total_display(self, line: OrderLine) -> str:
         return format_money(line.line_total, line.order.currency)
@@ -63,6 +69,23 @@ class OrderTaxInline(_OrderMoneyInline):
     fields = ["rate", "net_display", "tax_display"]
     verbose_name = "tax at one rate"
     verbose_name_plural = "tax per rate (goods and delivery)"
+
+
+class OrderDiscountInline(ReadOnlyInline):
+    model = OrderDiscount
+    fields = ["kind", "name", "code", "amount_display", "delivery_display"]
+    verbose_name = "discount"
+
+    @admin.display(description="Taken off")
+    def amount_display(self, row: OrderDiscount) -> str:
+        return format_money(row.amount, row.order.currency)
+
+    @admin.display(description="Of which delivery")
+    def delivery_display(self, row: OrderDiscount) -> str:
+        return format_money(row.delivery, row.order.currency)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("order")
 
 
 class PaymentInline(ReadOnlyInline):
@@ -117,7 +140,14 @@ class OrderAdmin(ReadOnlyModelAdmin):
     list_per_page = 50
     # The table may hold a million rows: no second COUNT(*) of the whole table.
     show_full_result_count = False
-    inlines = [OrderLineInline, OrderTaxInline, PaymentInline, RefundInline, OrderEventInline]
+    inlines = [
+        OrderLineInline,
+        OrderTaxInline,
+        OrderDiscountInline,
+        PaymentInline,
+        RefundInline,
+        OrderEventInline,
+    ]
     actions = ["cancel_orders"]
     fieldsets = [
         (
@@ -146,8 +176,6 @@ class OrderAdmin(ReadOnlyModelAdmin):
                     "currency",
                     "prices_include_tax",
                     "tax_name",
-                    "discount_code",
-                    "discount_name",
                     "discount_display",
                 ]
             },

@@ -1,11 +1,12 @@
 """Carts: adding and changing lines, merging a guest cart at sign-in, finding a request's cart."""
 
 import logging
+from collections.abc import Sequence
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Func, Value
 from django.utils import timezone
 
 from catalog.models import Variant
@@ -43,15 +44,30 @@ def _title(variant: Variant) -> str:
     return f"{variant.product.title} ({label})" if variant.options else variant.product.title
 
 
-def cart_code_set(*, cart_id: int, code: str) -> None:
-    """Keep the discount code the shopper entered ("" removes it); an open checkout page is then
-    out of date, as after any change of the cart."""
-    Cart.objects.filter(pk=cart_id).update(
-        discount_code=code, version=F("version") + 1, updated_at=timezone.now()
+def cart_codes_set(*, cart_id: int, codes: Sequence[str], expected: Sequence[str]) -> bool:
+    """Keep the discount codes the shopper entered, in order, if the cart still has `expected`
+    (another tab may have changed them since they were read); return whether it did. An open
+    checkout page is then out of date, as after any change of the cart."""
+    return bool(
+        Cart.objects.filter(pk=cart_id, discount_codes=list(expected)).update(
+            discount_codes=list(codes), version=F("version") + 1, updated_at=timezone.now()
+        )
     )
 
 
-acart_code_set = sync_to_async(cart_code_set)
+def cart_code_remove(*, cart_id: int, code: str | None = None) -> None:
+    """Take the code (every code, for None) off the cart."""
+    field = Cart._meta.get_field("discount_codes")
+    codes = []
+    if code:
+        codes = Func(F("discount_codes"), Value(code), function="array_remove", output_field=field)
+    Cart.objects.filter(pk=cart_id).update(
+        discount_codes=codes, version=F("version") + 1, updated_at=timezone.now()
+    )
+
+
+acart_codes_set = sync_to_async(cart_codes_set)
+acart_code_remove = sync_to_async(cart_code_remove)
 
 
 def cart_version_bump(*, cart_id: int) -> None:

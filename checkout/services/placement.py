@@ -27,13 +27,14 @@ from checkout.models import (
     Cart,
     CartLine,
     Order,
+    OrderDiscount,
     OrderEvent,
     OrderLine,
     OrderTax,
     Payment,
 )
 from checkout.quote import Quote
-from checkout.services.carts import cart_version_bump
+from checkout.services.carts import cart_code_remove, cart_version_bump
 from checkout.services.placement_prepare import ADDRESS_FIELDS, OrderDraft, ShippingAddress, order_prepare
 from checkout.services.placement_undo import (
     aorder_cancel_at_placement,
@@ -86,13 +87,11 @@ def order_write(*, draft: OrderDraft, user_id: int | None, email: str, address: 
             tax_name=totals.tax_name,
             tax_total=totals.tax,
             total=totals.total,
-            discount_code=totals.discount_code,
-            discount_name=totals.discount_name,
             discount_total=totals.discount_total,
         )
-        if draft.discount is not None:
+        for found in draft.discounts.applied:
             # In the order's transaction: an order that is not written holds no use.
-            code_use_hold(discount=draft.discount, order_id=order.pk, customer=draft.customer)
+            code_use_hold(discount=found, order_id=order.pk, customer=draft.customer)
         OrderEvent.objects.create(
             order=order, kind=OrderEvent.Kind.PLACED, message=f"Placed for {totals.total} {totals.currency}"
         )
@@ -111,6 +110,8 @@ def _lines_write(order: Order, draft: OrderDraft) -> None:
                 product_title=line.product_title,
                 variant_label=line.variant_label,
                 unit_price=line.unit_price,
+                list_price=line.list_price or line.unit_price,
+                sale_id=line.sale_id,
                 quantity=line.quantity,
                 line_total=line.line_total,
                 net=line.net,
@@ -124,6 +125,36 @@ def _lines_write(order: Order, draft: OrderDraft) -> None:
     OrderTax.objects.bulk_create(
         [OrderTax(order=order, rate=band.rate, net=band.net, tax=band.tax) for band in draft.totals.by_rate]
     )
+    OrderDiscount.objects.bulk_create(_discount_rows(order, draft))
+
+
+def _discount_rows(order: Order, draft: OrderDraft) -> list[OrderDiscount]:
+    """Return what each code and each sale took off the order, as rows of its own."""
+    rows = [
+        OrderDiscount(
+            order=order,
+            promotion_id=code.promotion_id,
+            kind=OrderDiscount.Kind.CODE,
+            code=code.code,
+            name=code.name,
+            amount=code.amount,
+            delivery=code.delivery,
+            position=position,
+        )
+        for position, code in enumerate(draft.totals.codes)
+    ]
+    sales: dict[int, tuple[str, int]] = {}
+    for line in draft.lines:
+        if line.sale_id is not None:
+            name, saved = sales.get(line.sale_id, (line.sale_name, 0))
+            sales[line.sale_id] = (name, saved + (line.list_price - line.unit_price) * line.quantity)
+    rows += [
+        OrderDiscount(
+            order=order, promotion_id=sale_id, kind=OrderDiscount.Kind.SALE, name=name, amount=saved
+        )
+        for sale_id, (name, saved) in sales.items()
+    ]
+    return rows
 
 
 def order_create(
@@ -199,9 +230,10 @@ def order_payment_started(
             ordered |= Q(variant_id=variant_id, quantity=quantity)
         if ordered:
             CartLine.objects.filter(ordered, cart_id=cart_id).delete()
-        if order.discount_code:
+        used = OrderDiscount.objects.filter(order=order, kind=OrderDiscount.Kind.CODE).values_list("code")
+        for (code,) in used:
             # The code went with the order: the next order starts without it.
-            Cart.objects.filter(pk=cart_id, discount_code=order.discount_code).update(discount_code="")
+            cart_code_remove(cart_id=cart_id, code=code)
         cart_version_bump(cart_id=cart_id)
     return order
 

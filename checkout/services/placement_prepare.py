@@ -18,8 +18,8 @@ from checkout.models import Cart, CartLine
 from checkout.pricing import CheckoutPrice, GoodsLine, Totals, checkout_price, delivery_basket
 from checkout.quote import Choice, PricedLine, Quote, quote_changes
 from checkout.services.carts import _title
-from promotions.exceptions import CodeNotApplicable
-from promotions.services import CartItem, Customer, Discount, discount_for
+from promotions.sales import SalePrice, Sales, live_sales
+from promotions.services import CartItem, Customer, Discounts, discounts_for
 from shipping.selectors import delivery_offers
 from taxes.rules import country_rates
 
@@ -51,7 +51,21 @@ def _order_lines_check(lines: list[CartLine]) -> None:
             raise CartError(f"{_title(variant)} cannot be sold in {settings.SHOP_CURRENCY}.")
 
 
-def _prices_confirm(seen: Quote, *, lines: list[CartLine], price: CheckoutPrice) -> None:
+def _sale_prices(lines: list[CartLine], sales: Sales) -> list[SalePrice]:
+    """Return each line's unit price after the sale running now that takes most off it."""
+    return [
+        sales.price(
+            price=line.variant.price,
+            product_id=line.variant.product_id,
+            category_id=line.variant.product.category_id,
+        )
+        for line in lines
+    ]
+
+
+def _prices_confirm(
+    seen: Quote, *, lines: list[CartLine], prices: list[SalePrice], price: CheckoutPrice
+) -> None:
     """Raise PricesChanged when the order now differs from what the shopper saw."""
     offer, totals = price.offer, price.totals
     changes = quote_changes(
@@ -62,9 +76,9 @@ def _prices_confirm(seen: Quote, *, lines: list[CartLine], price: CheckoutPrice)
                 variant_id=line.variant_id,
                 title=_title(line.variant),
                 quantity=line.quantity,
-                unit_price=line.variant.price,
+                unit_price=unit.price,
             )
-            for line in lines
+            for line, unit in zip(lines, prices, strict=True)
         ],
         choice=Choice(
             country=price.country,
@@ -80,27 +94,38 @@ def _prices_confirm(seen: Quote, *, lines: list[CartLine], price: CheckoutPrice)
         raise PricesChanged(changes)
 
 
-def _order_discount(
-    lines: list[CartLine], *, code_text: str, customer: Customer | None, seen: Quote | None
-) -> Discount | None:
-    """Return what the cart's code takes off these lines now; raise PricesChanged when the shopper
-    saw it applied and it no longer applies (saying why)."""
-    if not code_text:
-        return None
+def _order_discounts(
+    lines: list[CartLine],
+    prices: list[SalePrice],
+    *,
+    codes: list[str],
+    customer: Customer | None,
+    seen: Quote | None,
+) -> Discounts:
+    """Return what the cart's codes take off these lines now; raise PricesChanged when the shopper
+    saw one applied that no longer applies (saying why)."""
+    if not codes:
+        return Discounts()
     items = [
         CartItem(
-            amount=line.variant.price * line.quantity,
+            amount=unit.price * line.quantity,
             product_id=line.variant.product_id,
             category_id=line.variant.product.category_id,
+            on_sale=unit.sale is not None,
         )
-        for line in lines
+        for line, unit in zip(lines, prices, strict=True)
     ]
-    try:
-        return discount_for(code_text=code_text, items=items, customer=customer)
-    except CodeNotApplicable as error:
-        if seen and seen.discount_code:
-            raise PricesChanged([f"{error.user_message} The totals below are without it."]) from error
-        return None
+    found = discounts_for(codes=codes, items=items, customer=customer)
+    seen_codes = seen.discount_codes if seen else ()
+    named = len(seen_codes) > 1  # which code, when there were several
+    lost = [
+        f"{f'Code {code}: ' if named else ''}{found.problem(code)} The totals below are without it."
+        for code in seen_codes
+        if code not in found.codes and found.problem(code)
+    ]
+    if lost:
+        raise PricesChanged(lost)
+    return found
 
 
 def order_price(
@@ -109,20 +134,23 @@ def order_price(
     country: str,
     method_code: str,
     seen: Quote | None = None,
-    discount: Discount | None = None,
+    prices: list[SalePrice] | None = None,
+    discounts: Discounts | None = None,
 ) -> CheckoutPrice:
-    """Return the money of an order of these lines delivered to `country` by `method_code`, less
-    `discount`; raise CartError when no such delivery option reaches it (two queries)."""
+    """Return the money of an order of these lines at their `prices` (their catalogue prices when
+    None) delivered to `country` by `method_code`, less `discounts`; raise CartError when no
+    such delivery option reaches it (two queries)."""
+    prices = prices or _sale_prices(lines, Sales())
     goods = [
         GoodsLine(
-            unit_price=line.variant.price,
+            unit_price=unit.price,
             quantity=line.quantity,
             tax_class_id=line.variant.product.tax_class_id,
             grams=line.variant.weight_grams * line.quantity,
         )
-        for line in lines
+        for line, unit in zip(lines, prices, strict=True)
     ]
-    basket = delivery_basket(goods, discount)
+    basket = delivery_basket(goods, discounts)
     offers = delivery_offers(country=country, basket=basket)
     if not offers:
         raise CartError(f"Sorry, we do not deliver to {countries.name(country) or country}.")
@@ -139,7 +167,7 @@ def order_price(
         offers=offers,
         method_code=method_code,
         rates=country_rates(country),
-        discount=discount,
+        discounts=discounts,
     )
 
 
@@ -151,12 +179,15 @@ class LineDraft:
     sku: str
     product_title: str
     variant_label: str
-    unit_price: int
+    unit_price: int  # after any sale
     quantity: int
     net: int
     tax: int
     tax_rate: Decimal
     discount: int = 0
+    list_price: int = 0  # before the sale (unit_price when none)
+    sale_id: int | None = None
+    sale_name: str = ""
 
     @property
     def line_total(self) -> int:
@@ -174,12 +205,12 @@ class OrderDraft:
     shipping_method_name: str
     totals: Totals
     lines: tuple[LineDraft, ...]
-    discount: Discount | None = None  # a code's use to hold with the order
+    discounts: Discounts = Discounts()  # the codes whose uses to hold with the order
     customer: Customer | None = None  # who a once-per-customer code counts
 
 
-def _line_drafts(lines: list[CartLine], totals: Totals) -> tuple[LineDraft, ...]:
-    """Return the order lines as priced: catalogue price, what a discount took off, net and tax."""
+def _line_drafts(lines: list[CartLine], prices: list[SalePrice], totals: Totals) -> tuple[LineDraft, ...]:
+    """Return the order lines as priced: sale and catalogue price, what codes took off, net and tax."""
     offs = totals.discount_lines or (0,) * len(lines)
     return tuple(
         LineDraft(
@@ -187,14 +218,17 @@ def _line_drafts(lines: list[CartLine], totals: Totals) -> tuple[LineDraft, ...]
             sku=line.variant.sku,
             product_title=line.variant.product.title,
             variant_label=line.variant.label if line.variant.options else "",
-            unit_price=line.variant.price,
+            unit_price=unit.price,
             quantity=line.quantity,
             net=taxed.net,
             tax=taxed.tax,
             tax_rate=taxed.rate,
             discount=off,
+            list_price=unit.list_price,
+            sale_id=unit.sale.promotion_id if unit.sale else None,
+            sale_name=unit.sale.name if unit.sale else "",
         )
-        for line, taxed, off in zip(lines, totals.lines, offs, strict=True)
+        for line, unit, taxed, off in zip(lines, prices, totals.lines, offs, strict=True)
     )
 
 
@@ -224,17 +258,19 @@ def order_prepare(
         version = Cart.objects.filter(pk=cart_id).values_list("version", flat=True).first()
         raise CartChanged() if version not in (None, cart_version) else CartEmpty()
     _order_lines_check(lines)
-    discount = _order_discount(
-        lines, code_text=lines[0].cart.discount_code, customer=customer, seen=seen_prices
+    prices = _sale_prices(lines, live_sales())
+    discounts = _order_discounts(
+        lines, prices, codes=lines[0].cart.discount_codes, customer=customer, seen=seen_prices
     )
     price = order_price(
         lines=lines,
         country=address.country,
         method_code=shipping_method_code,
         seen=seen_prices,
-        discount=discount,
+        prices=prices,
+        discounts=discounts,
     )
-    _prices_confirm(seen_prices, lines=lines, price=price)
+    _prices_confirm(seen_prices, lines=lines, prices=prices, price=price)
     return OrderDraft(
         checkout_key=keys.checkout_key(cart_id=cart_id, cart_version=cart_version),
         cart_id=cart_id,
@@ -242,7 +278,7 @@ def order_prepare(
         shipping_method_code=price.offer.code,
         shipping_method_name=price.offer.name,
         totals=price.totals,
-        discount=discount,
+        discounts=discounts,
         customer=customer,
-        lines=_line_drafts(lines, price.totals),
+        lines=_line_drafts(lines, prices, price.totals),
     )

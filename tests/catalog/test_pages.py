@@ -50,8 +50,9 @@ def test_home_shows_categories_and_featured_products(client, clothing):
 def test_home_query_count_is_fixed(client, clothing, django_assert_num_queries):
     for index in range(12):
         product_with_stock(title=f"Jumper {index}", category=clothing[1], is_featured=True)
-    # categories, then ids and cards for each of featured and newest, and the delivery promise
-    with django_assert_num_queries(6):
+    # categories, the sales running, then ids and cards for each of featured and newest, and the
+    # delivery promise
+    with django_assert_num_queries(7):
         assert client.get("/").status_code == 200
 
 
@@ -82,14 +83,14 @@ def test_listing_query_count_does_not_grow_with_the_page(client, clothing, djang
     for index in range(3):
         product = product_with_stock(title=f"Jumper {index}", category=knitwear, options={"colour": "Navy"})
         ProductImageFactory(product=product)
-    # categories, option facets, count, page ids, page cards
-    with django_assert_num_queries(5):
+    # categories, option facets, the sales running, count, page ids, page cards
+    with django_assert_num_queries(6):
         small = client.get("/category/clothing/")
     for index in range(30):
         product = product_with_stock(title=f"More {index}", category=knitwear, options={"colour": "Rust"})
         ProductImageFactory(product=product)
         ProductImageFactory(product=product)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         large = client.get("/category/clothing/?colour=Rust&in_stock=1&sort=price_asc&min_price=1")
     assert len(titles(small)) == 3
     assert len(titles(large)) == 24
@@ -264,8 +265,8 @@ def test_product_page_query_count(client, clothing, django_assert_num_queries):
     for index in range(5):
         StockFactory(variant=VariantFactory(product=product, options={"size": str(index)}))
         ProductImageFactory(product=product)
-    # categories, product, variants, images, then live stock and the delivery promise
-    with django_assert_num_queries(6):
+    # categories, product, variants, images, then live stock, the sales running and the delivery promise
+    with django_assert_num_queries(7):
         assert client.get(f"/products/{product.slug}/").status_code == 200
 
 
@@ -347,8 +348,8 @@ def test_catalogue_reads_are_cached_briefly_and_cleared_by_admin_edits(
     catalog_cache_clear()
     product_with_stock(title="Jumper", category=clothing[0], options={"colour": "Navy"})
     client.get("/category/clothing/")
-    # categories and facets come from the cache: count, page ids and cards only
-    with django_assert_num_queries(3):
+    # categories and facets come from the cache: the sales running, count, page ids and cards only
+    with django_assert_num_queries(4):
         assert client.get("/category/clothing/").status_code == 200
 
     CategoryFactory(name="Outdoors", slug="outdoors")

@@ -115,7 +115,7 @@ def test_over_long_query_is_cut_and_said(client, category):
 def test_search_query_count(client, category, django_assert_num_queries):
     for index in range(30):
         product_with_stock(title=f"Jumper {index}", category=category)
-    # categories, any full-text match?, count, page ids, page cards
-    with django_assert_num_queries(5):
+    # categories, the sales running, any full-text match?, count, page ids, page cards
+    with django_assert_num_queries(6):
         response = client.get("/search/?q=jumper")
     assert len(titles(response)) == 24

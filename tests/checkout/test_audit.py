@@ -207,19 +207,19 @@ def test_a_shop_run_through_its_real_flows_passes(outside, shipping, jumper):
         ("open", "partially_refunded", "unfulfilled"),
     ]
     passed, output = audit()
-    assert passed and "All 13 checks passed." in output, output
+    assert passed and "All 14 checks passed." in output, output
     assert_audit_clean()
 
     # From the command line: 0 when clean, 1 with the report when not.
     env = {"DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": _test_database_url()}
     clean = run_audit_process(env)
-    assert clean.returncode == 0 and "All 13 checks passed." in clean.stdout
+    assert clean.returncode == 0 and "All 14 checks passed." in clean.stdout
     Stock.objects.filter(variant=jumper).update(allocated=0)
     broken = run_audit_process(env)
     assert broken.returncode == 1
     assert "FAILED stock-allocated-equals-holds" in broken.stdout
     assert "SKU JUMP-M: 0 allocated, but held reservations hold 1." in broken.stdout
-    assert "1 of 13 audit checks failed." in broken.stderr
+    assert "1 of 14 audit checks failed." in broken.stderr
 
 
 def run_audit_process(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -249,7 +249,7 @@ def test_more_allocated_than_on_hand(shop, lamp):
     Stock.objects.filter(variant=lamp).update(on_hand=0)
 
     output = assert_fails("FAILED stock-within-bounds", "SKU LAMP: on hand 0, allocated 1.")
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_allocated_units_not_held_by_any_reservation(shop, lamp):
@@ -258,7 +258,7 @@ def test_allocated_units_not_held_by_any_reservation(shop, lamp):
     output = assert_fails(
         "FAILED stock-allocated-equals-holds", "SKU LAMP: 3 allocated, but held reservations hold 1."
     )
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_paid_order_without_its_payment(shop):
@@ -287,7 +287,7 @@ def test_paid_order_whose_stock_was_never_committed(shop):
         f"Order {order.number} is paid but its stock commit is not recorded "
         f"(reservation {order.reservation_id}: committed).",
     )
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_paid_order_whose_reservation_was_released(shop):
@@ -333,7 +333,7 @@ def test_reservation_that_does_not_match_its_order(shop):
         "FAILED reservations-match-orders",
         f"Order {order.number}'s reservation {order.reservation_id} does not hold exactly the order's lines.",
     )
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_order_pointing_at_a_missing_reservation(shop):
@@ -365,7 +365,7 @@ def test_unpaid_order_whose_stock_is_no_longer_held(shop, lamp):
         "FAILED unpaid-orders-charge-nothing",
         f"Order {order.number} awaits payment, but its reservation {order.reservation_id} was released",
     )
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_canceled_order_that_still_holds_stock_and_a_live_payment(shop):
@@ -388,7 +388,7 @@ def test_canceled_order_that_kept_the_money(shop):
         "FAILED money-kept-matches-status",
         f"Order {order.number} is canceled for £84.95, but keeps £84.95 (£84.95 received, £0.00 refunded).",
     )
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_refunds_beyond_the_payment(shop):
@@ -426,24 +426,26 @@ def test_order_paid_twice_without_a_refund(shop):
         "FAILED money-kept-matches-status",
         f"Order {order.number} is paid for £84.95, but keeps £169.90 (£169.90 received, £0.00 refunded).",
     )
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_order_subtotal_that_is_not_the_sum_of_its_lines(shop):
     order = shop["paid"]
     # No tax on the lamp: a line's net is its price.
-    OrderLine.objects.filter(order=order).update(unit_price=3000, line_total=6000, net=6000)
+    OrderLine.objects.filter(order=order).update(unit_price=3000, list_price=3000, line_total=6000, net=6000)
 
     output = assert_fails(
         "FAILED order-totals",
         f"Order {order.number}'s subtotal £80.00 is not the sum of its lines' net, £60.00.",
     )
-    assert "1 of 13 checks failed" in output
+    assert "1 of 14 checks failed" in output
 
 
 def test_a_report_lists_every_failed_check(shop, lamp):
     Stock.objects.filter(variant=lamp).update(allocated=3)
-    OrderLine.objects.filter(order=shop["paid"]).update(unit_price=3000, line_total=6000, net=6000)
+    OrderLine.objects.filter(order=shop["paid"]).update(
+        unit_price=3000, list_price=3000, line_total=6000, net=6000
+    )
 
     output = assert_fails("FAILED stock-allocated-equals-holds", "FAILED order-totals")
-    assert output.rstrip().endswith("2 of 13 checks failed (11 passed).")
+    assert output.rstrip().endswith("2 of 14 checks failed (12 passed).")

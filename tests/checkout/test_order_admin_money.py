@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from checkout.models import OrderTax
-from tests.factories import OrderFactory, OrderLineFactory, UserFactory
+from tests.factories import OrderFactory, OrderLineFactory, UserFactory, order_code_discount
 
 pytestmark = pytest.mark.django_db
 
@@ -16,10 +16,9 @@ def test_the_admin_order_page_shows_net_tax_per_rate_and_the_discount(client):
         subtotal=975,
         tax_total=195,
         total=1170,
-        discount_code="SAVE10",
-        discount_name="Ten off",
         discount_total=130,
     )
+    order_code_discount(order, code="SAVE10", name="Ten off", amount=130)
     OrderLineFactory(order=order, unit_price=1300, net=975, tax=195, tax_rate=Decimal(20), discount=130)
     OrderTax.objects.create(order=order, rate=20, net=975, tax=195)
 

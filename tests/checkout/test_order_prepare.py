@@ -69,6 +69,7 @@ def test_prepare_prices_the_cart_with_reads_only(shipping, jumper, cart):
             net=10833,
             tax=2167,
             tax_rate=Decimal(20),
+            list_price=6500,  # no sale
         ),
     )
     assert draft.lines[0].line_total == 13000

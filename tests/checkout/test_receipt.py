@@ -303,4 +303,4 @@ def test_the_order_page_reads_the_same_queries_however_many_lines_and_rates(clie
             assert client.get(f"/order/{order.public_token}/").status_code == 200
         counts.append(len(queries))
 
-    assert counts == [5, 5]  # the order, then its lines, tax rows, payments and refunds
+    assert counts == [6, 6]  # the order, then its lines, tax rows, discounts, payments and refunds

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from checkout.models import Order
 from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
-from tests.factories import OrderFactory, UserFactory
+from tests.factories import OrderFactory, UserFactory, order_code_discount
 from tests.helpers import fill_cart
 
 pytestmark = pytest.mark.django_db
@@ -217,9 +217,9 @@ def test_a_batch_makes_distinct_single_use_codes_and_the_csv_lists_them(staff):
 
 
 def _paid(code: DiscountCode, *, total: int, discount: int, status=Order.PaymentStatus.PAID, use="consumed"):
-    order = OrderFactory(
-        discount_code=code.code, discount_total=discount, subtotal=total, total=total, payment_status=status
-    )
+    order = OrderFactory(discount_total=discount, subtotal=total, total=total, payment_status=status)
+    promotion = code.promotion
+    order_code_discount(order, code=code.code, name=promotion.name, amount=discount, promotion=promotion)
     CodeUse.objects.create(code=code, promotion=code.promotion, order=order, status=use)
     return order
 
@@ -248,7 +248,7 @@ def test_the_list_counts_uses_paid_orders_revenue_and_discount_given_per_promoti
     assert listed.status_code == 200
     html = page(listed)
     # Name, reward (covers), codes, when, status, uses, orders, revenue, discount given.
-    assert _row_text(html, summer) == "Summer sale 10 % off (whole order) 2 Any time Active 2 2 £72.00 £8.00"
+    assert _row_text(html, summer) == "Summer sale Codes 10 % off (whole order) 2 Any time Active 2 2 £72.00 £8.00"
     assert _row_text(html, fiver) == "Fiver £5.00 off (whole order) 1 Any time Paused 1 1 £30.00 £5.00"
     assert "Quiet 10 % off (whole order) 0 Any time Active 0 0 £0.00 £0.00" in text_of(html)
     detail = text_of(page(staff.get(f"{BASE}{summer.pk}/")))
@@ -300,8 +300,9 @@ def test_every_change_is_in_the_history_with_who_made_it(staff):
         "Resumed: its codes are accepted again.",
         "Paused: its codes are refused until it is resumed.",
         "Changed name from “Spring” to “Spring sale”; reward from 10 % off to £5.00 off.",
-        "Created: name “Spring”; reward 10 % off; products none; categories none; minimum spend none; "
-        "start none; end none; once per customer no; status active; note none.",
+        "Created: name “Spring”; kind codes; reward 10 % off; products none; categories none; minimum spend "
+        "none; start none; end none; once per customer no; combinable no; items on sale included; status "
+        "active; note none.",
     ]
     positions = [history.find(f"{message} — sam@example.com") for message in expected]
     assert -1 not in positions, history
@@ -394,7 +395,7 @@ def admin_post(new_codes, **fields) -> dict:
 def test_the_admin_pages_answer(admin_client):
     promotion = a_promotion("Summer sale")
     code = DiscountCode.objects.create(promotion=promotion, code="SUN10", usage_limit=5, uses=1)
-    use = CodeUse.objects.create(code=code, promotion=promotion, order=OrderFactory(discount_code="SUN10"))
+    use = CodeUse.objects.create(code=code, promotion=promotion, order=OrderFactory())
     pages = {
         "/admin/promotions/promotion/": "Summer sale",
         "/admin/promotions/promotion/add/": "Add codes",

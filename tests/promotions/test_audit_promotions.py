@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from checkout.audit import audit_run
 from promotions.models import CodeUse, DiscountCode, Promotion
-from tests.factories import OrderFactory, OrderLineFactory
+from tests.factories import OrderFactory, OrderLineFactory, order_code_discount
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,8 @@ def code():
 
 
 def discounted_order(code, *, status="consumed", **fields):
-    order = OrderFactory(discount_code=code.code, discount_name="Ten off", discount_total=120, **fields)
+    order = OrderFactory(discount_total=120, **fields)
+    order_code_discount(order, code=code.code, name="Ten off", amount=120, promotion=code.promotion)
     OrderLineFactory(order=order, discount=120)
     CodeUse.objects.create(code=code, promotion=code.promotion, order=order, status=status)
     DiscountCode.objects.filter(pk=code.pk).update(uses=code.uses + (status != "released"))
@@ -52,9 +53,14 @@ def test_a_use_whose_state_disagrees_with_its_order_is_reported(code):
 
 
 def test_a_discount_without_its_codes_use_or_outside_the_dates_is_reported(code):
-    stray = OrderFactory(discount_code="SAVE10", discount_total=100)
+    stray = OrderFactory(discount_total=100)
+    OrderLineFactory(order=stray, discount=100)
     assert problems("order-discounts") == [
-        f"Order {stray.number} has a discount of £1.00 but no use of code SAVE10."
+        f"Order {stray.number} has a discount of £1.00, but its codes account for £0.00."
+    ]
+    order_code_discount(stray, code="SAVE10", name="Ten off", amount=100, promotion=code.promotion)
+    assert problems("order-discounts") == [
+        f"Order {stray.number} has a discount from code SAVE10 but no use of it."
     ]
     stray.delete()
     order = discounted_order(code)
