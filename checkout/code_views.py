@@ -58,9 +58,11 @@ async def cart_code(request: HttpRequest) -> HttpResponse:
         chosen = code_normalize(request.POST.get("remove", ""))
         removing = chosen if chosen in cart.discount_codes else None
         await acart_code_remove(cart_id=cart.pk, code=removing)
-        messages.success(
-            request, f"Discount code {removing} removed." if removing else "Discount codes removed."
-        )
+        if removing:
+            said = f"Discount code {removing} removed."
+        else:
+            said = "Discount codes removed." if len(cart.discount_codes) > 1 else "Discount code removed."
+        messages.success(request, said)
         return HttpResponseRedirect(back)
     await ratelimit.arate_limit_hit(
         action="discount-code",

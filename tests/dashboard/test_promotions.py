@@ -247,10 +247,11 @@ def test_the_list_counts_uses_paid_orders_revenue_and_discount_given_per_promoti
 
     assert listed.status_code == 200
     html = page(listed)
-    # Name, reward (covers), codes, when, status, uses, orders, revenue, discount given.
-    assert _row_text(html, summer) == "Summer sale Codes 10 % off (whole order) 2 Any time Active 2 2 £72.00 £8.00"
-    assert _row_text(html, fiver) == "Fiver £5.00 off (whole order) 1 Any time Paused 1 1 £30.00 £5.00"
-    assert "Quiet 10 % off (whole order) 0 Any time Active 0 0 £0.00 £0.00" in text_of(html)
+    # Name, kind, reward (covers), codes, when, status, uses, orders, revenue, discount given.
+    summer_row = "Summer sale Codes 10 % off (whole order) 2 Any time Active 2 2 £72.00 £8.00"
+    assert _row_text(html, summer) == summer_row
+    assert _row_text(html, fiver) == "Fiver Codes £5.00 off (whole order) 1 Any time Paused 1 1 £30.00 £5.00"
+    assert "Quiet Codes 10 % off (whole order) 0 Any time Active 0 0 £0.00 £0.00" in text_of(html)
     detail = text_of(page(staff.get(f"{BASE}{summer.pk}/")))
     assert "Paid orders 2 (2 code uses consumed), revenue £72.00, discount given £8.00" in detail
 
