@@ -18,6 +18,7 @@ DATA = tomllib.loads(Path(__file__).with_name("demo_data.toml").read_text(encodi
 CATEGORIES: list[dict] = DATA["categories"]
 ZONES: list[dict] = DATA["zones"]
 TAX_RATES: dict[str, dict[str, str]] = DATA["tax_rates"]
+PROMOTIONS: list[dict] = DATA["promotions"]
 COLOURS = {name: tuple(rgb) for name, rgb in DATA["colours"].items()}
 FINISHES = {name: tuple(rgb) for name, rgb in DATA["finishes"].items()}
 SIZED_SCHEMES: dict[str, dict] = DATA["sized_schemes"]

@@ -167,8 +167,8 @@ def _lowered(sale: Sale):
     price = F("price_from")
     if sale.percent is not None:
         off = Round(ExpressionWrapper(price * Value(sale.percent) / 100, output_field=DecimalField()))
-        return Greatest(price - Cast(off, BigIntegerField()), Value(0))
-    return Greatest(price - Value(sale.amount or 0), Value(0))
+        return Greatest(price - Cast(off, BigIntegerField()), Value(0), output_field=BigIntegerField())
+    return Greatest(price - Value(sale.amount or 0), Value(0), output_field=BigIntegerField())
 
 
 def _with_shown_price(products: QuerySet[Product], sales: Sales) -> QuerySet[Product]:
@@ -178,10 +178,13 @@ def _with_shown_price(products: QuerySet[Product], sales: Sales) -> QuerySet[Pro
     lowered = [
         _lowered(sale)
         if sale.covers_all
-        else Case(When(_covers(sale), then=_lowered(sale)), default=F("price_from"))
+        else Case(
+            When(_covers(sale), then=_lowered(sale)), default=F("price_from"), output_field=BigIntegerField()
+        )
         for sale in sales.running
     ]
-    return products.annotate(shown_price=Least(*lowered) if len(lowered) > 1 else lowered[0])
+    shown = Least(*lowered, output_field=BigIntegerField()) if len(lowered) > 1 else lowered[0]
+    return products.annotate(shown_price=shown)
 
 
 def _on_sale(products: QuerySet[Product], sales: Sales) -> QuerySet[Product]:

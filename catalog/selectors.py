@@ -122,6 +122,20 @@ async def search_page(
     )
 
 
+async def sale_page(
+    *, tree: CategoryTree, filters: ListingFilters, number: int, sales: Sales
+) -> ListingPage | None:
+    """Return page `number` of everything on sale (None when there is no such page), kept like a
+    category's listing."""
+    filters = replace(filters, on_sale=True)
+    return await _remembered_briefly(
+        ("sale", repr(filters), number),
+        sync_to_async(
+            lambda: listing_page(product_listing(tree=tree, filters=filters, sales=sales), number, sales)
+        ),
+    )
+
+
 async def option_facets(*, tree: CategoryTree, category: CategoryNode) -> list[OptionFacet]:
     """Return the option values (size, colour, …) offered in a category, with product counts.
 
@@ -202,7 +216,7 @@ class ProductDetail:
         return len({variant.price for variant in self.variants}) > 1
 
 
-async def product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | None:
+async def product_detail(*, tree: CategoryTree, slug: str, sales: Sales) -> ProductDetail | None:
     """Return the visible product with this slug, its active variants and images, or None.
 
     What staff edit (text, prices, variants, images) is kept briefly like a listing page;
@@ -211,7 +225,7 @@ async def product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | No
     product = await _remembered_briefly(("product", slug), lambda: _product_detail(tree=tree, slug=slug))
     if product is None or not product.variants:
         return product
-    product = _on_sale(product, await running_sales())
+    product = _on_sale(product, sales)
     available = {
         variant_id: on_hand - allocated
         async for variant_id, on_hand, allocated in Stock.objects.filter(

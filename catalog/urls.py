@@ -9,4 +9,5 @@ urlpatterns = [
     path("category/<slug:slug>/", views.category_detail, name="category-detail"),
     path("products/<slug:slug>/", views.product_detail, name="product-detail"),
     path("search/", views.search, name="search"),
+    path("sale/", views.sale, name="sale"),
 ]

@@ -61,7 +61,8 @@ def _listing(page: ListingPage | None, form: ListingForm, filters) -> dict[str, 
 @require_safe
 async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tree = await selectors.category_tree()
-    product = await selectors.product_detail(tree=tree, slug=slug)
+    sales = await selectors.running_sales()
+    product = await selectors.product_detail(tree=tree, slug=slug, sales=sales)
     if product is None:
         raise Http404("No such product.")
     category = tree.by_id[product.category_id]
@@ -71,6 +72,7 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "catalog/product_detail.html",
         {
             "tree": tree,
+            "sales_running": bool(sales),
             "product": product,
             "chosen_variant_id": chosen_variant_id,
             "quantity": quantity,
@@ -101,6 +103,28 @@ def _chosen(request: HttpRequest, product: selectors.ProductDetail) -> tuple[int
     if re.fullmatch(r"[0-9]{1,3}", quantity) and 1 <= int(quantity) <= MAX_LINE_QUANTITY:
         return chosen_id, int(quantity)
     return chosen_id, 1
+
+
+@require_safe
+async def sale(request: HttpRequest) -> HttpResponse:
+    """Everything on sale now, across the categories, with the listing's sort and filters."""
+    tree = await selectors.category_tree()
+    form = ListingForm(request.GET)
+    filters = form.filters()
+    sales = await selectors.running_sales()
+    page = await selectors.sale_page(tree=tree, filters=filters, number=page_number(request), sales=sales)
+    if page is None:
+        raise Http404("That page does not exist.")
+    context = {
+        **_listing(page, form, filters),
+        "tree": tree,
+        "sales": sales.running,
+        "sales_running": bool(sales),
+        "on_sale_page": True,
+        "canonical_url": canonical_url(request, "/sale/", page.number),
+        "meta_description": "Everything on sale now.",
+    }
+    return render(request, "catalog/sale.html", context)
 
 
 @require_safe
@@ -143,6 +167,7 @@ async def home(request: HttpRequest) -> HttpResponse:
         "catalog/home.html",
         {
             "tree": tree,
+            "sales_running": bool(sales),
             "featured": featured,
             "newest": newest,
             "canonical_url": request.build_absolute_uri("/"),

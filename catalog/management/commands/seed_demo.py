@@ -7,9 +7,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.demo import CATEGORIES, TAX_RATES, ZONES, demo_image, image_name, product_spec
+from catalog.demo import CATEGORIES, PROMOTIONS, TAX_RATES, ZONES, demo_image, image_name, product_spec
 from catalog.models import Category, Product, ProductImage, Variant
 from inventory.models import Stock
+from promotions.models import Promotion
+from promotions.staff import code_add, promotion_save
 from shipping.models import ShippingBand, ShippingMethod, ShippingZone
 from taxes.models import TaxClass, TaxRate
 
@@ -33,6 +35,7 @@ class Command(BaseCommand):
             raise SystemExit(2)
         categories = self._categories()
         self._checkout_settings()
+        self._promotions(categories)
         specs = [product_spec(index) for index in range(products)]
         missing = self._missing(specs, self._unique_slugs(specs))
         now = timezone.now()
@@ -81,6 +84,20 @@ class Command(BaseCommand):
                 ShippingBand.objects.bulk_create(
                     [ShippingBand(method=method, **band) for band in row["bands"]]
                 )
+
+    @staticmethod
+    def _promotions(categories: dict[str, Category]) -> None:
+        """Add the demo's sale and codes when the shop has no promotion yet."""
+        if Promotion.objects.exists():
+            return
+        for row in PROMOTIONS:
+            fields = {key: value for key, value in row.items() if key not in ("categories", "codes")}
+            promotion = promotion_save(
+                promotion=Promotion(**fields),
+                categories=[categories[slug] for slug in row.get("categories", [])],
+            )
+            for code in row.get("codes", []):
+                code_add(promotion=promotion, code=code, usage_limit=None)
 
     def _categories(self) -> dict[str, Category]:
         categories: dict[str, Category] = {}
