@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from promotions.forms import DiscountCodeForm, PromotionForm
 from promotions.models import CodeUse, DiscountCode, Promotion, PromotionEvent
 from promotions.services import code_normalize
-from promotions.staff import code_add, promotion_pause, promotion_resume, promotion_save
+from promotions.staff import SALE_HAS_NO_CODES, code_add, promotion_pause, promotion_resume, promotion_save
 from promotions.texts import CODE_TAKEN, reward_text
 
 
@@ -38,6 +38,8 @@ class NewCodeFormSet(BaseInlineFormSet):
         ]
         if len(typed) != len(set(typed)):
             raise ValidationError(f"{CODE_TAKEN} Each new code must differ from the others.")
+        if typed and self.instance.kind == Promotion.Kind.SALE:
+            raise ValidationError(SALE_HAS_NO_CODES)
         super().clean()
 
 
@@ -75,8 +77,8 @@ class PromotionEventInline(admin.TabularInline):
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
     form = PromotionForm
-    list_display = ["name", "reward_given", "is_active", "starts_at", "ends_at", "created_at"]
-    list_filter = ["is_active", "reward"]
+    list_display = ["name", "kind", "reward_given", "is_active", "starts_at", "ends_at", "created_at"]
+    list_filter = ["kind", "is_active", "reward"]
     search_fields = ["name", "codes__code"]
     inlines = [DiscountCodeInline, NewCodeInline, PromotionEventInline]
     actions = ["pause", "resume"]
@@ -119,7 +121,7 @@ class PromotionAdmin(admin.ModelAdmin):
         ]
         return None
 
-    @admin.action(description="Pause the selected promotions (their codes are refused)")
+    @admin.action(description="Pause the selected promotions (codes refused, sale prices back to normal)")
     def pause(self, request: HttpRequest, queryset) -> None:
         for promotion_id in queryset.values_list("pk", flat=True):
             promotion_pause(promotion_id=promotion_id, actor=request.user)

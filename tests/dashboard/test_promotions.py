@@ -437,3 +437,16 @@ def test_the_admin_saves_through_the_same_rules_and_records_who(admin_client):
         == ["ada@example.com"] * 2
     )
     assert promotion.events.order_by("pk").last().message == "Added code JUNE10 (2 uses)."
+
+
+def test_the_admin_refuses_codes_for_a_sale(admin_client):
+    before = everything()
+    refused = admin_client.post(
+        "/admin/promotions/promotion/add/", admin_post([{"code": "SALE20"}], kind="sale", percent="20")
+    )
+    assert refused.status_code == 200
+    assert "A sale needs no code: it lowers the prices of what it covers while it runs." in page(refused)
+    assert everything() == before
+    saved = admin_client.post("/admin/promotions/promotion/add/", admin_post([], kind="sale", percent="20"))
+    assert saved.status_code == 302
+    assert Promotion.objects.get().kind == "sale" and not DiscountCode.objects.exists()
