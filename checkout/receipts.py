@@ -66,6 +66,7 @@ class LineShown:
 class DiscountRow:
     label: str  # e.g. "Ten off (SAVE10)", or a sale's name
     amount: int
+    delivery: int = 0  # of which off delivery
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,10 @@ class TotalsShown:
 
     @property
     def discount_label(self) -> str:
-        """The codes' names together, e.g. "Ten off (SAVE10), Free delivery (SHIP)"."""
-        return ", ".join(code.label for code in self.codes) or "Discount"
+        """The names of the codes that took something off the goods, e.g. "Ten off (SAVE10), Five
+        off (FIVER)" (what lines and the VAT note name)."""
+        on_goods = [code.label for code in self.codes if code.amount > code.delivery]
+        return ", ".join(on_goods or [code.label for code in self.codes]) or "Discount"
 
     @property
     def sale_saving(self) -> int:
@@ -107,7 +110,11 @@ def totals_shown(*, order: Order, lines: Sequence[OrderLine]) -> TotalsShown:
     goods = order.goods_gross if order.prices_include_tax else order.subtotal
     delivery = order.shipping_gross if order.prices_include_tax else order.shipping_total
     discounts = list(order.discounts.all())
-    codes = [DiscountRow(label=row.label, amount=row.amount) for row in discounts if row.kind == "code"]
+    codes = [
+        DiscountRow(label=row.label, amount=row.amount, delivery=row.delivery)
+        for row in discounts
+        if row.kind == "code"
+    ]
     if order.discount_total and not codes:  # kept from before codes were recorded one by one
         codes = [DiscountRow(label="Discount", amount=order.discount_total)]
     return TotalsShown(

@@ -89,8 +89,9 @@ async def cart_detail(request: HttpRequest) -> HttpResponse:
         "cart_count": summary.item_count,
         "delivery": delivery,
         "goods_after_discount": goods_after,
-        # Free delivery is judged on the goods after the codes, as the checkout judges it.
-        "short_of_free": delivery.short_of_free(goods_after),
+        # Free delivery is judged on the goods after the codes, as the checkout judges it; a
+        # free-delivery code needs no more spending.
+        "short_of_free": None if discounts.free_delivery else delivery.short_of_free(goods_after),
         "tax_note": tax_note(),
         "prices_include_tax": settings.PRICES_INCLUDE_TAX,
         "tax_name": settings.TAX_NAME,

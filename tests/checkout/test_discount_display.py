@@ -357,3 +357,15 @@ def test_an_order_priced_before_vat_takes_the_discount_off_the_net_then_adds_vat
         ["Discount: Ten off (SAVE10)", "−£5.00", ""],
         ["Total", "£50.00", "", "£10.00", "£60.00"],
     ]
+
+
+@pytest.mark.django_db
+def test_with_a_free_delivery_code_the_cart_asks_for_no_more_spending(shipping, client, jumper):
+    # Free delivery starts at £75; one jumper is £65.00, £10.00 short, until the code is applied.
+    fill_cart(client, (jumper, 1))
+    assert "Spend £10.00 more for free United Kingdom delivery." in page(client, "/cart/")
+    promotion_code("SHIPFREE", name="Free delivery", reward="free_delivery")
+    applied = client.post("/cart/code/", {"code": "shipfree", "next": "/cart/"}, follow=True)
+    body = applied.content.decode()
+    assert "Free delivery: free delivery." in body
+    assert "more for free" not in body
