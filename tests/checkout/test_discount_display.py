@@ -369,3 +369,19 @@ def test_with_a_free_delivery_code_the_cart_asks_for_no_more_spending(shipping, 
     body = applied.content.decode()
     assert "Free delivery: free delivery." in body
     assert "more for free" not in body
+
+
+@pytest.mark.django_db
+def test_each_code_has_its_row_and_a_line_names_only_the_codes_that_took_off_it(client):
+    # A £20.00 lamp (VAT £3.33 in it) with £2.00 off by FIVER... and delivery's £3.95 off by SHIP.
+    order = OrderFactory(subtotal=1500, shipping_total=0, tax_total=300, total=1800, discount_total=595)
+    OrderLineFactory(order=order, product_title="Desk Lamp", sku="LAMP", unit_price=2000, quantity=1,
+                     net=1500, tax=300, tax_rate=Decimal("20"), discount=200)  # fmt: skip
+    OrderTax.objects.create(order=order, rate=Decimal("20"), net=1500, tax=300)
+    order_code_discount(order, code="TWO", name="Two off", amount=200)
+    order_code_discount(order, code="SHIP", name="Free delivery", amount=395, delivery=395)
+    PaymentFactory(order=order)
+
+    rows = table(page(client, f"/order/{order.public_token}/"), "summary")
+    assert rows[1] == ["Desk Lamp LAMP Two off (TWO): −£2.00", "1", "£20.00", "£20.00"]
+    assert ["Two off (TWO)", "−£2.00"] in rows and ["Free delivery (SHIP)", "−£3.95"] in rows
