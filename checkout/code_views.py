@@ -11,6 +11,7 @@ from checkout.exceptions import CartEmpty
 from checkout.services.carts import acart_code_remove, acart_codes_set, acart_for_request
 from promotions.services import (
     Customer,
+    Discount,
     Discounts,
     adiscount_for,
     adiscounts_for,
@@ -35,13 +36,39 @@ def customer_of(request: HttpRequest, *, email: str = "") -> Customer | None:
 MAX_CODES = 5  # codes one order may carry at once
 
 
-def _apply_message(discounts: Discounts, code: str, replaced: list[str], currency: str) -> str:
+def _clash_reason(found: Discount, other: Discount) -> str:
+    """Return why two applying codes cannot both stay ("" when they can)."""
+    if other.promotion_id == found.promotion_id:
+        return "from the same promotion"
+    if found.reward == other.reward == "free_delivery":
+        return "both make delivery free"
+    if not (found.combinable and other.combinable):
+        return "they cannot be used together"
+    return ""
+
+
+def _codes_with(found: Discount, held: list[str], together: Discounts) -> tuple[list[str], dict[str, str]]:
+    """Return the cart's codes once `found` is added (those it cannot be used with taken out), and
+    each code taken out with the reason; `together` is what the held codes and it come to."""
+    if found.code in together.codes:
+        return [*held, found.code], {}
+    applying = {other.code: other for other in together.applied}
+    replaced = {}
+    for other in held:  # a code that does not apply now stands in nobody's way
+        reason = _clash_reason(found, applying[other]) if other in applying else ""
+        if reason:
+            replaced[other] = reason
+    return [other for other in held if other not in replaced] + [found.code], replaced
+
+
+def _apply_message(discounts: Discounts, code: str, replaced: dict[str, str], currency: str) -> str:
     found = next(item for item in discounts.applied if item.code == code)
     off = format_money(found.reduction.total, currency)
     taken = "free delivery" if found.reward == "free_delivery" else f"{off} off"
     message = f"{found.name}: {taken}."
-    if replaced:
-        message += f" It replaces {', '.join(replaced)}: they cannot be used together."
+    for reason in dict.fromkeys(replaced.values()):
+        codes = ", ".join(other for other, why in replaced.items() if why == reason)
+        message += f" It replaces {codes}: {reason}."
     return message
 
 
@@ -49,7 +76,7 @@ def _apply_message(discounts: Discounts, code: str, replaced: list[str], currenc
 @shop_errors(redirect_to="checkout:cart")
 async def cart_code(request: HttpRequest) -> HttpResponse:
     """Apply the discount code typed (or remove one, or all), saying at once what it takes off or
-    why not. A code that cannot be used with those applied already replaces them, saying so."""
+    why not. A code that cannot be used with some of those applied already replaces them, saying so."""
     back = safe_next_url(request, reverse("checkout:cart"))
     cart = await acart_for_request(request, create=False)
     if cart is None:
@@ -79,11 +106,10 @@ async def cart_code(request: HttpRequest) -> HttpResponse:
     summary = await selectors.cart_summary(cart=cart)
     customer = customer_of(request)
     # Alone first: a code that does not apply at all is refused, saying why, and changes nothing.
-    await adiscount_for(code_text=code, items=summary.promotion_items, customer=customer)
+    found = await adiscount_for(code_text=code, items=summary.promotion_items, customer=customer)
     together = await adiscounts_for(codes=[*held, code], items=summary.promotion_items, customer=customer)
-    codes, replaced = [*held, code], []
-    if code not in together.codes:  # it cannot join the others: it takes their place
-        codes, replaced = [code], held
+    codes, replaced = _codes_with(found, held, together)
+    if replaced:
         together = await adiscounts_for(codes=codes, items=summary.promotion_items, customer=customer)
     if len(codes) > MAX_CODES:
         raise InvalidInput(f"An order can carry at most {MAX_CODES} codes: remove one first.")
