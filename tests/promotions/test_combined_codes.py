@@ -12,7 +12,9 @@ from html.parser import HTMLParser
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from checkout.models import Cart, Order, OrderDiscount
@@ -572,3 +574,30 @@ def test_codes_after_a_sale_apply_to_the_sale_prices_and_one_may_leave_sale_item
     )
     assert stripe_get(outside, f"payment_intents/{order.payments.get().payment_intent_id}")["amount"] == 6320
     assert_audit_clean()
+
+
+def test_uses_are_held_in_the_codes_id_order_whatever_order_they_were_entered_in(
+    outside, shipping, client, jumper
+):
+    # Two orders holding the same two codes take the codes' row locks in one order, so neither can
+    # wait for the other in a circle (a deadlock), however each shopper entered them.
+    first, second = fiver(), tenpc()
+    fill_cart(client, (jumper, 1))
+    apply(client, "TENPC")
+    apply(client, "FIVER")
+    assert cart_codes() == ["TENPC", "FIVER"]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = place(client, Cart.objects.get().version)
+
+    assert response.status_code == 302, text_of(response)[:2000]
+    held = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('UPDATE "promotions_discountcode"')
+    ]
+    assert len(held) == 2
+    assert [f'"id" = {first.pk}' in held[0], f'"id" = {second.pk}' in held[1]] == [True, True]
+    assert first.pk < second.pk
+    # The order still lists the codes as they were applied: TENPC first, then FIVER.
+    assert order_codes(Order.objects.get()) == ("TENPC", "FIVER")
