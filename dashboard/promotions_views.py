@@ -23,6 +23,7 @@ from dashboard.views import staff_required
 from promotions.forms import CodeBatchForm, DiscountCodeForm, PromotionForm
 from promotions.models import DiscountCode, Promotion
 from promotions.staff import (
+    SALE_HAS_NO_CODES,
     acode_add,
     acode_delete,
     acodes_generate,
@@ -147,7 +148,14 @@ async def promotion_active(request: HttpRequest, pk: int) -> HttpResponse:
         promotion = await switch(promotion_id=pk, actor=request.user)
     except ObjectDoesNotExist as error:
         raise Http404("No such promotion.") from error
-    state = "resumed: its codes are accepted" if promotion.is_active else "paused: its codes are refused"
+    if promotion.is_sale:
+        state = (
+            "resumed: its sale prices are shown"
+            if promotion.is_active
+            else "paused: prices are back to normal"
+        )
+    else:
+        state = "resumed: its codes are accepted" if promotion.is_active else "paused: its codes are refused"
     messages.success(request, f"Promotion {promotion.name} is {state}.")
     return HttpResponseRedirect(_detail_url(promotion.pk))
 
@@ -156,6 +164,8 @@ async def _code_action(request: HttpRequest, pk: int, form: BaseForm, act, *, na
     """Check a code form posted from the promotion's page and carry it out with `act`, which
     returns the message to show; a refused one shows the page again with the form's errors (400)."""
     promotion = await _promotion_or_404(pk)
+    if promotion.is_sale:  # its page shows no code forms: the reason goes above them
+        return await _detail(request, promotion, status=400, errors=[SALE_HAS_NO_CODES])
     if await sync_to_async(form.is_valid)():
         try:
             message = await act(promotion, form.cleaned_data)
