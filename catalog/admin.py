@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from catalog.models import Category, Product, ProductImage, Variant
+from catalog.models import Category, OptionAxis, OptionValue, Product, ProductImage, ProductType, Variant
 from catalog.selectors import catalog_cache_clear
 from catalog.services import product_catalogue_sync
 from shop.money import format_money
@@ -49,7 +49,9 @@ class VariantInline(admin.TabularInline):
         "sku",
         "options",
         "price",
+        "compare_at_price",
         "currency",
+        "barcode",
         "weight_grams",
         "is_active",
         "position",
@@ -99,7 +101,7 @@ class PriceRangeFilter(admin.SimpleListFilter):
 @admin.register(Product)
 class ProductAdmin(ClearsCatalogCache, admin.ModelAdmin):
     list_display = ["title", "category", "price", "tax_class", "is_active", "is_featured", "created_at"]
-    list_filter = ["is_active", "is_featured", PriceRangeFilter, "category", "tax_class"]
+    list_filter = ["is_active", "is_featured", PriceRangeFilter, "category", "product_type", "tax_class"]
     list_select_related = ["category", "tax_class"]
     search_fields = ["title", "slug", "description", "variants__sku"]
     prepopulated_fields = {"slug": ["title"]}
@@ -132,3 +134,31 @@ class VariantAdmin(ClearsCatalogCache, admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
         product_catalogue_sync(product_id=obj.product_id)
+
+
+class OptionAxisInline(admin.TabularInline):
+    model = OptionAxis
+    fields = ["name", "label", "is_colour", "position"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(ProductType)
+class ProductTypeAdmin(ClearsCatalogCache, admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [OptionAxisInline]
+
+
+class OptionValueInline(admin.TabularInline):
+    model = OptionValue
+    fields = ["value", "swatch", "position"]
+    extra = 0
+
+
+@admin.register(OptionAxis)
+class OptionAxisAdmin(ClearsCatalogCache, admin.ModelAdmin):
+    list_display = ["label", "product_type", "name", "is_colour", "position"]
+    list_filter = ["product_type", "is_colour"]
+    inlines = [OptionValueInline]

@@ -44,7 +44,7 @@ def option_facets_read(category_ids: list[int]) -> list[OptionFacet]:
     for name, value, count in rows:
         facets.setdefault(name, []).append((value, count))
     return [
-        OptionFacet(name=name, values=sorted(values, key=lambda item: _option_sort_key(item[0])))
+        OptionFacet(name=name, values=sorted(values, key=lambda item: option_sort_key(item[0])))
         for name, values in facets.items()
     ]
 
@@ -57,7 +57,7 @@ _SIZE_ORDER = {
 }
 
 
-def _option_sort_key(value: str) -> tuple[int, float, str]:
+def option_sort_key(value: str) -> tuple[int, float, str]:
     """Sort sizes in wearing order, numbers numerically, anything else alphabetically."""
     if value in _SIZE_ORDER:
         return (0, _SIZE_ORDER[value], "")

@@ -6,6 +6,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.type_models import OptionAxis, OptionValue, ProductType, VariantOption  # noqa: F401
+
 
 def _default_currency() -> str:
     return settings.SHOP_CURRENCY
@@ -37,6 +39,14 @@ class Category(models.Model):
 
 class Product(models.Model):
     category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
+    product_type = models.ForeignKey(
+        ProductType,
+        null=True,
+        blank=True,
+        related_name="products",
+        on_delete=models.PROTECT,
+        help_text="The axes its variants vary on. Blank: one variant, or options typed by hand.",
+    )
     tax_class = models.ForeignKey(
         "taxes.TaxClass",
         null=True,
@@ -50,6 +60,10 @@ class Product(models.Model):
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
     is_featured = models.BooleanField(default=False)
+    seo_title = models.CharField("SEO title", max_length=70, blank=True, help_text="Blank: the title.")
+    seo_description = models.CharField(
+        "SEO description", max_length=160, blank=True, help_text="Blank: the start of the description."
+    )
     # The lowest price among active variants, kept by catalog.services so that
     # listings can filter and sort by price without aggregating variants.
     price_from = models.PositiveBigIntegerField(default=0, help_text="In minor units.")
@@ -86,6 +100,9 @@ class Variant(models.Model):
     # Option name to value, e.g. {"size": "M", "colour": "Blue"}.
     options = models.JSONField(default=dict, blank=True)
     price = models.PositiveBigIntegerField(help_text="In minor units, e.g. 1250 for 12.50.")
+    # The price it is compared with ("was"), set by staff; blank: none.
+    compare_at_price = models.PositiveBigIntegerField(null=True, blank=True, help_text="In minor units.")
+    barcode = models.CharField(max_length=64, blank=True, help_text="GTIN, EAN or UPC.")
     weight_grams = models.PositiveIntegerField(
         default=0, help_text="Packed weight, for delivery priced by weight."
     )
@@ -96,6 +113,12 @@ class Variant(models.Model):
     class Meta:
         ordering = ["position", "id"]
         indexes = [GinIndex(fields=["options"], name="variant_options")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gt=F("price")),
+                name="variant_compare_at_above_price",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.product.title} — {self.label}" if self.options else self.sku

@@ -2,11 +2,21 @@
 
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.db.models import Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from catalog.models import Product, Variant
+from catalog.models import OptionAxis, OptionValue, Product, ProductType, Variant, VariantOption
+from catalog.option_types import types_from_options
 from inventory.models import Stock
+
+# The models types_from_options writes (a migration passes its own).
+TYPE_MODELS = {
+    "ProductType": ProductType,
+    "OptionAxis": OptionAxis,
+    "OptionValue": OptionValue,
+    "VariantOption": VariantOption,
+}
 
 
 def product_price_from_refresh(*, product_ids: Iterable[int]) -> int:
@@ -26,11 +36,23 @@ def product_price_from_refresh(*, product_ids: Iterable[int]) -> int:
 def product_catalogue_sync(*, product_id: int) -> None:
     """Bring a product's derived data up to date after an edit.
 
-    Every variant gets a stock row (starting at zero) and the product's
-    `price_from` follows its variants.
+    Every variant gets a stock row (starting at zero), the product's `price_from` follows its
+    variants, and its type and its variants' values on each axis follow their options.
     """
     variant_ids = Variant.objects.filter(product_id=product_id).values_list("id", flat=True)
     Stock.objects.bulk_create(
         [Stock(variant_id=variant_id) for variant_id in variant_ids], ignore_conflicts=True
     )
     product_price_from_refresh(product_ids=[product_id])
+    product_options_sync(product_id=product_id)
+
+
+def product_options_sync(*, product_id: int) -> None:
+    """Make the product's type and its variants' values follow the options typed on them (the
+    admin edits Variant.options): the rows are written again from them, in one transaction."""
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=product_id)
+        variants = list(Variant.objects.filter(product=product))
+        VariantOption.objects.filter(variant__product=product).delete()
+        if not types_from_options([(product, variants)], models=TYPE_MODELS):
+            Product.objects.filter(pk=product_id).update(product_type=None)

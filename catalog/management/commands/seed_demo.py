@@ -7,8 +7,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.demo import CATEGORIES, PROMOTIONS, TAX_RATES, ZONES, demo_image, image_name, product_spec
+from catalog.demo import (
+    CATEGORIES,
+    COLOURS,
+    FINISHES,
+    PROMOTIONS,
+    TAX_RATES,
+    ZONES,
+    demo_image,
+    image_name,
+    product_spec,
+)
 from catalog.models import Category, Product, ProductImage, Variant
+from catalog.option_types import types_from_options
+from catalog.services import TYPE_MODELS
 from inventory.models import Stock
 from promotions.models import Promotion
 from promotions.staff import code_add, promotion_save
@@ -16,6 +28,7 @@ from shipping.models import ShippingBand, ShippingMethod, ShippingZone
 from taxes.models import TaxClass, TaxRate
 
 BATCH_SIZE = 500
+SWATCHES = {name: "#{:02x}{:02x}{:02x}".format(*rgb) for name, rgb in {**COLOURS, **FINISHES}.items()}
 
 
 class Command(BaseCommand):
@@ -200,4 +213,9 @@ class Command(BaseCommand):
                         )
                     )
             ProductImage.objects.bulk_create(images)
+            by_product: dict[int, list[Variant]] = {}
+            for variant in variants:
+                by_product.setdefault(variant.product_id, []).append(variant)
+            pairs = [(product, by_product.get(product.pk, [])) for product in products]
+            types_from_options(pairs, models=TYPE_MODELS, swatches=SWATCHES)
         return len(variants)

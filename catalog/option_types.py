@@ -1,0 +1,82 @@
+"""Product types from the options variants already carry: what the migration to option axes and
+the demo seed both do. Works on the models it is given, so that a migration can pass its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils.text import slugify
+
+from catalog.facets import option_sort_key
+
+COLOUR_NAMES = {"colour", "color"}
+BATCH = 2000
+
+
+def _type_for(names: tuple[str, ...], *, models, found: dict):
+    """Return the product type whose axes are `names`, in that order, made once."""
+    if names not in found:
+        ProductType, OptionAxis = models["ProductType"], models["OptionAxis"]
+        labels = [name.replace("_", " ") for name in names]
+        name = " and ".join(labels).capitalize()
+        product_type, _ = ProductType.objects.get_or_create(slug=slugify(name)[:90], defaults={"name": name})
+        axes = {}
+        for position, axis_name in enumerate(names):
+            axes[axis_name], _ = OptionAxis.objects.get_or_create(
+                product_type=product_type,
+                name=axis_name,
+                defaults={
+                    "label": axis_name.replace("_", " ").capitalize(),
+                    "is_colour": axis_name in COLOUR_NAMES,
+                    "position": position,
+                },
+            )
+        found[names] = (product_type, axes)
+    return found[names]
+
+
+def types_from_options(
+    products: Iterable[tuple[object, list]], *, models: dict, swatches: dict[str, str] | None = None
+) -> int:
+    """Give each of `products` ((product, its variants) pairs) a product type named after its
+    variants' option names, each variant its value on each axis, and each axis's values the order
+    shoppers read them in (sizes as worn, numbers by size, words alphabetically); return how many
+    products were given a type. `swatches` gives colour values their swatch (#rrggbb)."""
+    OptionValue, VariantOption = models["OptionValue"], models["VariantOption"]
+    found: dict = {}
+    values: dict[tuple[int, str], object] = {}
+    rows, typed = [], 0
+    for product, variants in products:
+        names = tuple(dict.fromkeys(name for variant in variants for name in variant.options))
+        if not names:
+            continue
+        product_type, axes = _type_for(names, models=models, found=found)
+        product.product_type = product_type
+        product.save(update_fields=["product_type"])
+        typed += 1
+        for variant in variants:
+            for name, raw in variant.options.items():
+                axis, text = axes[name], str(raw)
+                if (axis.pk, text) not in values:
+                    swatch = (swatches or {}).get(text, "") if axis.is_colour else ""
+                    values[axis.pk, text], _ = OptionValue.objects.get_or_create(
+                        axis=axis, value=text, defaults={"swatch": swatch}
+                    )
+                rows.append(VariantOption(variant=variant, axis=axis, value=values[axis.pk, text]))
+        if len(rows) >= BATCH:
+            VariantOption.objects.bulk_create(rows, ignore_conflicts=True)
+            rows = []
+    VariantOption.objects.bulk_create(rows, ignore_conflicts=True)
+    _order_values(models, {axis for _type, axes in found.values() for axis in axes.values()})
+    return typed
+
+
+def _order_values(models: dict, axes: set) -> None:
+    OptionValue = models["OptionValue"]
+    for axis in axes:
+        ordered = sorted(
+            OptionValue.objects.filter(axis=axis), key=lambda value: option_sort_key(value.value)
+        )
+        for position, value in enumerate(ordered):
+            value.position = position
+        OptionValue.objects.bulk_update(ordered, ["position"])
