@@ -137,6 +137,10 @@ class ProductImage(models.Model):
     product = models.ForeignKey(Product, related_name="images", on_delete=models.CASCADE)
     image = models.ImageField(upload_to=product_image_path, max_length=200)
     alt_text = models.CharField(max_length=200, blank=True)
+    # The colour it shows, so the product page shows it first when that colour is chosen.
+    colour = models.ForeignKey(
+        OptionValue, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -9,7 +9,8 @@ from django.utils.text import slugify
 
 from catalog.facets import option_sort_key
 
-COLOUR_NAMES = {"colour", "color"}
+# Axes whose values are colours a swatch shows (a finish is seen, like a colour).
+COLOUR_NAMES = {"colour", "color", "finish"}
 BATCH = 2000
 
 
@@ -80,3 +81,22 @@ def _order_values(models: dict, axes: set) -> None:
         for position, value in enumerate(ordered):
             value.position = position
         OptionValue.objects.bulk_update(ordered, ["position"])
+
+
+def images_to_colours(images: Iterable, *, models: dict) -> int:
+    """Tie each image whose alt text ends "in <colour>" to that colour value of its product's type
+    (the demo's images say so; staff tie the rest); return how many were tied."""
+    OptionValue, tied = models["OptionValue"], 0
+    for image in images:
+        type_id = image.product.product_type_id
+        if not type_id or " in " not in image.alt_text:
+            continue
+        shade = image.alt_text.rsplit(" in ", 1)[1].strip()
+        value = OptionValue.objects.filter(
+            axis__product_type_id=type_id, axis__is_colour=True, value=shade
+        ).first()
+        if value is not None:
+            image.colour = value
+            image.save(update_fields=["colour"])
+            tied += 1
+    return tied

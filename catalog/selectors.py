@@ -24,7 +24,7 @@ from catalog.listings import (
     product_search,
     visible_products,
 )
-from catalog.models import Category, Product, Variant
+from catalog.models import Category, Product, ProductImage, Variant
 from inventory.models import Stock
 from promotions.sales import Sales, alive_sales
 from shipping.selectors import DeliveryPromise, ahome_delivery_promise
@@ -173,10 +173,26 @@ class VariantChoice:
     currency: str
     available: int
     was_price: int | None = None  # the catalogue price, when a sale lowered it
+    compare_at_price: int | None = None  # the price staff compare it with, if any
 
     @property
     def is_in_stock(self) -> bool:
         return self.available > 0
+
+    @property
+    def was(self) -> int | None:
+        """The price to show struck through: before the sale, else the compare-at price."""
+        return self.was_price or self.compare_at_price
+
+
+@dataclass(frozen=True)
+class AxisChoice:
+    """One axis the product's variants vary on, with the values they use, in the type's order."""
+
+    name: str
+    label: str
+    is_colour: bool
+    values: tuple[tuple[str, str], ...]  # (value, swatch)
 
 
 @dataclass(frozen=True)
@@ -190,6 +206,8 @@ class ProductDetail:
     price_from: int
     variants: list[VariantChoice]
     image_urls: list[tuple[str, str]]  # (url, alt text)
+    image_colours: tuple[str, ...] = ()  # each image's colour value ("" for none), as image_urls
+    axes: tuple[AxisChoice, ...] = ()  # empty: its variants are listed one by one
     was_price_from: int | None = None  # the lowest catalogue price, when a sale lowered it
     sale_name: str = ""
     sale_ends_at: datetime | None = None
@@ -271,11 +289,17 @@ async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | N
     product = await (
         visible_products(tree)
         .filter(slug=slug)
-        .prefetch_related(Prefetch("variants", queryset=Variant.objects.filter(is_active=True)), "images")
+        .select_related("product_type")
+        .prefetch_related(
+            Prefetch("variants", queryset=Variant.objects.filter(is_active=True)),
+            Prefetch("images", queryset=ProductImage.objects.select_related("colour")),
+            "product_type__axes__values",
+        )
         .afirst()
     )
     if product is None:
         return None
+    images = list(product.images.all())
     variants = [
         VariantChoice(
             id=variant.id,
@@ -285,6 +309,7 @@ async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | N
             price=variant.price,
             currency=variant.currency,
             available=0,
+            compare_at_price=variant.compare_at_price,
         )
         for variant in product.variants.all()
     ]
@@ -298,7 +323,30 @@ async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | N
         price_from=product.price_from,
         variants=variants,
         image_urls=[
-            (default_storage.url(image.image.name), image.alt_text or product.title)
-            for image in product.images.all()
+            (default_storage.url(image.image.name), image.alt_text or product.title) for image in images
         ],
+        image_colours=tuple(image.colour.value if image.colour else "" for image in images),
+        axes=_axes(product, variants),
+    )
+
+
+def _axes(product: Product, variants: list[VariantChoice]) -> tuple[AxisChoice, ...]:
+    """Return the product's axes with the values its variants use; none when it has no type or a
+    variant lacks a value on one of them (it is then listed variant by variant)."""
+    if product.product_type is None:
+        return ()
+    axes = list(product.product_type.axes.all())
+    if not axes or any(set(variant.options) != {axis.name for axis in axes} for variant in variants):
+        return ()
+    used = {(name, value) for variant in variants for name, value in variant.options.items()}
+    return tuple(
+        AxisChoice(
+            name=axis.name,
+            label=axis.label,
+            is_colour=axis.is_colour,
+            values=tuple(
+                (value.value, value.swatch) for value in axis.values.all() if (axis.name, value.value) in used
+            ),
+        )
+        for axis in axes
     )

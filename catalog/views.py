@@ -10,6 +10,7 @@ from django.views.decorators.http import require_safe
 from catalog import selectors
 from catalog.forms import ListingForm
 from catalog.listings import ListingPage
+from catalog.picker import Picked, pick, picker_variants, stock_text
 from checkout.services.carts import MAX_LINE_QUANTITY
 from shop.context_processors import MAX_QUERY_LENGTH
 from shop.http import canonical_url, page_number
@@ -67,6 +68,7 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404("No such product.")
     category = tree.by_id[product.category_id]
     chosen_variant_id, quantity = _chosen(request, product)
+    picked = _picked(request, product)
     return render(
         request,
         "catalog/product_detail.html",
@@ -74,7 +76,11 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "tree": tree,
             "sales_running": bool(sales),
             "product": product,
-            "chosen_variant_id": chosen_variant_id,
+            "picked": picked,
+            "picker_variants": picker_variants(product) if picked else [],
+            **_picked_stock(picked),
+            "images": _gallery(product, picked),
+            "chosen_variant_id": picked.variant.id if picked and picked.variant else chosen_variant_id,
             "quantity": quantity,
             "max_quantity": MAX_LINE_QUANTITY,
             "category": category,
@@ -85,6 +91,29 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "tax_note": tax_note(),
         },
     )
+
+
+def _picked(request: HttpRequest, product: selectors.ProductDetail) -> Picked | None:
+    """Return the picker's choice from the query (None when the variants are listed one by one)."""
+    if not product.axes:
+        return None
+    variant = request.GET.get("variant", "")
+    return pick(
+        product, request.GET, variant_id=int(variant) if re.fullmatch(r"[0-9]{1,19}", variant) else None
+    )
+
+
+def _picked_stock(picked: Picked | None) -> dict[str, object]:
+    buyable, text = stock_text(picked.variant) if picked else (False, "")
+    return {"picked_buyable": buyable, "picked_stock": text}
+
+
+def _gallery(product: selectors.ProductDetail, picked: Picked | None) -> list[tuple[str, str, str]]:
+    """Return (url, alt, colour) for each image, those of the chosen colour first."""
+    colours = product.image_colours or ("",) * len(product.image_urls)
+    images = [(url, alt, colour) for (url, alt), colour in zip(product.image_urls, colours, strict=True)]
+    chosen = set(picked.chosen.values()) if picked else set()
+    return sorted(images, key=lambda image: image[2] not in chosen)
 
 
 def _chosen(request: HttpRequest, product: selectors.ProductDetail) -> tuple[int | None, int]:

@@ -19,7 +19,7 @@ from catalog.demo import (
     product_spec,
 )
 from catalog.models import Category, Product, ProductImage, Variant
-from catalog.option_types import types_from_options
+from catalog.option_types import images_to_colours, types_from_options
 from catalog.services import TYPE_MODELS
 from inventory.models import Stock
 from promotions.models import Promotion
@@ -218,4 +218,6 @@ class Command(BaseCommand):
                 by_product.setdefault(variant.product_id, []).append(variant)
             pairs = [(product, by_product.get(product.pk, [])) for product in products]
             types_from_options(pairs, models=TYPE_MODELS, swatches=SWATCHES)
+            made = ProductImage.objects.filter(product__in=products).select_related("product")
+            images_to_colours(made, models=TYPE_MODELS)
         return len(variants)
