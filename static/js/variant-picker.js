@@ -43,7 +43,9 @@
       if (input.checked && legend) { legend.textContent = input.dataset.value; }
     });
     var note = price.querySelector(".tax-note");
-    if (variant) { price.innerHTML = variant.price + " "; if (note) { price.appendChild(note); } }
+    // A choice not made shows the product's lowest price, as the page does without a choice.
+    if (variant) { price.innerHTML = variant.price + " "; } else { price.textContent = price.dataset.pickerFrom + " "; }
+    if (note) { price.appendChild(note); }
     stock.textContent = variant ? variant.stock : "Not made in this combination: choose another.";
     stock.className = variant && variant.buyable ? "in" : "out";
     hidden.value = variant ? variant.id : "";

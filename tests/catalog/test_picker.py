@@ -78,7 +78,7 @@ def test_one_control_per_axis_in_the_types_order_with_the_first_choice_in_stock(
 def test_the_url_chooses_in_any_case_and_the_price_stock_and_picture_follow(client, jumper):
     body = body_of(client, "?colour=RUST&size=l")
     assert radios(body, "size") == [("S", False, False), ("M", False, True), ("L", True, False)]
-    assert '<p class="price" data-picker-price>£69.00' in body
+    assert 'data-picker-from="from £65.00">£69.00' in body
     assert "Only 1 left" in body
     assert f'name="variant" value="{jumper[1]["L", "Rust"].pk}"' in body
     first_image = re.search(r'<img src="[^"]*" alt="([^"]+)"', body).group(1)
