@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
 from catalog.listings import ListingFilters
+from catalog.models import Product, Variant
+from catalog.option_types import option_sort_key
 
 
 @dataclass(frozen=True)
@@ -49,19 +54,34 @@ def option_facets_read(category_ids: list[int]) -> list[OptionFacet]:
     ]
 
 
-_SIZE_ORDER = {
-    size: index
-    for index, size in enumerate(
-        ["XXS", "XS", "S", "M", "L", "XL", "XXL", "3XL", "Single", "Double", "King", "Super King"]
-    )
-}
-
-
-def option_sort_key(value: str) -> tuple[int, float, str]:
-    """Sort sizes in wearing order, numbers numerically, anything else alphabetically."""
-    if value in _SIZE_ORDER:
-        return (0, _SIZE_ORDER[value], "")
-    try:
-        return (1, float(value), "")
-    except ValueError:
-        return (2, 0.0, value.lower())
+def facets_narrowed(
+    facets: list[OptionFacet],
+    *,
+    filters: ListingFilters,
+    listing: Callable[[ListingFilters], QuerySet[Product]],
+) -> list[OptionFacet]:
+    """Return the facets with each value counting the products the other filters leave: those a
+    value's own axis is left out of, so that each count says what choosing that value would show.
+    One query a facet; `listing` gives the products for some filters."""
+    narrowed = []
+    for facet in facets:
+        others = replace(
+            filters, options={name: values for name, values in filters.options.items() if name != facet.name}
+        )
+        variants = Variant.objects.filter(product__in=listing(others).order_by().values("pk"), is_active=True)
+        for name, values in others.options.items():  # on the same variant, as the listing asks
+            any_value = Q()
+            for value in values:
+                any_value |= Q(options__contains={name: value})
+            variants = variants.filter(any_value)
+        counts = dict(
+            variants.annotate(value=KeyTextTransform(facet.name, "options"))
+            .exclude(value__isnull=True)
+            .values("value")
+            .annotate(products=Count("product", distinct=True))
+            .values_list("value", "products")
+        )
+        narrowed.append(
+            OptionFacet(name=facet.name, values=[(value, counts.get(value, 0)) for value, _ in facet.values])
+        )
+    return narrowed

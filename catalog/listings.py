@@ -27,6 +27,7 @@ from django.db.models.functions import Cast, Greatest, Least, Round
 
 from catalog.categories import CategoryNode, CategoryTree
 from catalog.models import Product, ProductImage, Variant
+from catalog.option_types import COLOUR_NAMES
 from promotions.sales import NO_SALES, Sale, Sales
 
 SORTS = {
@@ -72,6 +73,24 @@ class ListingFilters:
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sort: str = "newest"
 
+    @property
+    def colours(self) -> tuple[str, ...]:
+        """The values chosen on colour axes, whose pictures the cards then show."""
+        return tuple(
+            value for name, values in self.options.items() if name in COLOUR_NAMES for value in values
+        )
+
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter (not the sort) leaves products out."""
+        return bool(
+            self.min_price is not None
+            or self.max_price is not None
+            or self.in_stock
+            or self.on_sale
+            or self.options
+        )
+
 
 @dataclass(frozen=True)
 class ListingPage:
@@ -99,9 +118,15 @@ def _in_stock_subquery() -> Exists:
     )
 
 
-def product_cards_queryset(products: QuerySet[Product]) -> QuerySet[Product]:
-    """Return `products` annotated with what a product card shows, in one query."""
-    first_image = ProductImage.objects.filter(product=OuterRef("pk")).order_by("position", "id")
+def product_cards_queryset(products: QuerySet[Product], colours: tuple[str, ...] = ()) -> QuerySet[Product]:
+    """Return `products` annotated with what a product card shows, in one query: its first picture
+    in one of `colours` when some are chosen, else its first."""
+    first_image = ProductImage.objects.filter(product=OuterRef("pk"))
+    if colours:
+        in_colour = Case(When(colour__value__in=list(colours), then=Value(0)), default=Value(1))
+        first_image = first_image.order_by(in_colour, "position", "id")
+    else:
+        first_image = first_image.order_by("position", "id")
     higher_price = Variant.objects.filter(
         product=OuterRef("pk"), is_active=True, price__gt=OuterRef("price_from")
     )
@@ -127,7 +152,9 @@ def _card(product: Product, sales: Sales) -> ProductCard:
     )
 
 
-def product_cards(products: QuerySet[Product], sales: Sales = NO_SALES) -> list[ProductCard]:
+def product_cards(
+    products: QuerySet[Product], sales: Sales = NO_SALES, colours: tuple[str, ...] = ()
+) -> list[ProductCard]:
     """Return the cards for an already-sliced queryset, in its order, at the `sales`' prices.
 
     Two queries: the page's ids first, then what the cards show for those ids
@@ -138,11 +165,14 @@ def product_cards(products: QuerySet[Product], sales: Sales = NO_SALES) -> list[
     ids = list(products.values_list("pk", flat=True))
     if not ids:
         return []
-    rows = {product.pk: product for product in product_cards_queryset(Product.objects.filter(pk__in=ids))}
+    cards = product_cards_queryset(Product.objects.filter(pk__in=ids), colours)
+    rows = {product.pk: product for product in cards}
     return [_card(rows[pk], sales) for pk in ids if pk in rows]
 
 
-def listing_page(products: QuerySet[Product], number: int, sales: Sales = NO_SALES) -> ListingPage | None:
+def listing_page(
+    products: QuerySet[Product], number: int, sales: Sales = NO_SALES, colours: tuple[str, ...] = ()
+) -> ListingPage | None:
     """Return page `number` of `products` with the total count, or None when there is no such page."""
     paginator = Paginator(products, settings.PRODUCTS_PER_PAGE)
     try:
@@ -153,7 +183,7 @@ def listing_page(products: QuerySet[Product], number: int, sales: Sales = NO_SAL
         number=page.number,
         num_pages=paginator.num_pages,
         total=paginator.count,
-        cards=product_cards(page.object_list, sales),
+        cards=product_cards(page.object_list, sales, colours),
     )
 
 

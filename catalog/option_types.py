@@ -7,11 +7,27 @@ from collections.abc import Iterable
 
 from django.utils.text import slugify
 
-from catalog.facets import option_sort_key
-
 # Axes whose values are colours a swatch shows (a finish is seen, like a colour).
 COLOUR_NAMES = {"colour", "color", "finish"}
 BATCH = 2000
+
+
+_SIZE_ORDER = {
+    size: index
+    for index, size in enumerate(
+        ["XXS", "XS", "S", "M", "L", "XL", "XXL", "3XL", "Single", "Double", "King", "Super King"]
+    )
+}
+
+
+def option_sort_key(value: str) -> tuple[int, float, str]:
+    """Sort sizes in wearing order, numbers numerically, anything else alphabetically."""
+    if value in _SIZE_ORDER:
+        return (0, _SIZE_ORDER[value], "")
+    try:
+        return (1, float(value), "")
+    except ValueError:
+        return (2, 0.0, value.lower())
 
 
 def _type_for(names: tuple[str, ...], *, models, found: dict):

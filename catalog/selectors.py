@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Prefetch, QuerySet
 
 from catalog.categories import CategoryNode, CategoryTree, category_tree_build
-from catalog.facets import OptionFacet, option_facets_read
+from catalog.facets import OptionFacet, facets_narrowed, option_facets_read
 from catalog.listings import (
     ListingFilters,
     ListingPage,
@@ -98,7 +98,10 @@ async def category_page(
         ("category", category.id, repr(filters), number),
         sync_to_async(
             lambda: listing_page(
-                product_listing(tree=tree, filters=filters, category=category, sales=sales), number, sales
+                product_listing(tree=tree, filters=filters, category=category, sales=sales),
+                number,
+                sales,
+                filters.colours,
             )
         ),
     )
@@ -116,9 +119,34 @@ async def search_page(
         ("search", query, repr(filters), number),
         sync_to_async(
             lambda: listing_page(
-                product_search(tree=tree, query=query, filters=filters, sales=sales), number, sales
+                product_search(tree=tree, query=query, filters=filters, sales=sales),
+                number,
+                sales,
+                filters.colours,
             )
         ),
+    )
+
+
+async def option_facets_narrowed(
+    *,
+    tree: CategoryTree,
+    category: CategoryNode,
+    facets: list[OptionFacet],
+    filters: ListingFilters,
+    sales: Sales,
+) -> list[OptionFacet]:
+    """Return the category's facets counted within the other filters chosen (as they are, when
+    none narrows the listing), kept like a listing page."""
+    if not filters.narrows:
+        return facets
+
+    def listing(chosen: ListingFilters):
+        return product_listing(tree=tree, filters=chosen, category=category, sales=sales)
+
+    return await _remembered_briefly(
+        ("facet-counts", category.id, repr(filters)),
+        sync_to_async(lambda: facets_narrowed(facets, filters=filters, listing=listing)),
     )
 
 

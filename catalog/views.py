@@ -30,6 +30,9 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
     page = await selectors.category_page(
         tree=tree, category=category, filters=filters, number=page_number(request), sales=sales
     )
+    shown = await selectors.option_facets_narrowed(
+        tree=tree, category=category, facets=facets, filters=filters, sales=sales
+    )
     if page is None:
         raise Http404("That page does not exist.")
     context = {
@@ -37,7 +40,7 @@ async def category_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "tree": tree,
         "category": category,
         "breadcrumbs": tree.ancestors(category),
-        "facets": [(facet, facet.choices(filters)) for facet in facets],
+        "facets": [(facet, facet.choices(filters)) for facet in shown],
         "sales_running": bool(sales),
         "canonical_url": canonical_url(request, category.url, page.number),
         "meta_description": (category.description or f"Shop {category.name}.")[:160],
@@ -76,10 +79,7 @@ async def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "tree": tree,
             "sales_running": bool(sales),
             "product": product,
-            "picked": picked,
-            "picker_variants": picker_variants(product) if picked else [],
-            **_picked_stock(picked),
-            "images": _gallery(product, picked),
+            **_picker_context(product, picked),
             "chosen_variant_id": picked.variant.id if picked and picked.variant else chosen_variant_id,
             "quantity": quantity,
             "max_quantity": MAX_LINE_QUANTITY,
@@ -103,9 +103,17 @@ def _picked(request: HttpRequest, product: selectors.ProductDetail) -> Picked | 
     )
 
 
-def _picked_stock(picked: Picked | None) -> dict[str, object]:
+def _picker_context(product: selectors.ProductDetail, picked: Picked | None) -> dict[str, object]:
+    """Return what the page shows of the choice: the picker, its variants for the script, the
+    chosen variant's stock and the pictures, the chosen colour's first."""
     buyable, text = stock_text(picked.variant) if picked else (False, "")
-    return {"picked_buyable": buyable, "picked_stock": text}
+    return {
+        "picked": picked,
+        "picker_variants": picker_variants(product) if picked else [],
+        "picked_buyable": buyable,
+        "picked_stock": text,
+        "images": _gallery(product, picked),
+    }
 
 
 def _gallery(product: selectors.ProductDetail, picked: Picked | None) -> list[tuple[str, str, str]]:

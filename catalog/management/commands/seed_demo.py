@@ -213,11 +213,16 @@ class Command(BaseCommand):
                         )
                     )
             ProductImage.objects.bulk_create(images)
-            by_product: dict[int, list[Variant]] = {}
-            for variant in variants:
-                by_product.setdefault(variant.product_id, []).append(variant)
-            pairs = [(product, by_product.get(product.pk, [])) for product in products]
-            types_from_options(pairs, models=TYPE_MODELS, swatches=SWATCHES)
-            made = ProductImage.objects.filter(product__in=products).select_related("product")
-            images_to_colours(made, models=TYPE_MODELS)
+            self._types(products, variants)
         return len(variants)
+
+    @staticmethod
+    def _types(products: list[Product], variants: list[Variant]) -> None:
+        """Give the new products their types and values, and their pictures their colours."""
+        by_product: dict[int, list[Variant]] = {}
+        for variant in variants:
+            by_product.setdefault(variant.product_id, []).append(variant)
+        pairs = [(product, by_product.get(product.pk, [])) for product in products]
+        types_from_options(pairs, models=TYPE_MODELS, swatches=SWATCHES)
+        made = ProductImage.objects.filter(product__in=products).select_related("product")
+        images_to_colours(made, models=TYPE_MODELS)
