@@ -73,3 +73,22 @@ def test_the_price_stock_and_picture_follow_the_choice_and_that_variant_is_bough
 
     line = Order.objects.get().lines.get()
     assert (line.sku, line.unit_price, line.quantity) == ("JUMP-S-RUST", 6900, 1)
+
+
+def test_on_a_phone_the_products_come_first_and_the_filters_open_from_a_button(shop, chromium):
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{shop.url}/category/clothing/")
+        toggle = page.locator("summary.filter-toggle")
+        expect(toggle).to_have_text("Filter · 2 products")
+        expect(page.get_by_label("In stock only")).to_be_hidden()  # closed: the products come first
+        expect(page.locator(".card").first).to_be_in_viewport()
+        toggle.click()
+        page.get_by_label("In stock only").check()
+        page.get_by_role("button", name="Apply filters").click()
+        expect(page).to_have_url(re.compile(r"in_stock=1"))
+        expect(page.locator("summary.filter-toggle")).to_have_text("Filter · 1 product")
+        expect(page.locator(".card")).to_have_count(1)
+    finally:
+        context.close()
