@@ -99,7 +99,7 @@ def _csv_safe(text: str) -> str:
 
 
 @require_safe
-@staff_required
+@staff_required("orders")
 async def order_export(request: HttpRequest) -> StreamingHttpResponse:
     """Stream the filtered orders as CSV, a chunk at a time (never all in memory)."""
     filters = OrderFilterForm(request.GET).filters()

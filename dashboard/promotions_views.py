@@ -86,14 +86,14 @@ async def _detail(request: HttpRequest, promotion: Promotion, *, status: int = 2
 
 
 @require_safe
-@staff_required
+@staff_required("promotions")
 async def promotion_list(request: HttpRequest) -> HttpResponse:
     rows = await selectors.promotion_rows()
     return render(request, "dashboard/promotion_list.html", {"section": "promotions", "rows": rows})
 
 
 @require_safe
-@staff_required
+@staff_required("promotions")
 async def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return await _detail(request, await _promotion_or_404(pk))
 
@@ -124,20 +124,20 @@ async def _form_page(request: HttpRequest, promotion: Promotion, *, title: str) 
 
 
 @form_methods
-@staff_required
+@staff_required("promotions")
 async def promotion_add(request: HttpRequest) -> HttpResponse:
     return await _form_page(request, Promotion(is_active=True), title="Add a promotion")
 
 
 @form_methods
-@staff_required
+@staff_required("promotions")
 async def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     promotion = await _promotion_or_404(pk)
     return await _form_page(request, promotion, title=f"Edit {promotion.name}")
 
 
 @require_POST
-@staff_required
+@staff_required("promotions")
 async def promotion_active(request: HttpRequest, pk: int) -> HttpResponse:
     switch = {"1": apromotion_resume, "0": apromotion_pause}.get(str(request.POST.get("is_active", "")))
     promotion = await _promotion_or_404(pk)
@@ -178,7 +178,7 @@ async def _code_action(request: HttpRequest, pk: int, form: BaseForm, act, *, na
 
 
 @require_POST
-@staff_required
+@staff_required("promotions")
 async def code_add(request: HttpRequest, pk: int) -> HttpResponse:
     async def add(promotion: Promotion, data: dict) -> str:
         code = await acode_add(
@@ -191,7 +191,7 @@ async def code_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("promotions")
 async def codes_generate(request: HttpRequest, pk: int) -> HttpResponse:
     async def generate(promotion: Promotion, data: dict) -> str:
         made = await acodes_generate(
@@ -203,7 +203,7 @@ async def codes_generate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("promotions")
 async def code_delete(request: HttpRequest, pk: int) -> HttpResponse:
     code = await DiscountCode.objects.filter(pk=pk).afirst()
     if code is None:
@@ -239,7 +239,7 @@ async def _csv_rows(promotion_id: int) -> AsyncIterator[str]:
 
 
 @require_safe
-@staff_required
+@staff_required("promotions")
 async def codes_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """Stream the promotion's codes as CSV (code, usage_limit, uses), a chunk at a time."""
     promotion = await _promotion_or_404(pk)

@@ -52,7 +52,7 @@ async def _overview(request: HttpRequest, *, errors: list[str] | None = None) ->
 
 
 @require_safe
-@staff_required
+@staff_required("settings")
 async def overview(request: HttpRequest) -> HttpResponse:
     return await _overview(request)
 
@@ -90,13 +90,13 @@ async def _tax_rate_page(request: HttpRequest, rate: TaxRate, *, title: str) -> 
 
 
 @form_methods
-@staff_required
+@staff_required("settings")
 async def tax_rate_add(request: HttpRequest) -> HttpResponse:
     return await _tax_rate_page(request, TaxRate(), title="Add a tax rate")
 
 
 @form_methods
-@staff_required
+@staff_required("settings")
 async def tax_rate_edit(request: HttpRequest, pk: int) -> HttpResponse:
     rate = await TaxRate.objects.select_related("tax_class").filter(pk=pk).afirst()
     if rate is None:
@@ -106,7 +106,7 @@ async def tax_rate_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("settings")
 async def tax_rate_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rate = await TaxRate.objects.select_related("tax_class").filter(pk=pk).afirst()
     if rate is None or not await atax_rate_delete(rate_id=pk):
@@ -117,7 +117,7 @@ async def tax_rate_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @form_methods
-@staff_required
+@staff_required("settings")
 async def tax_class_add(request: HttpRequest) -> HttpResponse:
     async def save(form: TaxClassForm) -> tuple[str, str]:
         saved = await atax_class_create(tax_class=form.instance)
@@ -143,7 +143,7 @@ async def _zone_page(request: HttpRequest, zone: ShippingZone, *, title: str) ->
 
 
 @form_methods
-@staff_required
+@staff_required("settings")
 async def zone_add(request: HttpRequest) -> HttpResponse:
     return await _zone_page(request, ShippingZone(is_active=True), title="Add a delivery zone")
 
@@ -156,7 +156,7 @@ async def _zone_or_404(pk: int) -> ShippingZone:
 
 
 @form_methods
-@staff_required
+@staff_required("settings")
 async def zone_edit(request: HttpRequest, pk: int) -> HttpResponse:
     zone = await _zone_or_404(pk)
     return await _zone_page(request, zone, title=f"Zone {zone.name}")
@@ -168,7 +168,7 @@ def _switch(request: HttpRequest) -> bool | None:
 
 
 @require_POST
-@staff_required
+@staff_required("settings")
 async def zone_active(request: HttpRequest, pk: int) -> HttpResponse:
     is_active = _switch(request)
     if is_active is None:
@@ -213,7 +213,7 @@ async def _method_page(request: HttpRequest, method: ShippingMethod, *, title: s
 
 
 @form_methods
-@staff_required
+@staff_required("settings")
 async def method_add(request: HttpRequest, pk: int) -> HttpResponse:
     zone = await _zone_or_404(pk)
     method = ShippingMethod(zone=zone)
@@ -221,7 +221,7 @@ async def method_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @form_methods
-@staff_required
+@staff_required("settings")
 async def method_edit(request: HttpRequest, pk: int) -> HttpResponse:
     method = await ShippingMethod.objects.select_related("zone").filter(pk=pk).afirst()
     if method is None:
@@ -230,7 +230,7 @@ async def method_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("settings")
 async def method_active(request: HttpRequest, pk: int) -> HttpResponse:
     is_active = _switch(request)
     if is_active is None:

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts.roles import sections_for
 from checkout import webhooks
 from checkout.models import Order, WebhookEvent
 from checkout.services.orders import aorder_flag_resolve
@@ -32,18 +34,36 @@ from shop.money import format_money, to_minor_units
 View = Callable[..., Awaitable[HttpResponse]]
 
 
-def staff_required(view: View) -> View:
-    """Let staff in; send others to sign in, or refuse them with 403."""
+def staff_required(section: str | None = None) -> Callable[[View], View]:
+    """Let staff in whose roles open `section` (any staff for the overview); send others to sign
+    in, or refuse them with 403. The sections a person may open are left on the request
+    (`request.staff_sections`) for the pages to show only those."""
 
-    @wraps(view)
-    async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return login_redirect(request)
-        if not request.user.is_staff:
-            raise PermissionDenied("The dashboard is for staff.")
-        return await view(request, *args, **kwargs)
+    def decorate(view: View) -> View:
+        @wraps(view)
+        async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return login_redirect(request)
+            if not request.user.is_staff:
+                raise PermissionDenied("The dashboard is for staff.")
+            user = request.user
+            permissions = set() if user.is_superuser else await sync_to_async(user.get_all_permissions)()
+            request.staff_sections = sections_for(permissions, is_superuser=user.is_superuser)
+            if section and not request.staff_sections[section]:
+                raise PermissionDenied(f"Your role does not include {SECTION_NAMES[section]}.")
+            return await view(request, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+SECTION_NAMES = {
+    "orders": "orders and refunds",
+    "stock": "the catalogue and its stock",
+    "promotions": "promotions",
+    "settings": "the shop's settings",
+}
 
 
 async def _apage(request: HttpRequest, paginator: AsyncPaginator):
@@ -62,7 +82,7 @@ def _errors(form) -> str:
 
 
 @require_safe
-@staff_required
+@staff_required()
 async def home(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     awaiting, awaiting_count = await selectors.orders_awaiting_fulfilment()
@@ -91,7 +111,7 @@ async def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@staff_required
+@staff_required("orders")
 async def order_list(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET)
     filters = form.filters()
@@ -116,7 +136,7 @@ async def order_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@staff_required
+@staff_required("orders")
 async def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     order = await selectors.order_for_staff(number=number)
     if order is None:
@@ -179,7 +199,7 @@ async def _order_action(
 
 
 @require_POST
-@staff_required
+@staff_required("orders")
 async def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
     async def fulfil(order: Order, data: dict) -> str:
         await aorder_fulfil(
@@ -195,7 +215,7 @@ async def order_fulfil(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("orders")
 async def order_refund(request: HttpRequest, number: str) -> HttpResponse:
     async def refund(order: Order, data: dict) -> str:
         made = await astaff_refund(
@@ -221,7 +241,7 @@ async def order_refund(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("orders")
 async def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
     async def cancel(order: Order, data: dict) -> str:
         was_canceled = order.status == Order.Status.CANCELED
@@ -243,7 +263,7 @@ async def order_cancel(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("orders")
 async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
     order = await aget_object_or_404(Order, number=number)
     if await aorder_flag_resolve(order_id=order.pk, actor_id=request.user.pk):
@@ -254,7 +274,7 @@ async def order_resolve_flag(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_safe
-@staff_required
+@staff_required("stock")
 async def stock_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:100].replace("\x00", "")
     level = request.GET.get("level", "")
@@ -279,7 +299,7 @@ async def stock_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("stock")
 async def stock_adjust(request: HttpRequest, variant_id: int) -> HttpResponse:
     form = StockAdjustForm(request.POST)
     target = str(request.POST.get("next", ""))
@@ -308,7 +328,7 @@ async def stock_adjust(request: HttpRequest, variant_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@staff_required("orders")
 async def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
     event = await aget_object_or_404(WebhookEvent, pk=pk)
     try:

@@ -59,10 +59,23 @@ class ProductImageFactory(factory.django.DjangoModelFactory):
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     password = factory.django.Password("correct horse battery")
+
+    @factory.post_generation
+    def roles(user, create: bool, extracted, **kwargs) -> None:
+        """Staff get every role unless `roles=[...]` names theirs (as staff had before roles)."""
+        if not create or not user.is_staff or user.is_superuser:
+            return
+        from django.contrib.auth.models import Group
+
+        from accounts.roles import ROLES, roles_ensure
+
+        roles_ensure()
+        user.groups.set(Group.objects.filter(name__in=ROLES if extracted is None else extracted))
 
 
 class OrderFactory(factory.django.DjangoModelFactory):

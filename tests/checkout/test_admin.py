@@ -319,7 +319,7 @@ def test_cancel_action_on_a_canceled_order_reports_an_error_and_changes_nothing(
 
 def test_cancel_action_needs_the_change_permission(client, db):
     order = make_order()
-    user = UserFactory(is_staff=True)
+    user = UserFactory(is_staff=True, roles=[])  # no role: only the permission given below
     user.user_permissions.add(Permission.objects.get(codename="view_order"))
     client.force_login(user)
     url = reverse("admin:checkout_order_changelist")
