@@ -10,6 +10,11 @@ _EXPONENTS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3}
 _SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥"}
 
 
+def currency_symbol(currency: str) -> str:
+    """Return the sign written before amounts of the currency ("£"), or its code."""
+    return _SYMBOLS.get(currency.upper(), currency.upper())
+
+
 def currency_exponent(currency: str) -> int:
     """Return how many decimal places the currency's minor unit has."""
     return _EXPONENTS.get(currency.upper(), 2)
