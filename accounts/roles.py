@@ -34,6 +34,7 @@ ROLES: dict[str, dict[str, list[str]]] = {
 
 # The permission each dashboard section asks for.
 SECTION_PERMISSIONS = {
+    "catalogue": "catalog.change_product",
     "orders": "checkout.change_order",
     "stock": "inventory.change_stock",
     "promotions": "promotions.change_promotion",

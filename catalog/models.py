@@ -148,3 +148,20 @@ class ProductImage(models.Model):
 
     def __str__(self) -> str:
         return self.alt_text or self.image.name
+
+
+class ProductEvent(models.Model):
+    """One change staff made to a product, in words: who, when and what."""
+
+    product = models.ForeignKey(Product, related_name="events", on_delete=models.CASCADE)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.message[:60]}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import export, promotions_views, settings_views, views
+from dashboard import export, products_views, promotions_views, settings_views, views
 from shop import converters  # noqa: F401 (registers the path converters)
 
 app_name = "dashboard"
@@ -14,6 +14,10 @@ urlpatterns = [
     path("orders/<order_number:number>/refund/", views.order_refund, name="order-refund"),
     path("orders/<order_number:number>/cancel/", views.order_cancel, name="order-cancel"),
     path("orders/<order_number:number>/resolve-flag/", views.order_resolve_flag, name="order-resolve-flag"),
+    path("products/", products_views.product_list, name="products"),
+    path("products/add/", products_views.product_add, name="product-add"),
+    path("products/<int:pk>/", products_views.product_edit, name="product-edit"),
+    path("products/<int:pk>/variants/generate/", products_views.variants_generate, name="variants-generate"),
     path("stock/", views.stock_list, name="stock"),
     path("stock/<int:variant_id>/adjust/", views.stock_adjust, name="stock-adjust"),
     path("webhooks/<int:pk>/replay/", views.webhook_replay, name="webhook-replay"),

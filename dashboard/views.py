@@ -59,6 +59,7 @@ def staff_required(section: str | None = None) -> Callable[[View], View]:
 
 
 SECTION_NAMES = {
+    "catalogue": "the catalogue",
     "orders": "orders and refunds",
     "stock": "the catalogue and its stock",
     "promotions": "promotions",
