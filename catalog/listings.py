@@ -26,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Greatest, Least, Round
 
 from catalog.categories import CategoryNode, CategoryTree
+from catalog.image_names import srcset
 from catalog.models import Product, ProductImage, Variant
 from catalog.option_types import COLOUR_NAMES
 from promotions.sales import NO_SALES, Sale, Sales
@@ -57,6 +58,7 @@ class ProductCard:
     has_price_range: bool
     was_price: int | None = None  # the lowest catalogue price, when a sale lowered it
     sale_name: str = ""
+    image_srcset: str = ""  # the picture's resized copies, when it has them
 
     @property
     def url(self) -> str:
@@ -132,6 +134,7 @@ def product_cards_queryset(products: QuerySet[Product], colours: tuple[str, ...]
     )
     return products.only("id", "title", "slug", "price_from", "currency", "category_id").annotate(
         first_image=Subquery(first_image.values("image")[:1]),
+        first_image_widths=Subquery(first_image.values("widths")[:1]),
         is_in_stock=_in_stock_subquery(),
         has_price_range=Exists(higher_price),
     )
@@ -149,6 +152,9 @@ def _card(product: Product, sales: Sales) -> ProductCard:
         has_price_range=product.has_price_range,
         was_price=price.was,
         sale_name=price.sale.name if price.sale else "",
+        image_srcset=srcset(product.first_image, product.first_image_widths or ())
+        if product.first_image
+        else "",
     )
 
 

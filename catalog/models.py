@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -141,6 +142,8 @@ class ProductImage(models.Model):
     colour = models.ForeignKey(
         OptionValue, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
     )
+    # The widths it was resized to (WebP files beside it, catalog.images), for the pages' srcset.
+    widths = ArrayField(models.PositiveIntegerField(), default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -14,6 +14,7 @@ from django.db.models import Prefetch, QuerySet
 
 from catalog.categories import CategoryNode, CategoryTree, category_tree_build
 from catalog.facets import OptionFacet, facets_narrowed, option_facets_read
+from catalog.image_names import srcset
 from catalog.listings import (
     ListingFilters,
     ListingPage,
@@ -235,6 +236,7 @@ class ProductDetail:
     variants: list[VariantChoice]
     image_urls: list[tuple[str, str]]  # (url, alt text)
     image_colours: tuple[str, ...] = ()  # each image's colour value ("" for none), as image_urls
+    image_srcsets: tuple[str, ...] = ()  # each image's resized copies ("" for none), as image_urls
     axes: tuple[AxisChoice, ...] = ()  # empty: its variants are listed one by one
     was_price_from: int | None = None  # the lowest catalogue price, when a sale lowered it
     sale_name: str = ""
@@ -354,6 +356,7 @@ async def _product_detail(*, tree: CategoryTree, slug: str) -> ProductDetail | N
             (default_storage.url(image.image.name), image.alt_text or product.title) for image in images
         ],
         image_colours=tuple(image.colour.value if image.colour else "" for image in images),
+        image_srcsets=tuple(srcset(image.image.name, image.widths) for image in images),
         axes=_axes(product, variants),
     )
 

@@ -116,10 +116,14 @@ def _picker_context(product: selectors.ProductDetail, picked: Picked | None) -> 
     }
 
 
-def _gallery(product: selectors.ProductDetail, picked: Picked | None) -> list[tuple[str, str, str]]:
-    """Return (url, alt, colour) for each image, those of the chosen colour first."""
-    colours = product.image_colours or ("",) * len(product.image_urls)
-    images = [(url, alt, colour) for (url, alt), colour in zip(product.image_urls, colours, strict=True)]
+def _gallery(product: selectors.ProductDetail, picked: Picked | None) -> list[tuple[str, str, str, str]]:
+    """Return (url, alt, colour, srcset) for each image, those of the chosen colour first."""
+    count = len(product.image_urls)
+    colours, srcsets = product.image_colours or ("",) * count, product.image_srcsets or ("",) * count
+    images = [
+        (url, alt, colour, srcset)
+        for (url, alt), colour, srcset in zip(product.image_urls, colours, srcsets, strict=True)
+    ]
     chosen = set(picked.chosen.values()) if picked else set()
     return sorted(images, key=lambda image: image[2] not in chosen)
 

@@ -156,6 +156,10 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # Product images are served by the app itself unless a web server or object store does it.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
+# Pictures staff upload: at most this many bytes each, and this many pixels (a "decompression bomb"
+# of a few KB can claim billions).
+IMAGE_UPLOAD_MAX_BYTES = env.int("IMAGE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

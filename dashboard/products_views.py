@@ -14,7 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from catalog.editing import aproduct_save, avariants_generate
 from catalog.editor_forms import ProductForm, VariantRows
-from catalog.models import Product, ProductEvent, Variant
+from catalog.images import aimage_delete, aimage_update, aimages_add
+from catalog.models import OptionValue, Product, ProductEvent, ProductImage, Variant
 from dashboard.views import staff_required
 
 form_methods = require_http_methods(["GET", "HEAD", "POST"])
@@ -93,10 +94,6 @@ async def _editor(request: HttpRequest, product: Product, *, title: str) -> Http
         else:
             messages.success(request, f"{saved.title} saved.")
             return HttpResponseRedirect(reverse("dashboard:product-edit", kwargs={"pk": saved.pk}))
-    events = [
-        event
-        async for event in ProductEvent.objects.filter(product_id=product.pk).select_related("actor")[:20]
-    ]
     labels = {row["id"]: row["label"] for row in rows}
     context = {
         "section": "catalogue",
@@ -105,9 +102,25 @@ async def _editor(request: HttpRequest, product: Product, *, title: str) -> Http
         "form": form,
         "table": table,
         "rows": [(row, labels.get(row.initial.get("id") or _posted_id(row), "")) for row in table.forms],
-        "events": events,
+        **await _editor_extras(product),
     }
     return await arender(request, "dashboard/product_form.html", context, status=400 if bound else 200)
+
+
+async def _editor_extras(product: Product) -> dict[str, list]:
+    """Return the product's history, its pictures and the colours a picture can be tied to."""
+    if product.pk is None:
+        return {"events": [], "pictures": [], "colours": []}
+    events = ProductEvent.objects.filter(product_id=product.pk).select_related("actor")[:20]
+    pictures = (
+        ProductImage.objects.filter(product_id=product.pk).select_related("colour").order_by("position", "id")
+    )
+    colours = OptionValue.objects.filter(axis__product_type_id=product.product_type_id, axis__is_colour=True)
+    return {
+        "events": [event async for event in events],
+        "pictures": [image async for image in pictures],
+        "colours": [value async for value in colours.order_by("axis__position", "position")],
+    }
 
 
 def _posted_id(row) -> int | None:
@@ -144,3 +157,58 @@ async def variants_generate(request: HttpRequest, pk: int) -> HttpResponse:
             else "Every combination already has a variant.",
         )
     return HttpResponseRedirect(reverse("dashboard:product-edit", kwargs={"pk": product.pk}) + "#variants")
+
+
+def _edit_url(product_id: int, anchor: str = "pictures") -> str:
+    return reverse("dashboard:product-edit", kwargs={"pk": product_id}) + f"#{anchor}"
+
+
+@require_POST
+@staff_required("catalogue")
+async def images_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add the pictures sent (dropped on the editor or picked), each checked by its content."""
+    product = await _product_or_404(pk)
+    uploads = request.FILES.getlist("images")
+    if not uploads:
+        messages.error(request, "Choose one or more pictures to add.")
+        return HttpResponseRedirect(_edit_url(product.pk))
+    try:
+        made = await aimages_add(product_id=product.pk, uploads=uploads, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages) + " No picture was added.")
+    else:
+        messages.success(request, f"{len(made)} picture{'s' if len(made) != 1 else ''} added.")
+    return HttpResponseRedirect(_edit_url(product.pk))
+
+
+@require_POST
+@staff_required("catalogue")
+async def image_change(request: HttpRequest, pk: int, image_id: int) -> HttpResponse:
+    product = await _product_or_404(pk)
+    if "delete" in request.POST:
+        try:
+            await aimage_delete(image_id=image_id, product_id=product.pk, actor=request.user)
+        except ProductImage.DoesNotExist as error:
+            raise Http404("No such picture.") from error
+        messages.success(request, "Picture removed.")
+        return HttpResponseRedirect(_edit_url(product.pk))
+    colour, position = request.POST.get("colour", ""), request.POST.get("position", "0")
+    if (colour and not colour.isdigit()) or not position.isdigit() or int(position) > 10_000:
+        messages.error(request, "Choose a colour from the list and give the place as a whole number.")
+        return HttpResponseRedirect(_edit_url(product.pk))
+    try:
+        await aimage_update(
+            image_id=image_id,
+            product_id=product.pk,
+            alt_text=request.POST.get("alt_text", ""),
+            colour_id=int(colour) if colour else None,
+            position=int(position),
+            actor=request.user,
+        )
+    except ProductImage.DoesNotExist as error:
+        raise Http404("No such picture.") from error
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Picture saved.")
+    return HttpResponseRedirect(_edit_url(product.pk))
