@@ -168,3 +168,40 @@ class ProductEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.message[:60]}"
+
+
+class ImportJob(models.Model):
+    """One catalogue file staff uploaded: checked first (a dry run), then imported when they say
+    so, each as a background task that counts its progress here."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        CHECKED = "checked", "Checked: ready to import"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
+    file_name = models.CharField(max_length=200)
+    content = models.TextField()  # the file's text, decoded
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKING)
+    total = models.PositiveIntegerField(default=0)  # products in the file
+    processed = models.PositiveIntegerField(default=0)
+    # [{"handle", "line", "action", "reasons"}] of the last run, and its counts by action.
+    outcomes = models.JSONField(default=list, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name}: {self.status}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (self.Status.CHECKING, self.Status.IMPORTING)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import export, products_views, promotions_views, settings_views, views
+from dashboard import export, import_views, products_views, promotions_views, settings_views, views
 from shop import converters  # noqa: F401 (registers the path converters)
 
 app_name = "dashboard"
@@ -16,6 +16,10 @@ urlpatterns = [
     path("orders/<order_number:number>/resolve-flag/", views.order_resolve_flag, name="order-resolve-flag"),
     path("products/", products_views.product_list, name="products"),
     path("products/add/", products_views.product_add, name="product-add"),
+    path("products/import/", import_views.catalogue_import, name="catalogue-import"),
+    path("products/import/<int:pk>/", import_views.import_job, name="catalogue-import-job"),
+    path("products/import/<int:pk>/commit/", import_views.import_commit, name="catalogue-import-commit"),
+    path("products/export.csv", import_views.catalogue_export, name="catalogue-export"),
     path("products/<int:pk>/", products_views.product_edit, name="product-edit"),
     path("products/<int:pk>/variants/generate/", products_views.variants_generate, name="variants-generate"),
     path("products/<int:pk>/images/", products_views.images_upload, name="product-images"),
