@@ -16,8 +16,9 @@ from django.utils.text import slugify
 
 from catalog.csv_format import ProductRows, VariantRow
 from catalog.models import Category, Product, ProductEvent, ProductType, Variant
+from catalog.option_types import values_order
 from catalog.selectors import catalog_cache_clear
-from catalog.services import product_catalogue_sync
+from catalog.services import TYPE_MODELS, product_catalogue_sync
 from inventory.models import Stock
 from inventory.stock import stock_adjust
 from shop.exceptions import InvalidInput
@@ -141,21 +142,28 @@ def _differs(
     return False
 
 
-def _write(rows: ProductRows, existing: Product | None, values: dict, actor) -> None:
-    """Write one product and its variants in one transaction; raise InvalidInput to write none."""
+def _write(
+    rows: ProductRows, existing: Product | None, values: dict, actor, known: dict, cache: dict
+) -> None:
+    """Write one product and its variants in one transaction; raise InvalidInput to write none.
+    `known` holds the file's variants already in the shop, by SKU."""
     with transaction.atomic():
         product = existing or Product(slug=rows.handle)
         for name, value in values.items():
             setattr(product, name, value)
         product.save()
         for position, row in enumerate(rows.variants):
-            variant = Variant.objects.filter(sku=row.sku).first()
-            if variant is None:
+            variant = known.get(row.sku)
+            created = variant is None
+            if created:
                 variant = Variant(product=product, sku=row.sku, position=position)
             for name, value in _variant_values(row).items():
                 setattr(variant, name, value)
             variant.save()
-            stock, _created = Stock.objects.get_or_create(variant=variant)
+            if created:  # its first count: nothing to adjust from
+                Stock.objects.create(variant=variant, on_hand=row.on_hand or 0)
+                continue
+            stock, _made = Stock.objects.get_or_create(variant=variant)
             if row.on_hand is not None and stock.on_hand != row.on_hand:
                 try:
                     stock_adjust(
@@ -166,7 +174,7 @@ def _write(rows: ProductRows, existing: Product | None, values: dict, actor) -> 
                     )
                 except InvalidInput as error:
                     raise InvalidInput(f"Row {row.line}: {row.sku}: {error.user_message}") from error
-        product_catalogue_sync(product_id=product.pk)
+        product_catalogue_sync(product_id=product.pk, options_cache=cache)
         message = "Imported." if existing is None else "Changed by an import."
         ProductEvent.objects.create(product=product, actor_id=getattr(actor, "pk", None), message=message)
 
@@ -179,7 +187,7 @@ def catalogue_import(
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Say what each product of the file does (dry run), or do it; see the module's docstring."""
-    lookups, claimed, report = _Lookups(), {}, Report()
+    lookups, claimed, report, cache = _Lookups(), {}, Report(), {}
     handles = [rows.handle for rows in products if rows.handle]
     existing = {product.slug: product for product in Product.objects.filter(slug__in=handles)}
     skus = [variant.sku for rows in products for variant in rows.variants]
@@ -202,13 +210,15 @@ def catalogue_import(
             )
             if not dry_run and action != SAME:
                 try:
-                    _write(rows, product, values, actor)
+                    _write(rows, product, values, actor, variants, cache)
                 except InvalidInput as error:
                     action, reasons = REFUSE, [error.user_message]
+                    cache.clear()  # what it read in the transaction undone may be gone
             report.outcomes.append(Outcome(rows.handle, rows.line, action, reasons))
         if progress:
             progress(index, len(products))
     if not dry_run:
+        values_order(TYPE_MODELS, cache.get("axes", set()))
         catalog_cache_clear()
     return report
 

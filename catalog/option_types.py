@@ -53,15 +53,23 @@ def _type_for(names: tuple[str, ...], *, models, found: dict):
 
 
 def types_from_options(
-    products: Iterable[tuple[object, list]], *, models: dict, swatches: dict[str, str] | None = None
+    products: Iterable[tuple[object, list]],
+    *,
+    models: dict,
+    swatches: dict[str, str] | None = None,
+    cache: dict | None = None,
 ) -> int:
     """Give each of `products` ((product, its variants) pairs) a product type named after its
     variants' option names, each variant its value on each axis, and each axis's values the order
     shoppers read them in (sizes as worn, numbers by size, words alphabetically); return how many
-    products were given a type. `swatches` gives colour values their swatch (#rrggbb)."""
+    products were given a type. `swatches` gives colour values their swatch (#rrggbb).
+
+    With a `cache` (one dict for many calls, e.g. an import's), the types and values read are
+    kept for the next call and the values are put in order only by values_order at the end."""
     OptionValue, VariantOption = models["OptionValue"], models["VariantOption"]
-    found: dict = {}
-    values: dict[tuple[int, str], object] = {}
+    shared = cache if cache is not None else {}
+    found: dict = shared.setdefault("found", {})
+    values: dict[tuple[int, str], object] = shared.setdefault("values", {})
     rows, typed = [], 0
     for product, variants in products:
         names = tuple(dict.fromkeys(name for variant in variants for name in variant.options))
@@ -84,11 +92,16 @@ def types_from_options(
             VariantOption.objects.bulk_create(rows, ignore_conflicts=True)
             rows = []
     VariantOption.objects.bulk_create(rows, ignore_conflicts=True)
-    _order_values(models, {axis for _type, axes in found.values() for axis in axes.values()})
+    axes = {axis for _type, axes in found.values() for axis in axes.values()}
+    if cache is None:
+        values_order(models, axes)
+    else:
+        cache.setdefault("axes", set()).update(axes)
     return typed
 
 
-def _order_values(models: dict, axes: set) -> None:
+def values_order(models: dict, axes: set) -> None:
+    """Put each axis's values in the order shoppers read them (sizes as worn, numbers by size)."""
     OptionValue = models["OptionValue"]
     for axis in axes:
         ordered = sorted(

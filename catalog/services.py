@@ -33,7 +33,7 @@ def product_price_from_refresh(*, product_ids: Iterable[int]) -> int:
     return Product.objects.filter(pk__in=list(product_ids)).update(price_from=Coalesce(Subquery(cheapest), 0))
 
 
-def product_catalogue_sync(*, product_id: int) -> None:
+def product_catalogue_sync(*, product_id: int, options_cache: dict | None = None) -> None:
     """Bring a product's derived data up to date after an edit.
 
     Every variant gets a stock row (starting at zero), the product's `price_from` follows its
@@ -44,15 +44,15 @@ def product_catalogue_sync(*, product_id: int) -> None:
         [Stock(variant_id=variant_id) for variant_id in variant_ids], ignore_conflicts=True
     )
     product_price_from_refresh(product_ids=[product_id])
-    product_options_sync(product_id=product_id)
+    product_options_sync(product_id=product_id, cache=options_cache)
 
 
-def product_options_sync(*, product_id: int) -> None:
+def product_options_sync(*, product_id: int, cache: dict | None = None) -> None:
     """Make the product's type and its variants' values follow the options typed on them (the
     admin edits Variant.options): the rows are written again from them, in one transaction."""
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=product_id)
         variants = list(Variant.objects.filter(product=product))
         VariantOption.objects.filter(variant__product=product).delete()
-        if not types_from_options([(product, variants)], models=TYPE_MODELS):
+        if not types_from_options([(product, variants)], models=TYPE_MODELS, cache=cache):
             Product.objects.filter(pk=product_id).update(product_type=None)
