@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
+from fractions import Fraction
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
@@ -16,11 +18,12 @@ from django.utils.text import slugify
 
 from catalog.models import Product, ProductEvent, Variant
 from catalog.selectors import catalog_cache_clear
-from catalog.services import product_catalogue_sync
+from catalog.services import product_catalogue_sync, product_price_from_refresh
 from inventory.models import Stock
 from inventory.stock import stock_adjust
 from shop.exceptions import InvalidInput
 from shop.money import format_money
+from taxes.calc import round_half_up
 
 logger = logging.getLogger(__name__)
 
@@ -140,3 +143,81 @@ def variants_generate(*, product_id: int, actor=None) -> int:
 
 aproduct_save = sync_to_async(product_save)
 avariants_generate = sync_to_async(variants_generate)
+
+
+BULK_ACTIONS = {
+    "publish": "Published",
+    "unpublish": "Unpublished",
+    "category": "Moved to another category",
+    "prices": "Prices changed",
+    "stock": "Stock set",
+}
+
+
+def _bulk_prices(products: list[Product], percent: Decimal) -> dict[int, str]:
+    """Change every variant's price by `percent` (rounded half up to the penny); return what each
+    product's history says. Raise ValidationError when a price would not stay above nothing and
+    below its compare-at price."""
+    said, refused = {}, []
+    for product in products:
+        changed = []
+        for variant in product.variants.all():
+            new = round_half_up(Fraction(variant.price) * (100 + Fraction(percent)) / 100)
+            if new <= 0 or (variant.compare_at_price is not None and new >= variant.compare_at_price):
+                refused.append(variant.sku)
+                continue
+            before, after = _money(variant.price, variant.currency), _money(new, variant.currency)
+            changed.append(f"{variant.sku} from {before} to {after}")
+            variant.price = new
+            variant.save(update_fields=["price"])
+        said[product.pk] = "; ".join(changed)
+    if refused:
+        raise ValidationError(
+            f"Not done: {', '.join(refused[:10])} would cost nothing or no less than its compare-at price."
+        )
+    product_price_from_refresh(product_ids=[product.pk for product in products])
+    return said
+
+
+def products_bulk(*, action: str, product_ids: Sequence[int], value=None, actor=None) -> int:
+    """Carry out one bulk edit on the products, all or none of it, each recorded; return how many."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError("Choose what to do with the products ticked.")
+    with transaction.atomic():
+        products = list(
+            Product.objects.select_for_update().filter(pk__in=list(product_ids)).prefetch_related("variants")
+        )
+        if not products:
+            raise ValidationError("Tick the products to change first.")
+        said: dict[int, str] = {}
+        if action in ("publish", "unpublish"):
+            Product.objects.filter(pk__in=[p.pk for p in products]).update(is_active=action == "publish")
+        elif action == "category":
+            Product.objects.filter(pk__in=[p.pk for p in products]).update(category=value)
+            said = dict.fromkeys((p.pk for p in products), f"to {value.name}")
+        elif action == "prices":
+            said = _bulk_prices(products, value)
+        else:
+            for product in products:
+                for variant in product.variants.all():
+                    try:
+                        stock_adjust(
+                            variant_id=variant.pk,
+                            on_hand=value,
+                            reason="Bulk edit",
+                            user_id=getattr(actor, "pk", None),
+                        )
+                    except InvalidInput as error:
+                        raise ValidationError(f"Not done: {variant.sku}: {error.user_message}") from error
+            said = dict.fromkeys((p.pk for p in products), f"on hand {value} for each variant")
+        events = []
+        for product in products:
+            detail = f": {said[product.pk]}" if said.get(product.pk) else ""
+            message = f"{BULK_ACTIONS[action]} (bulk edit){detail}."
+            events.append(ProductEvent(product=product, actor_id=getattr(actor, "pk", None), message=message))
+        ProductEvent.objects.bulk_create(events)
+    catalog_cache_clear()
+    return len(products)
+
+
+aproducts_bulk = sync_to_async(products_bulk)

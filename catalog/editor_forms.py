@@ -129,3 +129,80 @@ class BaseVariantRows(forms.BaseFormSet):
 VariantRows = formset_factory(
     VariantRowForm, formset=BaseVariantRows, extra=0, max_num=500, validate_max=True
 )
+
+
+class BulkForm(forms.Form):
+    """One bulk edit of the products ticked in the list."""
+
+    products = forms.TypedMultipleChoiceField(
+        coerce=int, error_messages={"required": "Tick the products to change first."}
+    )
+    action = forms.ChoiceField(
+        widget=forms.Select(attrs={"id": "bulk-action"}),
+        choices=[
+            ("publish", "Publish"),
+            ("unpublish", "Unpublish"),
+            ("category", "Move to category"),
+            ("prices", "Change prices by %"),
+            ("stock", "Set stock of every variant"),
+        ],
+        error_messages={
+            "required": "Choose what to do.",
+            "invalid_choice": "Choose what to do from the list.",
+        },
+    )
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.order_by("name"),
+        required=False,
+        empty_label="(category)",
+        error_messages={"invalid_choice": "Choose a category from the list."},
+    )
+    percent = forms.DecimalField(
+        required=False,
+        min_value=-90,
+        max_value=500,
+        max_digits=5,
+        decimal_places=2,
+        error_messages={
+            "invalid": "Give the change as a percentage, e.g. 10 or -15.",
+            "min_value": "Prices can come down by at most 90 %%.",
+            "max_value": "Prices can go up by at most 500 %%.",
+        },
+    )
+    stock = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_STOCK,
+        error_messages={
+            "min_value": "Stock cannot be negative.",
+            "invalid": "Give the stock as a whole number.",
+        },
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        ids = self.data.getlist("products") if hasattr(self.data, "getlist") else []
+        self.fields["products"].choices = [(value, value) for value in ids if str(value).isdigit()]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        needed = {"category": "category", "prices": "percent", "stock": "stock"}.get(data.get("action", ""))
+        if needed and data.get(needed) is None and needed not in self.errors:
+            self.add_error(
+                needed,
+                {
+                    "category": "Choose the category.",
+                    "percent": "Give the percentage.",
+                    "stock": "Give the stock.",
+                }[needed],
+            )
+        if data.get("action") == "prices" and data.get("percent") == 0:
+            self.add_error("percent", "A change of 0 % changes nothing.")
+        return data
+
+    def value(self):
+        return {
+            "category": self.cleaned_data.get("category"),
+            "prices": self.cleaned_data.get("percent"),
+            "stock": self.cleaned_data.get("stock"),
+        }.get(self.cleaned_data["action"])

@@ -3,6 +3,8 @@ variants as a table, prices typed as money, stock per variant), for catalogue ed
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,8 +14,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from catalog.editing import aproduct_save, avariants_generate
-from catalog.editor_forms import ProductForm, VariantRows
+from catalog.editing import aproduct_save, aproducts_bulk, avariants_generate
+from catalog.editor_forms import BulkForm, ProductForm, VariantRows
 from catalog.images import aimage_delete, aimage_update, aimages_add
 from catalog.models import OptionValue, Product, ProductEvent, ProductImage, Variant
 from dashboard.views import staff_required
@@ -48,7 +50,7 @@ async def product_list(request: HttpRequest) -> HttpResponse:
         "products": await page.aget_object_list(),
         "query": query,
     }
-    return render(request, "dashboard/product_list.html", context)
+    return await arender(request, "dashboard/product_list.html", context)  # the bulk form lists categories
 
 
 async def _rows_initial(product: Product) -> list[dict]:
@@ -212,3 +214,28 @@ async def image_change(request: HttpRequest, pk: int, image_id: int) -> HttpResp
     else:
         messages.success(request, "Picture saved.")
     return HttpResponseRedirect(_edit_url(product.pk))
+
+
+@require_POST
+@staff_required("catalogue")
+async def products_bulk(request: HttpRequest) -> HttpResponse:
+    """One bulk edit of the products ticked in the list, all of it or none."""
+    form = BulkForm(request.POST)
+    back = reverse("dashboard:products") + (
+        f"?q={quote(request.POST.get('q', '')[:100])}" if request.POST.get("q") else ""
+    )
+    if not await sync_to_async(form.is_valid)():
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return HttpResponseRedirect(back)
+    try:
+        count = await aproducts_bulk(
+            action=form.cleaned_data["action"],
+            product_ids=form.cleaned_data["products"],
+            value=form.value(),
+            actor=request.user,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{count} product{'s' if count != 1 else ''} changed.")
+    return HttpResponseRedirect(back)

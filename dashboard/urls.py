@@ -16,6 +16,7 @@ urlpatterns = [
     path("orders/<order_number:number>/resolve-flag/", views.order_resolve_flag, name="order-resolve-flag"),
     path("products/", products_views.product_list, name="products"),
     path("products/add/", products_views.product_add, name="product-add"),
+    path("products/bulk/", products_views.products_bulk, name="products-bulk"),
     path("products/import/", import_views.catalogue_import, name="catalogue-import"),
     path("products/import/<int:pk>/", import_views.import_job, name="catalogue-import-job"),
     path("products/import/<int:pk>/commit/", import_views.import_commit, name="catalogue-import-commit"),
