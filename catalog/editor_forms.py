@@ -34,18 +34,24 @@ class ProductForm(forms.ModelForm):
             "seo_title",
             "seo_description",
             "is_active",
+            "publish_at",
             "is_featured",
         ]
         labels = {
+            "publish_at": "Shown from",
             "slug": "Web address",
             "is_active": "Published (shown in the shop)",
             "is_featured": "Featured",
         }
         help_texts = {
+            "publish_at": "Blank: as soon as it is published. In the shop's time.",
             "slug": "Blank: made from the title.",
             "description": "Plain text; a blank line starts a paragraph.",
         }
-        widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 6}),
+            "publish_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        }
         error_messages = {
             "title": {"required": "Give the product a title shoppers will read."},
             "category": {

@@ -29,6 +29,7 @@ from catalog.categories import CategoryNode, CategoryTree
 from catalog.image_names import srcset
 from catalog.models import Product, ProductImage, Variant
 from catalog.option_types import COLOUR_NAMES
+from catalog.sellable import published_q
 from promotions.sales import NO_SALES, Sale, Sales
 
 SORTS = {
@@ -107,7 +108,7 @@ class ListingPage:
 
 
 def visible_products(tree: CategoryTree) -> QuerySet[Product]:
-    return Product.objects.filter(is_active=True, category_id__in=tree.visible_ids)
+    return Product.objects.filter(published_q(), category_id__in=tree.visible_ids)
 
 
 def _in_stock_subquery() -> Exists:

@@ -60,6 +60,8 @@ class Product(models.Model):
     slug = models.SlugField(max_length=220, unique=True)
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    # A published product is shown from this moment on (blank: at once).
+    publish_at = models.DateTimeField(null=True, blank=True)
     is_featured = models.BooleanField(default=False)
     seo_title = models.CharField("SEO title", max_length=70, blank=True, help_text="Blank: the title.")
     seo_description = models.CharField(

@@ -10,6 +10,7 @@ deciding what can be ordered costs no query of its own.
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
 
 # Down from the roots through active categories only: neither a child of an inactive
 # category nor a cycle (UNION drops rows already seen) is reached.
@@ -24,13 +25,20 @@ _VISIBLE_CATEGORIES = """
 """
 
 
+def published_q(prefix: str = "") -> Q:
+    """Return the condition that the product (at `prefix`, e.g. "product__") is shown: published
+    and its publishing time, if it has one, come."""
+    return Q(**{f"{prefix}is_active": True}) & (
+        Q(**{f"{prefix}publish_at__isnull": True}) | Q(**{f"{prefix}publish_at__lte": Now()})
+    )
+
+
 def sellable_q(variant: str = "") -> Q:
     """Return the condition that the variant (at the path `variant`, "" for Variant itself) is for sale."""
     prefix = f"{variant}__" if variant else ""
-    return Q(
+    return published_q(f"{prefix}product__") & Q(
         **{
             f"{prefix}is_active": True,
-            f"{prefix}product__is_active": True,
             f"{prefix}product__category_id__in": RawSQL(_VISIBLE_CATEGORIES, []),  # noqa: S611 - constant SQL
         }
     )

@@ -12,6 +12,7 @@ from django.core.paginator import AsyncPaginator, InvalidPage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from catalog.editing import aproduct_save, aproducts_bulk, avariants_generate
@@ -49,6 +50,8 @@ async def product_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "products": await page.aget_object_list(),
         "query": query,
+        "bulk": BulkForm(),
+        "now": timezone.now(),
     }
     return await arender(request, "dashboard/product_list.html", context)  # the bulk form lists categories
 
