@@ -164,6 +164,7 @@ def test_a_nul_in_any_field_of_the_pages_of_one_thing_is_never_a_server_error():
         "token": order.public_token,
         "pk": str(address.pk),
         "variant_id": str(stock.variant_id),
+        "image_id": "1",
         "uidb64": "MQ",
         "slug": "no-such-thing",
     }
