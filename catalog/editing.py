@@ -44,10 +44,14 @@ def _variant_changes(variant: Variant, row: dict) -> list[str]:
         before, after = getattr(variant, field), row.get(field)
         if field == "weight_grams":
             after = after or 0
-        if before != after:
-            if field in ("price", "compare_at_price"):
-                before, after = _money(before, variant.currency), _money(after, variant.currency)
-            said.append(f"{variant.sku} {field.replace('_', ' ')} from {before} to {after}")
+        if before == after:
+            continue
+        if field == "is_active":
+            said.append(f"{variant.sku} {'sold' if after else 'no longer sold'}")
+            continue
+        if field in ("price", "compare_at_price"):
+            before, after = _money(before, variant.currency), _money(after, variant.currency)
+        said.append(f"{variant.sku} {field.replace('_', ' ')} from {before} to {after}")
     return said
 
 

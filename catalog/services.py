@@ -49,10 +49,11 @@ def product_catalogue_sync(*, product_id: int, options_cache: dict | None = None
 
 def product_options_sync(*, product_id: int, cache: dict | None = None) -> None:
     """Make the product's type and its variants' values follow the options typed on them (the
-    admin edits Variant.options): the rows are written again from them, in one transaction."""
+    admin edits Variant.options): the rows are written again from them, in one transaction. A
+    product whose variants carry no options (none yet, or one plain variant) keeps the type staff
+    chose for it."""
     with transaction.atomic():
         product = Product.objects.select_for_update().get(pk=product_id)
         variants = list(Variant.objects.filter(product=product))
         VariantOption.objects.filter(variant__product=product).delete()
-        if not types_from_options([(product, variants)], models=TYPE_MODELS, cache=cache):
-            Product.objects.filter(pk=product_id).update(product_type=None)
+        types_from_options([(product, variants)], models=TYPE_MODELS, cache=cache)

@@ -95,7 +95,8 @@ def test_an_admin_edit_of_the_options_rewrites_the_type_and_the_values():
     Variant.objects.filter(pk=variant.pk).update(options={})
     product_options_sync(product_id=product.pk)
     product.refresh_from_db()
-    assert product.product_type is None and not VariantOption.objects.exists()
+    # No option left: no values, and the type chosen stays (its variants may be made from it).
+    assert product.product_type.name == "Size and colour" and not VariantOption.objects.exists()
 
 
 @pytest.mark.django_db

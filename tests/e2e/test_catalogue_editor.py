@@ -94,7 +94,7 @@ def test_staff_build_a_product_with_two_axes_and_a_shopper_buys_the_one_they_pic
     page.get_by_text("M", exact=True).click()
     expect(page.locator("[data-picker-stock]")).to_have_text("Not made in this combination: choose another.")
     page.get_by_text("S", exact=True).click()
-    expect(page.locator("[data-picker-stock]")).to_have_text("In stock")
+    expect(page.locator("[data-picker-stock]")).to_have_text("Only 5 left")
     page.screenshot(path=str(DOCS_SCREENSHOTS / "product-picker.png"), full_page=False)
     page.get_by_role("button", name="Add to cart").click()
     page.get_by_role("link", name="Checkout").click()
