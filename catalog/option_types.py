@@ -30,6 +30,22 @@ def option_sort_key(value: str) -> tuple[int, float, str]:
         return (2, 0.0, value.lower())
 
 
+def _own_type(product, names: tuple[str, ...], *, models, found: dict):
+    """Return the product's own type and its axes when they are exactly `names` (staff chose it),
+    else None."""
+    if not product.product_type_id:
+        return None
+    key = ("type", product.product_type_id)
+    if key not in found:
+        axes = {
+            axis.name: axis
+            for axis in models["OptionAxis"].objects.filter(product_type_id=product.product_type_id)
+        }
+        found[key] = (models["ProductType"].objects.get(pk=product.product_type_id), axes)
+    product_type, axes = found[key]
+    return (product_type, axes) if set(axes) == set(names) else None
+
+
 def _type_for(names: tuple[str, ...], *, models, found: dict):
     """Return the product type whose axes are `names`, in that order, made once."""
     if names not in found:
@@ -75,9 +91,12 @@ def types_from_options(
         names = tuple(dict.fromkeys(name for variant in variants for name in variant.options))
         if not names:
             continue
-        product_type, axes = _type_for(names, models=models, found=found)
-        product.product_type = product_type
-        product.save(update_fields=["product_type"])
+        product_type, axes = _own_type(product, names, models=models, found=found) or _type_for(
+            names, models=models, found=found
+        )
+        if product.product_type_id != product_type.pk:
+            product.product_type = product_type
+            product.save(update_fields=["product_type"])
         typed += 1
         for variant in variants:
             for name, raw in variant.options.items():
@@ -92,7 +111,7 @@ def types_from_options(
             VariantOption.objects.bulk_create(rows, ignore_conflicts=True)
             rows = []
     VariantOption.objects.bulk_create(rows, ignore_conflicts=True)
-    axes = {axis for _type, axes in found.values() for axis in axes.values()}
+    axes = {axis for _type, type_axes in found.values() for axis in type_axes.values()}
     if cache is None:
         values_order(models, axes)
     else:

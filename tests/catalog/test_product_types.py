@@ -139,3 +139,16 @@ def test_the_demo_seed_types_every_product_with_options_and_colours_have_swatche
 def test_the_database_refuses_what_cannot_be(make):
     with pytest.raises(IntegrityError), transaction.atomic():
         make()
+
+
+@pytest.mark.django_db
+def test_a_type_staff_chose_is_kept_when_its_axes_are_the_options():
+    hats = ProductType.objects.create(name="Hats", slug="hats")
+    OptionAxis.objects.create(product_type=hats, name="colour", label="Colour", is_colour=True)
+    OptionValue.objects.create(axis=hats.axes.get(), value="Navy", swatch="#1f2d5a")
+    product = ProductFactory(product_type=hats)
+    variant = VariantFactory(product=product, options={"colour": "Navy"})
+    product_options_sync(product_id=product.pk)
+    product.refresh_from_db()
+    assert product.product_type == hats
+    assert VariantOption.objects.get(variant=variant).value.swatch == "#1f2d5a"

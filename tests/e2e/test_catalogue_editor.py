@@ -88,6 +88,7 @@ def test_staff_build_a_product_with_two_axes_and_a_shopper_buys_the_one_they_pic
     page.goto(f"{shop.url}/category/knitwear/")
     page.get_by_role("link", name=re.compile("Fell Beanie")).click()
     expect(page.locator("[data-picker-price]")).to_contain_text("£18.00")
+    expect(page.locator("svg.swatch")).to_have_count(2)  # the type's swatches, Navy and Rust
     page.get_by_text("Rust", exact=True).click()
     expect(page.locator(".gallery img").first).to_have_attribute("alt", "Fell Beanie in Rust")
     expect(page.locator(".gallery img").first).to_have_attribute("srcset", re.compile(r"-w300\.webp 300w"))
