@@ -27,7 +27,7 @@ from catalog.listings import (
 )
 from catalog.models import Category, Product, ProductImage, Variant
 from inventory.models import Stock
-from promotions.sales import Sales, alive_sales
+from promotions.sales import Sales, alive_sales, sales_forget
 from shipping.selectors import DeliveryPromise, ahome_delivery_promise
 
 # Reads that every page makes but that change only when staff edit the catalogue
@@ -44,8 +44,9 @@ _MEMO_MAX_ENTRIES = 2000
 
 
 def catalog_cache_clear() -> None:
-    """Forget the cached category tree, facets and listing pages in this process."""
+    """Forget the cached category tree, facets, listing pages and sales in this process."""
     _memo.clear()
+    sales_forget()
 
 
 async def _remembered(key: object, compute, *, seconds: int | None = None):

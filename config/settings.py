@@ -279,6 +279,8 @@ PRODUCTS_PER_PAGE = env.int("PRODUCTS_PER_PAGE", default=24)
 # How long each process keeps the category tree and option facets (0: read them every time).
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=60)
 CATALOG_LISTING_CACHE_SECONDS = env.int("CATALOG_LISTING_CACHE_SECONDS", default=10)
+# How long each process keeps the sales it read (whether each runs is still decided on the second).
+SALES_CACHE_SECONDS = env.int("SALES_CACHE_SECONDS", default=5)
 
 # Inventory API: served by `catalog` under /inventory/v1/, called by checkout over HTTP.
 # By default the checkout reaches this same process; point it at any service

@@ -29,3 +29,4 @@ SECURE_HSTS_SECONDS = 0
 # Tests change the catalogue between requests; they read it fresh (one test covers the cache).
 CATALOG_CACHE_SECONDS = 0
 CATALOG_LISTING_CACHE_SECONDS = 0
+SALES_CACHE_SECONDS = 0

@@ -8,6 +8,7 @@ pages, in the cart, at checkout and on the order, so VAT, codes and refunds all 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -95,38 +97,56 @@ def with_descendants(category_ids: Iterable[int]) -> set[int]:
     return found
 
 
-def running_now(now: datetime) -> Q:
-    """Return the condition of a promotion that is on at `now` (active, started, not ended)."""
-    return (
-        Q(is_active=True)
-        & (Q(starts_at__isnull=True) | Q(starts_at__lte=now))
-        & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-    )
+# The sales not yet ended, as read last, with when each starts: kept for SALES_CACHE_SECONDS so
+# that the cart, the checkout and placement do not read them on every request. Whether each runs
+# is decided at each use, so a sale starts and ends on the second; a staff edit forgets them in
+# its own process (catalog_cache_clear), other processes within those seconds.
+_kept: list[tuple[float, tuple[tuple[Sale, datetime | None], ...]]] = []
 
 
-def live_sales(now: datetime | None = None) -> Sales:
-    """Return the sales running now (one query when there are none, three and a read a category
-    level when there are)."""
-    now = now or timezone.now()
+def sales_forget() -> None:
+    """Forget the sales kept in this process (after staff change one)."""
+    _kept.clear()
+
+
+def _sale_definitions(now: datetime) -> tuple[tuple[Sale, datetime | None], ...]:
+    seconds = settings.SALES_CACHE_SECONDS
+    if seconds and _kept and _kept[0][0] > time.monotonic():
+        return _kept[0][1]
     promotions = (
-        Promotion.objects.filter(running_now(now), kind=Promotion.Kind.SALE)
+        Promotion.objects.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=now), kind=Promotion.Kind.SALE, is_active=True
+        )
         .prefetch_related("products", "categories")
         .order_by("created_at", "pk")
     )
-    running = []
+    found = []
     for promotion in promotions:
         categories = with_descendants(category.pk for category in promotion.categories.all())
-        running.append(
-            Sale(
-                promotion_id=promotion.pk,
-                name=promotion.name,
-                percent=promotion.percent,
-                amount=promotion.amount,
-                product_ids=frozenset(product.pk for product in promotion.products.all()),
-                category_ids=frozenset(categories),
-                ends_at=promotion.ends_at,
-            )
+        sale = Sale(
+            promotion_id=promotion.pk,
+            name=promotion.name,
+            percent=promotion.percent,
+            amount=promotion.amount,
+            product_ids=frozenset(product.pk for product in promotion.products.all()),
+            category_ids=frozenset(categories),
+            ends_at=promotion.ends_at,
         )
+        found.append((sale, promotion.starts_at))
+    if seconds:
+        _kept[:] = [(time.monotonic() + seconds, tuple(found))]
+    return tuple(found)
+
+
+def live_sales(now: datetime | None = None) -> Sales:
+    """Return the sales running now (one query when none is set up, three and a read a category
+    level when some are; none while they are kept)."""
+    now = now or timezone.now()
+    running = [
+        sale
+        for sale, starts_at in _sale_definitions(now)
+        if (starts_at is None or starts_at <= now) and (sale.ends_at is None or sale.ends_at > now)
+    ]
     return Sales(running=tuple(running))
 
 
