@@ -10,11 +10,15 @@ from checkout import selectors
 from checkout.exceptions import CartEmpty
 from checkout.services.carts import acart_code_remove, acart_codes_set, acart_for_request
 from promotions.services import (
+    DELIVERY_TWICE,
+    NOT_COMBINABLE,
+    SAME_PROMOTION,
     Customer,
     Discount,
     Discounts,
     adiscount_for,
     adiscounts_for,
+    clash,
     code_normalize,
     customer_key,
 )
@@ -36,15 +40,12 @@ def customer_of(request: HttpRequest, *, email: str = "") -> Customer | None:
 MAX_CODES = 5  # codes one order may carry at once
 
 
-def _clash_reason(found: Discount, other: Discount) -> str:
-    """Return why two applying codes cannot both stay ("" when they can)."""
-    if other.promotion_id == found.promotion_id:
-        return "from the same promotion"
-    if found.reward == other.reward == "free_delivery":
-        return "both make delivery free"
-    if not (found.combinable and other.combinable):
-        return "they cannot be used together"
-    return ""
+# How the cart words each clash when a new code takes another's place.
+_REPLACED_BECAUSE = {
+    SAME_PROMOTION: "from the same promotion",
+    DELIVERY_TWICE: "both make delivery free",
+    NOT_COMBINABLE: "they cannot be used together",
+}
 
 
 def _codes_with(found: Discount, held: list[str], together: Discounts) -> tuple[list[str], dict[str, str]]:
@@ -55,7 +56,7 @@ def _codes_with(found: Discount, held: list[str], together: Discounts) -> tuple[
     applying = {other.code: other for other in together.applied}
     replaced = {}
     for other in held:  # a code that does not apply now stands in nobody's way
-        reason = _clash_reason(found, applying[other]) if other in applying else ""
+        reason = _REPLACED_BECAUSE.get(clash(found, applying[other]), "") if other in applying else ""
         if reason:
             replaced[other] = reason
     return [other for other in held if other not in replaced] + [found.code], replaced

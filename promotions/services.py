@@ -201,16 +201,32 @@ def discount_for(
     )
 
 
+SAME_PROMOTION, DELIVERY_TWICE, NOT_COMBINABLE = "same promotion", "delivery twice", "not combinable"
+# What the cart says when a code is refused for each clash, most telling first.
+_CLASH_REFUSALS = {
+    SAME_PROMOTION: "You already have a code from the same promotion: one is enough.",
+    DELIVERY_TWICE: "Delivery is free already with another code.",
+    NOT_COMBINABLE: "That code cannot be used together with {code}.",
+}
+
+
+def clash(found: Discount, other: Discount) -> str:
+    """Return why two codes cannot both apply to one order (one of the clashes above), or ""."""
+    if other.promotion_id == found.promotion_id:
+        return SAME_PROMOTION
+    if found.reward == other.reward == "free_delivery":
+        return DELIVERY_TWICE
+    if not (found.combinable and other.combinable):
+        return NOT_COMBINABLE
+    return ""
+
+
 def _clash(found: Discount, applied: Sequence[Discount]) -> str:
     """Return why `found` cannot join the codes `applied` before it ("" when it can)."""
-    if any(other.promotion_id == found.promotion_id for other in applied):
-        return "You already have a code from the same promotion: one is enough."
-    if not applied:
-        return ""
-    if found.reward == "free_delivery" and any(other.reward == "free_delivery" for other in applied):
-        return "Delivery is free already with another code."
-    if not found.combinable or not all(other.combinable for other in applied):
-        return f"That code cannot be used together with {applied[0].code}."
+    clashes = {reason: other for other in reversed(applied) if (reason := clash(found, other))}
+    for reason, message in _CLASH_REFUSALS.items():
+        if reason in clashes:
+            return message.format(code=clashes[reason].code)
     return ""
 
 
